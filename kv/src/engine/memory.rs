@@ -1,0 +1,70 @@
+//! An in-memory engine: a B-tree map behind a read-write lock. Used by fast deterministic tests
+//! and by in-process simulations. Nothing survives the process.
+
+use super::{Engine, Visit, WriteBatch};
+use crate::Result;
+use parking_lot::RwLock;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// An [`Engine`] that keeps everything in memory.
+#[derive(Default)]
+pub struct MemoryEngine {
+    map: RwLock<BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+impl MemoryEngine {
+    /// An empty engine.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Engine for MemoryEngine {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.map.read().get(key).cloned())
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Visit,
+    ) -> Result<()> {
+        let map = self.map.read();
+        let upper = match end {
+            Some(end) => Bound::Excluded(end),
+            None => Bound::Unbounded,
+        };
+        if let Some(end) = end {
+            if end <= start {
+                return Ok(());
+            }
+        }
+        for (k, v) in map.range::<[u8], _>((Bound::Included(start), upper)) {
+            if visit(k, v) == Visit::Stop {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, batch: WriteBatch, _sync: bool) -> Result<()> {
+        let mut map = self.map.write();
+        for (k, v) in batch.ops {
+            match v {
+                Some(v) => {
+                    map.insert(k, v);
+                }
+                None => {
+                    map.remove(&k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
+}

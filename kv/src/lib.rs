@@ -1,0 +1,30 @@
+//! Meridian's bottom layer: keys, timestamps, the storage engine and MVCC.
+//!
+//! Everything above (transactions, SQL, the cluster) sees the keyspace as one ordered byte space.
+//! This crate provides:
+//! - [`Timestamp`] and [`Clock`]: hybrid logical clock readings (hlc-gen underneath) behind our own
+//!   newtypes, with a manual clock for tests.
+//! - [`engine::Engine`]: a small synchronous storage trait, implemented by RocksDB
+//!   ([`engine::RocksEngine`]) and by an in-memory B-tree ([`engine::MemoryEngine`]); both pass
+//!   the same test suite.
+//! - [`mvcc::Mvcc`]: multi-version storage on top of an engine: every write is a version at an HLC
+//!   timestamp, deletes are tombstones, reads and scans see the newest version at or below a
+//!   timestamp.
+//! - [`encoding`]: the order-preserving key encoding that turns SQL values into byte strings whose
+//!   byte order is the values' order (ascending or descending).
+//! - [`keys`]: the layout of the keyspace (system keys first, then table data).
+//!
+//! IMPLEMENTATION CAVEATS
+//! - Write intents (provisional versions of running transactions) are not stored here yet: the
+//!   single-node transaction layer buffers writes and commits them atomically. Intents arrive with
+//!   the distributed transaction protocol.
+
+pub mod encoding;
+pub mod engine;
+pub mod error;
+pub mod keys;
+pub mod mvcc;
+pub mod timestamp;
+
+pub use error::{Error, Result};
+pub use timestamp::{Clock, Timestamp};

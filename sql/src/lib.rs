@@ -1,0 +1,12 @@
+//! The SQL layer: parsing, planning, execution, the catalog, and the pgwire server.
+//!
+//! A statement flows: pgwire message -> [`session`] -> parser (sqlparser, PostgreSQL dialect
+//! extended with CockroachDB statements) -> binder/planner -> optimizer -> executor, which reads
+//! and writes through the [`txn::Transaction`] trait. The catalog lives in the KV keyspace.
+//! This crate never depends on `cluster`: it sees the KV layer only through txn's traits.
+
+pub mod context;
+pub mod error;
+pub mod types;
+
+pub use error::{Error, Result};

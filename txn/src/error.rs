@@ -1,0 +1,56 @@
+//! Errors of the transaction layer.
+
+use std::fmt;
+
+/// Result type of the txn crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Why a transaction must be retried. The names match CockroachDB's so that clients and
+/// runbooks written for it recognise them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryReason {
+    /// Another transaction committed a write to a key this one also wrote, after this one's
+    /// read timestamp.
+    WriteTooOld,
+    /// Another transaction committed a write to a key this one read, after this one's read
+    /// timestamp, so the reads can no longer be serialised at the commit timestamp.
+    Serializable,
+}
+
+impl fmt::Display for RetryReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RetryReason::WriteTooOld => "RETRY_WRITE_TOO_OLD",
+            RetryReason::Serializable => "RETRY_SERIALIZABLE",
+        })
+    }
+}
+
+/// A transaction-layer error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The transaction conflicted and must be retried from the start (SQLSTATE 40001).
+    #[error("restart transaction: TransactionRetryWithProtoRefreshError: {reason}: {detail}")]
+    Retry {
+        /// The classified reason.
+        reason: RetryReason,
+        /// A human-readable description of the conflict.
+        detail: String,
+    },
+    /// A write was attempted in a read-only transaction (SQLSTATE 25006).
+    #[error("cannot execute write in a read-only transaction")]
+    ReadOnly,
+    /// The commit's outcome is unknown (SQLSTATE 40003); never retried blindly.
+    #[error("result is ambiguous: {0}")]
+    Ambiguous(String),
+    /// The storage layer failed.
+    #[error(transparent)]
+    Storage(#[from] kv::Error),
+}
+
+impl Error {
+    /// Whether retrying the whole transaction may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Retry { .. })
+    }
+}

@@ -1,0 +1,91 @@
+//! Transactions over MVCC.
+//!
+//! The SQL layer sees transactions only through the [`Transaction`] and [`TxnSource`] traits
+//! defined here: batch-friendly calls (point get, paged scan, buffered put/delete, commit), because
+//! in a cluster every call may be a network round trip.
+//!
+//! The implementation in this crate today is [`local::LocalTxnManager`]: serializable
+//! transactions on one store by optimistic concurrency control.
+//! - A transaction reads a consistent MVCC snapshot at its read timestamp, buffers its writes,
+//!   and records the key spans it read.
+//! - At commit it is validated against every transaction that committed after its read
+//!   timestamp: if one of them wrote a key this transaction read (or wrote), the commit fails with
+//!   a retryable serialization error (SQLSTATE 40001); otherwise its writes become versions at
+//!   a fresh commit timestamp, atomically and durably (one synced RocksDB write batch).
+//! - Validated writers are therefore equivalent to running alone at their commit timestamp, and
+//!   read-only transactions read a prefix of that serial order: SERIALIZABLE.
+//!
+//! IMPLEMENTATION CAVEATS
+//! - This is the single-node protocol. CockroachDB's distributed protocol (intents, transaction
+//!   records, timestamp cache, refresh, uncertainty, push/wait, deadlock detection) is the
+//!   transactions issue's work and will implement the same traits.
+//! - Commits are serialised by one lock on the store (each pays one fsync; no group commit yet).
+
+pub mod error;
+pub mod local;
+
+pub use error::{Error, Result, RetryReason};
+pub use kv::Timestamp;
+
+/// A page of scan results: the rows, and the key to resume from when the span was not
+/// exhausted (None when it was).
+#[derive(Debug, Default)]
+pub struct ScanPage {
+    /// Key-value pairs in key order.
+    pub rows: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Where the next page starts, or None when the span is done.
+    pub resume: Option<Vec<u8>>,
+}
+
+/// Options for starting a transaction.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TxnOptions {
+    /// Refuse writes.
+    pub read_only: bool,
+    /// Read a past snapshot at this timestamp (implies read-only): `AS OF SYSTEM TIME`.
+    pub as_of: Option<Timestamp>,
+}
+
+/// One transaction. Reads see the transaction's own writes.
+pub trait Transaction: Send {
+    /// The timestamp the transaction reads at.
+    fn read_ts(&self) -> Timestamp;
+
+    /// Whether writes are refused.
+    fn is_read_only(&self) -> bool;
+
+    /// Reads one key.
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Reads keys in `[start, end)` (`end = None`: to the end of the keyspace), at most about
+    /// `limit` rows per page.
+    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<ScanPage>;
+
+    /// Buffers a write of `key`.
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()>;
+
+    /// Buffers a deletion of `key`.
+    fn delete(&mut self, key: Vec<u8>) -> Result<()>;
+
+    /// Marks a savepoint: [`Transaction::rollback_to`] with the returned token undoes every
+    /// write made after it.
+    fn savepoint(&mut self) -> usize;
+
+    /// Undoes the writes made since the savepoint.
+    fn rollback_to(&mut self, savepoint: usize);
+
+    /// Commits; returns the commit timestamp. A retryable error means nothing was written.
+    fn commit(self: Box<Self>) -> Result<Timestamp>;
+
+    /// Abandons the transaction; its writes are discarded.
+    fn rollback(self: Box<Self>);
+}
+
+/// Something that starts transactions: a local store now, the distributed sender later.
+pub trait TxnSource: Send + Sync {
+    /// Starts a transaction.
+    fn begin(&self, opts: TxnOptions) -> Result<Box<dyn Transaction>>;
+
+    /// The current time of this node's clock.
+    fn now(&self) -> Timestamp;
+}
