@@ -36,6 +36,33 @@ pub struct ExecContext {
     /// Source of transactions (for DDL that must read the catalog at a fresh timestamp, and
     /// for the node's clock).
     pub txns: Arc<dyn txn::TxnSource>,
+    /// System tables computed on demand (pg_catalog, information_schema, crdb_internal).
+    pub vtables: Arc<dyn VirtualTables>,
+}
+
+/// Tables whose rows are computed rather than stored: `pg_catalog`, `information_schema` and
+/// `crdb_internal`. The planner asks here before the catalog when a name is schema-qualified
+/// with one of these schemas (or unqualified and not a user table, for pg_catalog).
+pub trait VirtualTables: Send + Sync {
+    /// The columns of `schema.name`, or None when there is no such virtual table.
+    fn lookup(&self, schema: &str, name: &str) -> Option<Vec<Column>>;
+    /// The rows of `schema.name` as seen by the statement's transaction.
+    fn rows(&self, ctx: &ExecContext, schema: &str, name: &str) -> Result<Vec<Row>>;
+}
+
+/// A [`VirtualTables`] with no tables (tests of layers below the server).
+pub struct NoVirtualTables;
+
+impl VirtualTables for NoVirtualTables {
+    fn lookup(&self, _schema: &str, _name: &str) -> Option<Vec<Column>> {
+        None
+    }
+    fn rows(&self, _ctx: &ExecContext, schema: &str, name: &str) -> Result<Vec<Row>> {
+        Err(crate::Error::new(
+            crate::error::code::UNDEFINED_TABLE,
+            format!("relation \"{schema}.{name}\" does not exist"),
+        ))
+    }
 }
 
 impl ExecContext {
