@@ -5,8 +5,11 @@
 //! and writes through the [`txn::Transaction`] trait. The catalog lives in the KV keyspace.
 //! This crate never depends on `cluster`: it sees the KV layer only through txn's traits.
 
+pub mod catalog;
 pub mod context;
+pub mod ddl;
 pub mod error;
+pub mod storage;
 pub mod types;
 
 pub use error::{Error, Result};

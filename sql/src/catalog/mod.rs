@@ -1,0 +1,321 @@
+//! The catalog: databases and tables stored as descriptors in the KV keyspace.
+//!
+//! Why in the KV keyspace: the catalog then gets the same transactions, durability and (later)
+//! replication as data, and DDL is transactional for free — a CREATE TABLE inside an explicit
+//! transaction is invisible to others until COMMIT and vanishes on ROLLBACK. Every read and
+//! write goes through the statement's transaction ([`TxnRef`]).
+//!
+//! Layout under `/System` ([`kv::keys::system_key`]):
+//! ```text
+//! /System/0x01/<parent_id u64>/<name bytes>  -> id (u64 BE)    namespace: parent 0 = databases
+//! /System/0x02/<id u64>                      -> descriptor     (format byte + postcard)
+//! /System/0x03/"desc_id"                     -> next id (u64 BE)
+//! ```
+//! Databases and tables share one id space; user ids start at [`FIRST_USER_ID`].
+//!
+//! Names are stored normalized (see [`names`]): unquoted identifiers are folded to lower case
+//! like PostgreSQL, so lookups here are exact byte comparisons of normalized names.
+//!
+//! IMPLEMENTATION CAVEATS
+//! - Only the `public` schema exists; there are no schema descriptors.
+//! - No descriptor cache: each lookup is two point reads plus a postcard decode. That is cheap
+//!   on one node; a leased descriptor cache (CockroachDB's) comes with distribution.
+//! - The descriptor encoding is postcard behind a format byte; postcard is not self-describing,
+//!   so a future field change must bump the format byte and convert old descriptors.
+//! - Allocating an id reads and writes one counter key, so concurrent DDL statements conflict
+//!   (one retries with 40001). DDL is rare; this is acceptable.
+
+pub mod desc;
+pub mod names;
+
+pub use desc::{
+    CheckDesc, ColumnDesc, DatabaseDesc, IndexDesc, TableDesc, PRIMARY_INDEX_ID, ROWID_COLUMN,
+    UNIQUE_ROWID_DEFAULT,
+};
+pub use names::{normalize_ident, resolve_table_name, TableName};
+
+use crate::context::TxnRef;
+use crate::error::code;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// System key kind of namespace entries.
+const KIND_NAMESPACE: u8 = 0x01;
+/// System key kind of descriptors.
+const KIND_DESCRIPTOR: u8 = 0x02;
+/// System key kind of counters.
+const KIND_COUNTER: u8 = 0x03;
+/// The counter that allocates descriptor ids.
+const DESC_ID_COUNTER: &[u8] = b"desc_id";
+/// Parent id of database namespace entries.
+const ROOT_PARENT: u64 = 0;
+/// The first id handed to a database or table (lower ids are reserved for system objects).
+pub const FIRST_USER_ID: u64 = 100;
+/// Format byte in front of every encoded descriptor.
+const DESC_FORMAT: u8 = 1;
+/// Scan page size for namespace listings.
+const LIST_PAGE: usize = 256;
+
+/// The owner of the databases created by [`bootstrap`].
+pub const BOOTSTRAP_OWNER: &str = "root";
+
+/// The databases created by [`bootstrap`].
+pub const DEFAULT_DATABASES: &[&str] = &["defaultdb", "postgres", "system"];
+
+#[derive(Serialize, Deserialize)]
+enum Descriptor {
+    Database(DatabaseDesc),
+    Table(TableDesc),
+}
+
+fn namespace_key(parent: u64, name: &str) -> Vec<u8> {
+    let mut rest = Vec::with_capacity(8 + name.len());
+    kv::encoding::encode_u64_asc(&mut rest, parent);
+    rest.extend_from_slice(name.as_bytes());
+    kv::keys::system_key(KIND_NAMESPACE, &rest)
+}
+
+fn descriptor_key(id: u64) -> Vec<u8> {
+    let mut rest = Vec::with_capacity(8);
+    kv::encoding::encode_u64_asc(&mut rest, id);
+    kv::keys::system_key(KIND_DESCRIPTOR, &rest)
+}
+
+fn counter_key(name: &[u8]) -> Vec<u8> {
+    kv::keys::system_key(KIND_COUNTER, name)
+}
+
+fn decode_u64(bytes: &[u8]) -> Result<u64> {
+    let arr: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| Error::new(code::DATA_CORRUPTED, "catalog: malformed id value"))?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+fn encode_descriptor(d: &Descriptor) -> Result<Vec<u8>> {
+    let mut out = vec![DESC_FORMAT];
+    let body = postcard::to_stdvec(d)
+        .map_err(|e| Error::internal(format!("catalog: encoding descriptor: {e}")))?;
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+fn decode_descriptor(bytes: &[u8]) -> Result<Descriptor> {
+    match bytes.split_first() {
+        Some((&DESC_FORMAT, body)) => postcard::from_bytes(body).map_err(|e| {
+            Error::new(
+                code::DATA_CORRUPTED,
+                format!("catalog: malformed descriptor: {e}"),
+            )
+        }),
+        _ => Err(Error::new(
+            code::DATA_CORRUPTED,
+            "catalog: unknown descriptor format",
+        )),
+    }
+}
+
+/// 3D000 `database "x" does not exist`.
+pub fn undefined_database(name: &str) -> Error {
+    Error::new(
+        code::UNDEFINED_DATABASE,
+        format!("database \"{name}\" does not exist"),
+    )
+}
+
+/// 42P01 `relation "x" does not exist`.
+pub fn undefined_table(name: &str) -> Error {
+    Error::new(
+        code::UNDEFINED_TABLE,
+        format!("relation \"{name}\" does not exist"),
+    )
+}
+
+/// A stateless handle on the catalog: every call reads or writes through the transaction.
+pub struct Catalog;
+
+impl Catalog {
+    /// The database named `name`.
+    pub fn database(txn: &TxnRef, name: &str) -> Result<Option<DatabaseDesc>> {
+        let Some(id) = Self::lookup_id(txn, ROOT_PARENT, name)? else {
+            return Ok(None);
+        };
+        match Self::descriptor(txn, id)? {
+            Some(Descriptor::Database(db)) => Ok(Some(db)),
+            _ => Err(Error::new(
+                code::DATA_CORRUPTED,
+                format!(
+                    "catalog: namespace entry of database \"{name}\" has no database descriptor"
+                ),
+            )),
+        }
+    }
+
+    /// The database named `name`, or 3D000.
+    pub fn must_database(txn: &TxnRef, name: &str) -> Result<DatabaseDesc> {
+        Self::database(txn, name)?.ok_or_else(|| undefined_database(name))
+    }
+
+    /// The table `name` of `database` (None when either does not exist).
+    pub fn table(txn: &TxnRef, database: &str, name: &str) -> Result<Option<Arc<TableDesc>>> {
+        let Some(db) = Self::database(txn, database)? else {
+            return Ok(None);
+        };
+        let Some(id) = Self::lookup_id(txn, db.id, name)? else {
+            return Ok(None);
+        };
+        Self::table_by_id(txn, id)
+    }
+
+    /// The table `name` of `database`, or 42P01 `relation "name" does not exist`.
+    pub fn must_table(txn: &TxnRef, database: &str, name: &str) -> Result<Arc<TableDesc>> {
+        Self::table(txn, database, name)?.ok_or_else(|| undefined_table(name))
+    }
+
+    /// The table with descriptor id `id`.
+    pub fn table_by_id(txn: &TxnRef, id: u64) -> Result<Option<Arc<TableDesc>>> {
+        match Self::descriptor(txn, id)? {
+            Some(Descriptor::Table(t)) => Ok(Some(Arc::new(t))),
+            Some(Descriptor::Database(_)) => Err(Error::new(
+                code::DATA_CORRUPTED,
+                format!("catalog: descriptor {id} is a database, not a table"),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Every database, ordered by name.
+    pub fn list_databases(txn: &TxnRef) -> Result<Vec<DatabaseDesc>> {
+        let mut out = Vec::new();
+        for id in Self::list_ids(txn, ROOT_PARENT)? {
+            if let Some(Descriptor::Database(db)) = Self::descriptor(txn, id)? {
+                out.push(db);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every table of `database`, ordered by name (empty when the database does not exist).
+    pub fn list_tables(txn: &TxnRef, database: &str) -> Result<Vec<Arc<TableDesc>>> {
+        let Some(db) = Self::database(txn, database)? else {
+            return Ok(Vec::new());
+        };
+        Self::list_tables_in(txn, db.id)
+    }
+
+    /// Every table of the database with id `db_id`, ordered by name.
+    pub fn list_tables_in(txn: &TxnRef, db_id: u64) -> Result<Vec<Arc<TableDesc>>> {
+        let mut out = Vec::new();
+        for id in Self::list_ids(txn, db_id)? {
+            if let Some(t) = Self::table_by_id(txn, id)? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Allocates a fresh descriptor id.
+    pub fn allocate_id(txn: &TxnRef) -> Result<u64> {
+        let key = counter_key(DESC_ID_COUNTER);
+        let mut g = txn.lock();
+        let next = match g.get(&key)? {
+            Some(v) => decode_u64(&v)?,
+            None => FIRST_USER_ID,
+        };
+        g.put(key, (next + 1).to_be_bytes().to_vec())?;
+        Ok(next)
+    }
+
+    /// Creates a database owned by `owner` (the caller checked that the name is free).
+    pub fn create_database(txn: &TxnRef, name: &str, owner: &str) -> Result<DatabaseDesc> {
+        let id = Self::allocate_id(txn)?;
+        let db = DatabaseDesc {
+            id,
+            name: name.to_string(),
+            owner: owner.to_string(),
+        };
+        let value = encode_descriptor(&Descriptor::Database(db.clone()))?;
+        let mut g = txn.lock();
+        g.put(namespace_key(ROOT_PARENT, name), id.to_be_bytes().to_vec())?;
+        g.put(descriptor_key(id), value)?;
+        Ok(db)
+    }
+
+    /// Removes a database's descriptor and name (its tables must be dropped first).
+    pub fn drop_database(txn: &TxnRef, db: &DatabaseDesc) -> Result<()> {
+        let mut g = txn.lock();
+        g.delete(namespace_key(ROOT_PARENT, &db.name))?;
+        g.delete(descriptor_key(db.id))?;
+        Ok(())
+    }
+
+    /// Writes a new table's descriptor and name (the caller allocated `t.id` and checked
+    /// that the name is free).
+    pub fn create_table(txn: &TxnRef, t: &TableDesc) -> Result<()> {
+        txn.lock()
+            .put(namespace_key(t.db_id, &t.name), t.id.to_be_bytes().to_vec())?;
+        Self::write_table(txn, t)
+    }
+
+    /// Overwrites a table's descriptor (a schema change).
+    pub fn write_table(txn: &TxnRef, t: &TableDesc) -> Result<()> {
+        let value = encode_descriptor(&Descriptor::Table(t.clone()))?;
+        txn.lock().put(descriptor_key(t.id), value)?;
+        Ok(())
+    }
+
+    /// Removes a table's descriptor and name (not its data: see `storage::delete_table_data`).
+    pub fn drop_table(txn: &TxnRef, t: &TableDesc) -> Result<()> {
+        let mut g = txn.lock();
+        g.delete(namespace_key(t.db_id, &t.name))?;
+        g.delete(descriptor_key(t.id))?;
+        Ok(())
+    }
+
+    fn lookup_id(txn: &TxnRef, parent: u64, name: &str) -> Result<Option<u64>> {
+        let v = txn.lock().get(&namespace_key(parent, name))?;
+        v.map(|v| decode_u64(&v)).transpose()
+    }
+
+    fn descriptor(txn: &TxnRef, id: u64) -> Result<Option<Descriptor>> {
+        let v = txn.lock().get(&descriptor_key(id))?;
+        v.map(|v| decode_descriptor(&v)).transpose()
+    }
+
+    /// The ids of every namespace entry under `parent`, in name order.
+    fn list_ids(txn: &TxnRef, parent: u64) -> Result<Vec<u64>> {
+        let start = namespace_key(parent, "");
+        let end = kv::keys::prefix_end(&start);
+        let mut ids = Vec::new();
+        let mut from = start;
+        loop {
+            let page = txn.lock().scan(&from, end.as_deref(), LIST_PAGE)?;
+            for (_, v) in &page.rows {
+                ids.push(decode_u64(v)?);
+            }
+            match page.resume {
+                Some(r) => from = r,
+                None => return Ok(ids),
+            }
+        }
+    }
+}
+
+/// Creates the default databases (`defaultdb`, `postgres`, `system`) when missing, in one
+/// transaction. Idempotent: the server calls it at every start.
+pub fn bootstrap(txns: &dyn txn::TxnSource) -> Result<()> {
+    let txn: TxnRef = Arc::new(parking_lot::Mutex::new(
+        txns.begin(txn::TxnOptions::default())?,
+    ));
+    for name in DEFAULT_DATABASES {
+        if Catalog::database(&txn, name)?.is_none() {
+            Catalog::create_database(&txn, name, BOOTSTRAP_OWNER)?;
+        }
+    }
+    let Ok(m) = Arc::try_unwrap(txn) else {
+        return Err(Error::internal("bootstrap: transaction still shared"));
+    };
+    m.into_inner().commit()?;
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Streaming scans of the primary index and of secondary indexes.
+//!
+//! A scan is a [`RowStream`] that pulls one page of at most [`SCAN_PAGE_ROWS`] KV pairs at a
+//! time through `Transaction::scan` and resumes from the page's resume key, so memory holds one
+//! page whatever the table's size. A secondary index scan turns each page of index entries
+//! into rows by point lookups of their primary keys, all under one lock of the transaction
+//! (the batch boundary a distributed transaction will turn into one multi-get request).
+
+use super::rowcodec::decode_row;
+use super::write::{dangling, primary_key};
+use super::IndexSpan;
+use crate::catalog::{IndexDesc, TableDesc};
+use crate::context::{RowStream, TxnRef};
+use crate::error::code;
+use crate::types::Row;
+use crate::{Error, Result};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// KV pairs fetched per page by scans.
+pub const SCAN_PAGE_ROWS: usize = 1024;
+
+/// Streams the rows of `spans` of the primary index, in primary key order within each span.
+pub fn scan_primary(txn: &TxnRef, t: Arc<TableDesc>, spans: Vec<IndexSpan>) -> RowStream {
+    scan_primary_paged(txn, t, spans, SCAN_PAGE_ROWS)
+}
+
+/// [`scan_primary`] with an explicit page size.
+pub fn scan_primary_paged(
+    txn: &TxnRef,
+    t: Arc<TableDesc>,
+    spans: Vec<IndexSpan>,
+    page_rows: usize,
+) -> RowStream {
+    let primary = t.primary.clone();
+    Box::new(IndexScan::new(txn, t, &primary, spans, page_rows, false))
+}
+
+/// Streams the full rows of `spans` of index `index_id` (the primary index too), in index
+/// order within each span.
+pub fn scan_index(
+    txn: &TxnRef,
+    t: Arc<TableDesc>,
+    index_id: u64,
+    spans: Vec<IndexSpan>,
+) -> RowStream {
+    scan_index_paged(txn, t, index_id, spans, SCAN_PAGE_ROWS)
+}
+
+/// [`scan_index`] with an explicit page size.
+pub fn scan_index_paged(
+    txn: &TxnRef,
+    t: Arc<TableDesc>,
+    index_id: u64,
+    spans: Vec<IndexSpan>,
+    page_rows: usize,
+) -> RowStream {
+    let Some(index) = t.index(index_id).cloned() else {
+        let err = Error::new(
+            code::UNDEFINED_OBJECT,
+            format!("index {index_id} of table \"{}\" does not exist", t.name),
+        );
+        return Box::new(std::iter::once(Err(err)));
+    };
+    let secondary = index.id != t.primary.id;
+    Box::new(IndexScan::new(txn, t, &index, spans, page_rows, secondary))
+}
+
+struct IndexScan {
+    txn: TxnRef,
+    table: Arc<TableDesc>,
+    /// Spans still to scan, clamped to the index.
+    spans: VecDeque<(Vec<u8>, Vec<u8>)>,
+    /// The span being scanned: where its next page starts and where it ends.
+    current: Option<(Vec<u8>, Vec<u8>)>,
+    rows: VecDeque<Row>,
+    page_rows: usize,
+    /// Whether entries are secondary index entries (value = pk suffix) to look up.
+    secondary: bool,
+    done: bool,
+}
+
+impl IndexScan {
+    fn new(
+        txn: &TxnRef,
+        table: Arc<TableDesc>,
+        index: &IndexDesc,
+        spans: Vec<IndexSpan>,
+        page_rows: usize,
+        secondary: bool,
+    ) -> Self {
+        let full = super::full_index_span(&table, index);
+        let index_end = full.end.unwrap_or_default();
+        let spans = spans
+            .into_iter()
+            .map(|s| {
+                let start = s.start.max(full.start.clone());
+                let end = s
+                    .end
+                    .map_or(index_end.clone(), |e| e.min(index_end.clone()));
+                (start, end)
+            })
+            .filter(|(s, e)| s < e)
+            .collect();
+        IndexScan {
+            txn: txn.clone(),
+            table,
+            spans,
+            current: None,
+            rows: VecDeque::new(),
+            page_rows: page_rows.max(1),
+            secondary,
+            done: false,
+        }
+    }
+
+    /// Fetches the next non-empty page into `self.rows`; false when every span is done.
+    fn fill(&mut self) -> Result<bool> {
+        while self.rows.is_empty() {
+            let (start, end) = match self.current.take() {
+                Some(c) => c,
+                None => match self.spans.pop_front() {
+                    Some(s) => s,
+                    None => return Ok(false),
+                },
+            };
+            let mut g = self.txn.lock();
+            let page = g.scan(&start, Some(&end), self.page_rows)?;
+            for (_, v) in page.rows {
+                let value = if self.secondary {
+                    let pk = primary_key(&self.table, &v);
+                    let idx = &self.table.primary;
+                    g.get(&pk)?.ok_or_else(|| dangling(&self.table, idx))?
+                } else {
+                    v
+                };
+                self.rows.push_back(decode_row(&self.table, &value)?);
+            }
+            self.current = page.resume.map(|r| (r, end));
+        }
+        Ok(true)
+    }
+}
+
+impl Iterator for IndexScan {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Result<Row>> {
+        if self.done {
+            return None;
+        }
+        if let Some(r) = self.rows.pop_front() {
+            return Some(Ok(r));
+        }
+        match self.fill() {
+            Ok(true) => self.rows.pop_front().map(Ok),
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Writing rows: the primary index entry plus one entry per secondary index, with PRIMARY KEY,
+//! UNIQUE and NOT NULL enforcement.
+//!
+//! Index entry layout (`/Table/<table>/<index>/...`, see [`super`] for the full picture):
+//! - primary: key = pk columns, value = the encoded row;
+//! - unique secondary, no NULL among its columns: key = index columns, value = pk suffix;
+//! - unique secondary with a NULL (NULLs are distinct in PostgreSQL, so not constrained) and
+//!   every non-unique secondary: key = index columns + pk suffix, value = pk suffix.
+//!
+//! Every uniqueness check of a row happens before any of its writes, so a violation leaves the
+//! transaction's buffer untouched by that row.
+
+use super::keycodec::encode_index_columns;
+use super::rowcodec::{decode_row, encode_row};
+use crate::catalog::{IndexDesc, TableDesc};
+use crate::context::TxnRef;
+use crate::error::code;
+use crate::types::{Datum, Row};
+use crate::{Error, Result};
+
+/// One KV entry of one index for one row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct IndexEntry {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    /// Whether another row may not have the same key (UNIQUE without NULLs, or primary).
+    pub unique: bool,
+}
+
+/// The encoded primary key columns of `row` (the part after `/Table/<id>/1/`).
+pub(crate) fn pk_suffix(t: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(16);
+    encode_index_columns(&mut buf, t, &t.primary, row)?;
+    Ok(buf)
+}
+
+/// The primary index key of `row`.
+pub(crate) fn primary_key(t: &TableDesc, suffix: &[u8]) -> Vec<u8> {
+    let mut k = kv::keys::index_prefix(t.id, t.primary.id);
+    k.extend_from_slice(suffix);
+    k
+}
+
+/// The entry of secondary index `idx` for `row`.
+pub(crate) fn secondary_entry(
+    t: &TableDesc,
+    idx: &IndexDesc,
+    row: &[Datum],
+    pk: &[u8],
+) -> Result<IndexEntry> {
+    let mut key = kv::keys::index_prefix(t.id, idx.id);
+    encode_index_columns(&mut key, t, idx, row)?;
+    let has_null = idx
+        .columns
+        .iter()
+        .any(|(p, _)| row.get(*p).is_none_or(Datum::is_null));
+    let unique = idx.unique && !has_null;
+    if !unique {
+        key.extend_from_slice(pk);
+    }
+    Ok(IndexEntry {
+        key,
+        value: pk.to_vec(),
+        unique,
+    })
+}
+
+/// Every index entry of `row`: the primary entry first.
+pub(crate) fn row_entries(t: &TableDesc, row: &[Datum]) -> Result<Vec<IndexEntry>> {
+    let pk = pk_suffix(t, row)?;
+    let mut out = Vec::with_capacity(1 + t.indexes.len());
+    out.push(IndexEntry {
+        key: primary_key(t, &pk),
+        value: encode_row(t, row)?,
+        unique: true,
+    });
+    for idx in &t.indexes {
+        out.push(secondary_entry(t, idx, row, &pk)?);
+    }
+    Ok(out)
+}
+
+/// 23505 with PostgreSQL's message and detail for a row that collides on `index`.
+pub fn unique_violation(t: &TableDesc, index: &IndexDesc, row: &[Datum]) -> Error {
+    let names = t.index_column_names(index).join(", ");
+    let values: Vec<String> = index
+        .columns
+        .iter()
+        .map(|(p, _)| match (row.get(*p), t.columns.get(*p)) {
+            (Some(d), Some(c)) => d.to_pg_text(&c.ty).unwrap_or_else(|| "null".into()),
+            _ => "?".into(),
+        })
+        .collect();
+    Error::new(
+        code::UNIQUE_VIOLATION,
+        format!(
+            "duplicate key value violates unique constraint \"{}\"",
+            index.name
+        ),
+    )
+    .with_detail(format!(
+        "Key ({names})=({}) already exists.",
+        values.join(", ")
+    ))
+}
+
+/// 23502 for the first NOT NULL column of `row` holding NULL.
+fn check_not_null(t: &TableDesc, row: &[Datum]) -> Result<()> {
+    for (c, d) in t.columns.iter().zip(row) {
+        if !c.nullable && d.is_null() {
+            let shown: Vec<String> = t
+                .visible_columns()
+                .map(|(p, col)| {
+                    row.get(p)
+                        .and_then(|d| d.to_pg_text(&col.ty))
+                        .unwrap_or_else(|| "null".into())
+                })
+                .collect();
+            return Err(Error::new(
+                code::NOT_NULL_VIOLATION,
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    c.name, t.name
+                ),
+            )
+            .with_detail(format!("Failing row contains ({}).", shown.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn check_shape(t: &TableDesc, row: &[Datum]) -> Result<()> {
+    if row.len() == t.columns.len() {
+        Ok(())
+    } else {
+        Err(Error::internal(format!(
+            "row of {} values for table \"{}\" of {} columns",
+            row.len(),
+            t.name,
+            t.columns.len()
+        )))
+    }
+}
+
+/// The index (primary first) whose entry `i` is in [`row_entries`] order.
+fn index_at(t: &TableDesc, i: usize) -> &IndexDesc {
+    if i == 0 {
+        &t.primary
+    } else {
+        &t.indexes[i - 1]
+    }
+}
+
+/// Inserts a full row (all columns in table order, hidden ones included), maintaining every
+/// index. Fails with 23505 on a primary key or unique index collision, 23502 on a NULL in a
+/// NOT NULL column.
+pub fn insert_row(txn: &TxnRef, t: &TableDesc, row: &Row) -> Result<()> {
+    check_shape(t, row)?;
+    check_not_null(t, row)?;
+    let entries = row_entries(t, row)?;
+    let mut g = txn.lock();
+    for (i, e) in entries.iter().enumerate() {
+        if e.unique && g.get(&e.key)?.is_some() {
+            return Err(unique_violation(t, index_at(t, i), row));
+        }
+    }
+    for e in entries {
+        g.put(e.key, e.value)?;
+    }
+    Ok(())
+}
+
+/// Replaces `old` (as read) by `new`, rewriting only the index entries that changed. A
+/// changed primary key moves the row (delete + insert), checked for collisions.
+pub fn update_row(txn: &TxnRef, t: &TableDesc, old: &Row, new: &Row) -> Result<()> {
+    check_shape(t, old)?;
+    check_shape(t, new)?;
+    check_not_null(t, new)?;
+    let before = row_entries(t, old)?;
+    let after = row_entries(t, new)?;
+    let mut g = txn.lock();
+    for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+        if a.unique && a.key != b.key && g.get(&a.key)?.is_some() {
+            return Err(unique_violation(t, index_at(t, i), new));
+        }
+    }
+    for (b, a) in before.iter().zip(&after) {
+        if b.key != a.key {
+            g.delete(b.key.clone())?;
+        }
+    }
+    for (b, a) in before.into_iter().zip(after) {
+        if b != a {
+            g.put(a.key, a.value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a row (as read) and its entries in every index.
+pub fn delete_row(txn: &TxnRef, t: &TableDesc, row: &Row) -> Result<()> {
+    check_shape(t, row)?;
+    let entries = row_entries(t, row)?;
+    let mut g = txn.lock();
+    for e in entries {
+        g.delete(e.key)?;
+    }
+    Ok(())
+}
+
+/// The row whose primary key columns equal `pk` (in primary index column order).
+pub fn get_by_primary_key(txn: &TxnRef, t: &TableDesc, pk: &[Datum]) -> Result<Option<Row>> {
+    if pk.len() != t.primary.columns.len() {
+        return Err(Error::internal(format!(
+            "{} values for the {}-column primary key of \"{}\"",
+            pk.len(),
+            t.primary.columns.len(),
+            t.name
+        )));
+    }
+    let mut suffix = Vec::with_capacity(16);
+    super::keycodec::encode_index_values(&mut suffix, t, &t.primary, pk)?;
+    let value = txn.lock().get(&primary_key(t, &suffix))?;
+    value.map(|v| decode_row(t, &v)).transpose()
+}
+
+/// The existing row that `row` would collide with on the primary key or a unique index, with
+/// the id of that index (for ON CONFLICT and UPSERT). Checks the primary key first.
+pub fn find_conflict(txn: &TxnRef, t: &TableDesc, row: &Row) -> Result<Option<(u64, Row)>> {
+    check_shape(t, row)?;
+    let entries = row_entries(t, row)?;
+    let mut g = txn.lock();
+    for (i, e) in entries.iter().enumerate() {
+        if !e.unique {
+            continue;
+        }
+        let Some(v) = g.get(&e.key)? else { continue };
+        let existing = if i == 0 {
+            v
+        } else {
+            g.get(&primary_key(t, &v))?
+                .ok_or_else(|| dangling(t, index_at(t, i)))?
+        };
+        return Ok(Some((index_at(t, i).id, decode_row(t, &existing)?)));
+    }
+    Ok(None)
+}
+
+/// XX001 for an index entry whose row is missing.
+pub(crate) fn dangling(t: &TableDesc, idx: &IndexDesc) -> Error {
+    Error::new(
+        code::DATA_CORRUPTED,
+        format!(
+            "index \"{}\" of \"{}\" points at a missing row",
+            idx.name, t.name
+        ),
+    )
+}
