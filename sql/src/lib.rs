@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod context;
 pub mod ddl;
 pub mod error;
+pub mod func;
 pub mod storage;
 pub mod types;
 

@@ -98,3 +98,29 @@ pub enum Datum {
 
 /// A row of values.
 pub type Row = Vec<Datum>;
+
+mod arith;
+mod binary;
+mod cast;
+mod compare;
+mod datatype;
+mod datetime;
+mod like;
+mod numeric;
+mod ops;
+mod text_in;
+mod text_out;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod ops_tests;
+
+pub use cast::{can_cast, can_cast_implicit, cast, common_type};
+pub use text_in::normalize_jsonb;
+pub use text_out::{format_float4, format_float8, format_interval, jsonb_text};
+pub use like::like_match;
+pub use ops::{binary_op_type, eval_binary, eval_unary, unary_op_type, BinaryOp, UnaryOp};
+pub(crate) use arith::float_pow as arith_float_pow;
+pub(crate) use cast::{check_int, date_to_timestamp, int_out_of_range};
+pub(crate) use datetime::{add_interval, days_in_month};
+pub(crate) use numeric::{overflow as numeric_overflow, power as numeric_power, round_to_scale as numeric_round};
