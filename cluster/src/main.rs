@@ -1,1 +1,321 @@
-fn main() {}
+//! The `meridian` command: CockroachDB's command shapes over Meridian's node library.
+//! Parsing and process concerns (logging, signals, exit codes) live here; everything else is
+//! in the `cluster` library so tests can drive it in-process.
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+use cluster::config::{self, parse_addr, NodeConfig, StoreSpec};
+use cluster::{banner, demo, shell, NodeHandle};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Meridian: a distributed SQL database speaking the PostgreSQL wire protocol.
+#[derive(Parser)]
+#[command(name = "meridian", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a single-node cluster (no replication) serving SQL on --sql-addr.
+    StartSingleNode(StartArgs),
+    /// Start a temporary in-memory-like node with sample data and serve it until Ctrl-C.
+    Demo(DemoArgs),
+    /// Open a SQL shell, or run statements with -e / from stdin.
+    Sql(SqlArgs),
+    /// Inspect nodes over gRPC.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Print the version of this binary.
+    Version,
+}
+
+#[derive(Args)]
+struct StartArgs {
+    /// Run without TLS or authentication (required: TLS is not built yet).
+    #[arg(long)]
+    insecure: bool,
+    /// Store directory: `<dir>`, `path=<dir>`, or `type=mem` (in memory, lost on exit).
+    #[arg(long, default_value = config::DEFAULT_STORE_DIR, value_parser = StoreSpec::parse)]
+    store: StoreSpec,
+    /// Address for inter-node gRPC traffic and the Admin service (host:port).
+    #[arg(long, default_value = config::DEFAULT_LISTEN_ADDR, value_parser = parse_addr)]
+    listen_addr: SocketAddr,
+    /// Address for SQL (pgwire) clients (host:port).
+    #[arg(long, default_value = config::DEFAULT_SQL_ADDR, value_parser = parse_addr)]
+    sql_addr: SocketAddr,
+    /// Address for HTTP: /health and /_status/vars (host:port).
+    #[arg(long, default_value = config::DEFAULT_HTTP_ADDR, value_parser = parse_addr)]
+    http_addr: SocketAddr,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Address for SQL (pgwire) clients.
+    #[arg(long, default_value = config::DEFAULT_SQL_ADDR, value_parser = parse_addr)]
+    sql_addr: SocketAddr,
+    /// Address for HTTP (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = parse_addr)]
+    http_addr: SocketAddr,
+    /// Address for gRPC (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = parse_addr)]
+    listen_addr: SocketAddr,
+    /// Start with an empty cluster instead of loading the movr data set.
+    #[arg(long)]
+    no_example_database: bool,
+}
+
+#[derive(Args)]
+struct SqlArgs {
+    /// Connection URL; default postgresql://root@127.0.0.1:26257/defaultdb?sslmode=disable.
+    #[arg(long)]
+    url: Option<String>,
+    /// Connect without TLS (the only mode for now; accepted for CockroachDB compatibility).
+    #[arg(long)]
+    insecure: bool,
+    /// Server address host:port (overrides the URL's).
+    #[arg(long)]
+    host: Option<String>,
+    /// Database to connect to (overrides the URL's).
+    #[arg(long, short = 'd')]
+    database: Option<String>,
+    /// User to connect as (overrides the URL's).
+    #[arg(long, short = 'u')]
+    user: Option<String>,
+    /// Execute these statements and exit (repeatable); exits non-zero on the first error.
+    #[arg(long = "execute", short = 'e')]
+    execute: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum NodeCommand {
+    /// Show a node's id, addresses, version and start time (Admin.NodeStatus RPC).
+    Status {
+        /// The node's gRPC address (its --listen-addr).
+        #[arg(long, default_value = config::DEFAULT_LISTEN_ADDR)]
+        host: String,
+        /// Connect without TLS (the only mode for now).
+        #[arg(long)]
+        insecure: bool,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::StartSingleNode(_) => "info",
+        _ => "warn",
+    };
+    init_logging(default_level);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => fail(anyhow::anyhow!("starting the async runtime: {e}")),
+    };
+    let code = match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    };
+    std::process::exit(code);
+}
+
+fn fail(e: anyhow::Error) -> ! {
+    eprintln!("ERROR: {e:#}");
+    std::process::exit(1);
+}
+
+/// Logs go to stderr; RUST_LOG overrides the default level (e.g. RUST_LOG=debug).
+fn init_logging(default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // Dependencies log per request at INFO and below; keep them quiet by default.
+        tracing_subscriber::EnvFilter::new(format!(
+            "{default_level},h2=warn,hyper=warn,tower=warn,tonic=warn,pgwire=warn"
+        ))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::StartSingleNode(args) => start(args).await.map(|_| 0),
+        Command::Demo(args) => run_demo(args).await.map(|_| 0),
+        Command::Sql(args) => sql(args).await,
+        Command::Node(NodeCommand::Status { host, .. }) => {
+            let s = cluster::admin::node_status(&host).await?;
+            let started = chrono::DateTime::from_timestamp_millis(s.started_at_unix_ms)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            println!("  id | address | sql_address | http_address | build | started_at | draining");
+            println!(
+                "  {} | {} | {} | {} | {} | {} | {}",
+                s.node_id,
+                s.address,
+                s.sql_address,
+                s.http_address,
+                s.build_version,
+                started,
+                s.draining
+            );
+            Ok(0)
+        }
+        Command::Version => {
+            println!("meridian v{}", cluster::status::BUILD_VERSION);
+            println!(
+                "Build target: {}",
+                std::env::consts::ARCH.to_owned() + "-" + std::env::consts::OS
+            );
+            Ok(0)
+        }
+    }
+}
+
+async fn start(args: StartArgs) -> Result<()> {
+    if !args.insecure {
+        bail!(
+            "TLS is not built yet: start the node with --insecure \
+             (plaintext connections, no passwords; user root connects without one)"
+        );
+    }
+    let cfg = NodeConfig {
+        store: args.store,
+        listen_addr: args.listen_addr,
+        sql_addr: args.sql_addr,
+        http_addr: args.http_addr,
+        ..NodeConfig::new(StoreSpec::Memory)?
+    };
+    let began = Instant::now();
+    let restarted = banner::store_exists(&cfg.store);
+    let node = cluster::start_single_node(cfg).await?;
+    print!("{}", banner::render(&node, began.elapsed(), restarted));
+    serve_until_signal(&node).await;
+    node.shutdown().await
+}
+
+async fn run_demo(args: DemoArgs) -> Result<()> {
+    let cfg = NodeConfig {
+        listen_addr: args.listen_addr,
+        sql_addr: args.sql_addr,
+        http_addr: args.http_addr,
+        ..NodeConfig::new(StoreSpec::Memory)?
+    };
+    eprintln!("# Starting a demo node and loading the movr data set...");
+    let demo = demo::start_demo(cfg, !args.no_example_database).await?;
+    let db = if args.no_example_database {
+        "defaultdb"
+    } else {
+        "movr"
+    };
+    let addr = demo.node.sql_addr();
+    println!("#\n# Welcome to the Meridian demo database!\n#");
+    println!("# A temporary single node; its data is deleted when you exit.");
+    if !args.no_example_database {
+        println!(
+            "# Database movr holds {} users, {} vehicles and {} rides.",
+            demo::DEMO_USERS,
+            demo::DEMO_VEHICLES,
+            demo::DEMO_RIDES
+        );
+    }
+    println!(
+        "#\n# Connect with psql:\n#   psql -h {} -p {} -U root -d {db}",
+        addr.ip(),
+        addr.port()
+    );
+    println!(
+        "# or with any PostgreSQL client:\n#   {}",
+        cluster::sql_url(addr, db)
+    );
+    println!(
+        "# or with the built-in shell:\n#   meridian sql --url '{}'",
+        cluster::sql_url(addr, db)
+    );
+    println!(
+        "#\n# HTTP status: http://{}/_status/vars",
+        demo.node.http_addr()
+    );
+    println!("# Press Ctrl-C to stop.");
+    serve_until_signal(&demo.node).await;
+    demo.shutdown().await
+}
+
+/// Waits for SIGINT/SIGTERM (or a server dying); a second signal exits at once.
+async fn serve_until_signal(node: &NodeHandle) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let sigterm = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
+    let server_died = async {
+        loop {
+            ticker.tick().await;
+            if node.any_server_exited() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("received interrupt; shutting down"),
+        _ = sigterm => tracing::info!("received SIGTERM; shutting down"),
+        _ = server_died => tracing::error!("a server stopped unexpectedly; shutting down"),
+    }
+    eprintln!("initiating graceful shutdown of server (press Ctrl-C again to stop at once)");
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("received second interrupt; exiting without a clean shutdown");
+            std::process::exit(1);
+        }
+    });
+}
+
+async fn sql(args: SqlArgs) -> Result<i32> {
+    let url = args.url.unwrap_or_else(|| {
+        cluster::sql_url(
+            config::DEFAULT_SQL_ADDR
+                .parse()
+                .expect("valid default address"),
+            "defaultdb",
+        )
+    });
+    let url = if args.host.is_some() || args.database.is_some() || args.user.is_some() {
+        // tokio-postgres adds hosts rather than replacing them, so rebuild the URL.
+        let parsed: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid connection URL {url:?}: {e}"))?;
+        let addr = match &args.host {
+            Some(h) => parse_addr(h)?.to_string(),
+            None => {
+                let host = match parsed.get_hosts().first() {
+                    Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+                    _ => "127.0.0.1".to_string(),
+                };
+                format!(
+                    "{host}:{}",
+                    parsed.get_ports().first().copied().unwrap_or(26257)
+                )
+            }
+        };
+        let user = args.user.as_deref().or(parsed.get_user()).unwrap_or("root");
+        let db = args
+            .database
+            .as_deref()
+            .or(parsed.get_dbname())
+            .unwrap_or("defaultdb");
+        format!("postgresql://{user}@{addr}/{db}?sslmode=disable")
+    } else {
+        url
+    };
+    shell::run(shell::ShellOptions {
+        url,
+        execute: args.execute,
+    })
+    .await
+}

@@ -1,0 +1,8 @@
+//! Compiles the gRPC service definitions in proto/ (protoc must be installed: Debian's
+//! `protobuf-compiler`; .ci/run installs it).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto/admin.proto");
+    tonic_prost_build::configure().compile_protos(&["proto/admin.proto"], &["proto"])?;
+    Ok(())
+}
