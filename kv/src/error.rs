@@ -13,6 +13,10 @@ pub enum Error {
     /// Bytes read from disk or the network could not be decoded.
     #[error("corrupt or undecodable data: {0}")]
     Decode(String),
+    /// A key outside the space the operation may touch, e.g. an MVCC user key in the local
+    /// (per-store, unversioned) span. A caller bug, never caused by stored data.
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
     /// A remote clock reading was further ahead than the maximum clock offset allows.
     #[error("clock offset too large: remote clock is {offset_ms} ms ahead, max offset {max_offset_ms} ms")]
     ClockOffset {

@@ -11,8 +11,14 @@
 //!   timestamp, deletes are tombstones, reads and scans see the newest version at or below a
 //!   timestamp.
 //! - [`encoding`]: the order-preserving key encoding that turns SQL values into byte strings whose
-//!   byte order is the values' order (ascending or descending).
-//! - [`keys`]: the layout of the keyspace (system keys first, then table data).
+//!   byte order is the values' order (ascending or descending, NULLs last ascending and first
+//!   descending, as in PostgreSQL); property-tested for order and round trips.
+//! - [`keys`]: the layout of the keyspace (local keys, system keys, then table data).
+//!
+//! Data flows down: the transaction layer reads and writes user keys at timestamps through
+//! [`mvcc::Mvcc`], which turns each into an engine key `escaped(key) 0x00 0x01 !ts` and an engine
+//! scan or batch. Both the MVCC layout and the key encoding are on-disk formats: golden files under
+//! `kv/tests/testdata` pin their bytes, so a format change shows up in review.
 //!
 //! IMPLEMENTATION CAVEATS
 //! - Write intents (provisional versions of running transactions) are not stored here yet: the

@@ -14,12 +14,28 @@
 //! A read at timestamp `t` sees, per key, the newest version with timestamp <= `t`; a tombstone
 //! there means the key is absent.
 //!
+//! Reads:
+//! - A point read seeks to `mvcc_key(key, t)` and takes the first entry before the key's end.
+//! - A scan walks the engine in key order. It steps over invisible versions (newer than `t`, or
+//!   older than the visible one) a few at a time, and after [`MAX_VERSION_STEPS`] of them on one
+//!   key restarts the engine scan at the right place instead, so a key with thousands of versions
+//!   costs a seek, not thousands of steps.
+//!
+//! The local span (raw keys starting with [`keys::LOCAL_PREFIX`]) holds unversioned per-store
+//! state in the same engine. Since a user key's first byte is its storage key's first byte,
+//! writes refuse user keys in that span and scans and gc jump over it.
+//!
+//! Golden scripts in `kv/tests/testdata/mvcc` show the behaviour (and the raw layout) for both
+//! engines.
+//!
 //! IMPLEMENTATION CAVEATS
 //! - No intents yet (see the crate docs). Garbage collection of old versions is
-//!   [`Mvcc::gc`], driven by the caller.
+//!   [`Mvcc::gc`], driven by the caller; it walks the whole keyspace (no per-range GC
+//!   threshold or GC queue yet).
+//! - No reverse scans yet.
 
 use crate::engine::{Engine, Visit, WriteBatch};
-use crate::{Error, Result, Timestamp};
+use crate::{keys, Error, Result, Timestamp};
 use std::sync::Arc;
 
 /// Tag byte of a live version.
@@ -55,6 +71,14 @@ fn mvcc_seek_key(key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(key.len() + 2);
     escape_into(&mut k, key);
     k.extend_from_slice(&[0x00, 0x01]);
+    k
+}
+
+/// The first storage key after every version of `key`.
+fn mvcc_key_end(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 2);
+    escape_into(&mut k, key);
+    k.extend_from_slice(&[0x00, 0x02]);
     k
 }
 
@@ -111,10 +135,10 @@ impl Mvcc {
     /// The newest version of `key` at or below `ts`, tombstones included.
     pub fn get_version(&self, key: &[u8], ts: Timestamp) -> Result<Option<Version>> {
         let start = mvcc_key(key, ts);
-        let end = crate::keys::prefix_end(&mvcc_seek_key(key));
+        let end = mvcc_key_end(key);
         let mut found = None;
         let mut err = None;
-        self.engine.scan(&start, end.as_deref(), &mut |k, v| {
+        self.engine.scan(&start, Some(&end), &mut |k, v| {
             match decode_mvcc_key(k).and_then(|(_, vts)| Ok((vts, decode_value(v)?))) {
                 Ok(version) => found = Some(version),
                 Err(e) => err = Some(e),
@@ -138,7 +162,8 @@ impl Mvcc {
     }
 
     /// Live values of keys in `[start, end)` at `ts`, in key order, at most `limit` of them.
-    /// `end = None` scans to the end of the keyspace.
+    /// `end = None` scans to the end of the keyspace. Keys in the local span (starting with
+    /// [`keys::LOCAL_PREFIX`]) are never MVCC keys and are skipped.
     pub fn scan(
         &self,
         start: &[u8],
@@ -146,41 +171,57 @@ impl Mvcc {
         ts: Timestamp,
         limit: usize,
     ) -> Result<Vec<KeyValue>> {
+        let mut state = ScanState::new(ts, limit);
+        if limit == 0 {
+            return Ok(state.out);
+        }
+        let raw_end = end.map(mvcc_seek_key);
+        let mut seek = mvcc_seek_key(start);
+        loop {
+            self.engine
+                .scan(&seek, raw_end.as_deref(), &mut |k, v| state.visit(k, v))?;
+            if let Some(e) = state.err.take() {
+                return Err(e);
+            }
+            match state.reseek.take() {
+                Some(next) => seek = next,
+                None => return Ok(state.out),
+            }
+        }
+    }
+
+    /// Every stored version (tombstones included) of keys in `[start, end)`, newest first per
+    /// key, at most `limit` of them. For debugging, tests and tools; reads use [`Mvcc::scan`].
+    pub fn scan_versions(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Version)>> {
         let mut out = Vec::new();
+        let mut err = None;
+        let raw_end = end.map(mvcc_seek_key);
         if limit == 0 {
             return Ok(out);
         }
-        let raw_start = mvcc_seek_key(start);
-        let raw_end = end.map(mvcc_seek_key);
-        // The user key whose newest visible version has been handled already.
-        let mut done_key: Option<Vec<u8>> = None;
-        let mut err = None;
-        self.engine.scan(&raw_start, raw_end.as_deref(), &mut |k, v| {
-            let (key, vts) = match decode_mvcc_key(k) {
-                Ok(x) => x,
-                Err(e) => {
-                    err = Some(e);
-                    return Visit::Stop;
+        self.engine
+            .scan(&mvcc_seek_key(start), raw_end.as_deref(), &mut |k, v| {
+                if k.first() == Some(&keys::LOCAL_PREFIX) {
+                    return Visit::Continue;
                 }
-            };
-            if vts > ts || done_key.as_deref() == Some(&key[..]) {
-                return Visit::Continue;
-            }
-            match decode_value(v) {
-                Ok(Some(value)) => out.push((key.clone(), value)),
-                Ok(None) => {}
-                Err(e) => {
-                    err = Some(e);
-                    return Visit::Stop;
+                match decode_mvcc_key(k).and_then(|(key, vts)| Ok((key, (vts, decode_value(v)?)))) {
+                    Ok(entry) => out.push(entry),
+                    Err(e) => {
+                        err = Some(e);
+                        return Visit::Stop;
+                    }
                 }
-            }
-            done_key = Some(key);
-            if out.len() >= limit {
-                Visit::Stop
-            } else {
-                Visit::Continue
-            }
-        })?;
+                if out.len() >= limit {
+                    Visit::Stop
+                } else {
+                    Visit::Continue
+                }
+            })?;
         match err {
             Some(e) => Err(e),
             None => Ok(out),
@@ -188,9 +229,20 @@ impl Mvcc {
     }
 
     /// Writes new versions at `ts` atomically: `Some(value)` puts, `None` deletes (tombstone).
-    pub fn write(&self, writes: &[(Vec<u8>, Option<Vec<u8>>)], ts: Timestamp, sync: bool) -> Result<()> {
+    /// A key in the local span ([`keys::LOCAL_PREFIX`]) is refused with [`Error::InvalidKey`].
+    pub fn write(
+        &self,
+        writes: &[(Vec<u8>, Option<Vec<u8>>)],
+        ts: Timestamp,
+        sync: bool,
+    ) -> Result<()> {
         let mut batch = WriteBatch::new();
         for (key, value) in writes {
+            if key.first() == Some(&keys::LOCAL_PREFIX) {
+                return Err(Error::InvalidKey(
+                    "MVCC keys must not start with the local prefix 0x01".into(),
+                ));
+            }
             batch.put(mvcc_key(key, ts), encode_value(value.as_deref()));
         }
         self.engine.write(batch, sync)
@@ -199,46 +251,195 @@ impl Mvcc {
     /// Removes versions that no read at or above `before` can see: every version older than
     /// the newest one at or below `before`, and that newest one too when it is a tombstone.
     /// Returns how many versions were removed.
+    ///
+    /// Deletions are written in batches of about [`GC_BATCH_MAX`], split only between keys, and
+    /// a tombstone is deleted in the same batch as (after) the versions it hides, so a crash
+    /// mid-way never resurrects a deleted value.
+    ///
+    /// HAZARD: `before` must be at or below every timestamp a read may still use and below any
+    /// timestamp a new write may get; a write at or below `before` racing with gc may be lost.
     pub fn gc(&self, before: Timestamp) -> Result<usize> {
-        let mut batch = WriteBatch::new();
-        let mut current: Option<Vec<u8>> = None;
-        let mut keep_seen = false;
-        let mut err = None;
-        self.engine.scan(&[], None, &mut |k, v| {
-            let Ok((key, vts)) = decode_mvcc_key(k) else {
-                // Not an MVCC key (local keys live under their own prefix).
-                return Visit::Continue;
-            };
-            if current.as_deref() != Some(&key[..]) {
-                current = Some(key);
-                keep_seen = false;
+        let mut removed = 0;
+        let mut resume = Vec::new();
+        loop {
+            let mut state = GcState::new(before);
+            self.engine
+                .scan(&resume, None, &mut |k, v| state.visit(k, v))?;
+            if let Some(e) = state.err.take() {
+                return Err(e);
             }
-            if vts > before {
+            let batch = state.finish();
+            removed += batch.ops.len();
+            if !batch.is_empty() {
+                self.engine.write(batch, false)?;
+            }
+            match state.resume.take() {
+                Some(next) => resume = next,
+                None => return Ok(removed),
+            }
+        }
+    }
+}
+
+/// After stepping over this many invisible versions of one key, a scan seeks past them instead
+/// (a new engine iterator costs more than a few steps, but far less than thousands).
+pub const MAX_VERSION_STEPS: usize = 8;
+
+/// Most deletions gc buffers before writing them (it stops at the next key boundary).
+pub const GC_BATCH_MAX: usize = 1024;
+
+/// The state of one MVCC scan across engine scans (it restarts the engine scan to seek).
+struct ScanState {
+    ts: Timestamp,
+    limit: usize,
+    out: Vec<KeyValue>,
+    /// The user key being stepped through and how many of its versions were stepped over.
+    current: Option<Vec<u8>>,
+    steps: usize,
+    /// Whether `current`'s visible version has been handled.
+    current_done: bool,
+    /// Where to restart the engine scan, when it stopped to seek.
+    reseek: Option<Vec<u8>>,
+    err: Option<Error>,
+}
+
+impl ScanState {
+    fn new(ts: Timestamp, limit: usize) -> Self {
+        ScanState {
+            ts,
+            limit,
+            out: Vec::new(),
+            current: None,
+            steps: 0,
+            current_done: false,
+            reseek: None,
+            err: None,
+        }
+    }
+
+    fn visit(&mut self, k: &[u8], v: &[u8]) -> Visit {
+        if k.first() == Some(&keys::LOCAL_PREFIX) {
+            // The local span is one contiguous run of unversioned keys: jump over it.
+            self.reseek = Some(vec![keys::LOCAL_PREFIX + 1]);
+            return Visit::Stop;
+        }
+        let (key, vts) = match decode_mvcc_key(k) {
+            Ok(x) => x,
+            Err(e) => {
+                self.err = Some(e);
+                return Visit::Stop;
+            }
+        };
+        if self.current.as_deref() != Some(&key[..]) {
+            self.current = Some(key);
+            self.steps = 0;
+            self.current_done = false;
+        }
+        let Some(key) = self.current.as_deref() else {
+            return Visit::Stop;
+        };
+        if self.current_done || vts > self.ts {
+            self.steps += 1;
+            if self.steps <= MAX_VERSION_STEPS {
                 return Visit::Continue;
             }
-            if keep_seen {
-                batch.delete(k.to_vec());
+            self.reseek = Some(if self.current_done {
+                mvcc_key_end(key)
             } else {
-                keep_seen = true;
-                match decode_value(v) {
-                    Ok(None) => batch.delete(k.to_vec()),
-                    Ok(Some(_)) => {}
-                    Err(e) => {
-                        err = Some(e);
-                        return Visit::Stop;
-                    }
-                }
+                mvcc_key(key, self.ts)
+            });
+            return Visit::Stop;
+        }
+        self.current_done = true;
+        match decode_value(v) {
+            Ok(Some(value)) => self.out.push((key.to_vec(), value)),
+            Ok(None) => {}
+            Err(e) => {
+                self.err = Some(e);
+                return Visit::Stop;
             }
+        }
+        if self.out.len() >= self.limit {
+            Visit::Stop
+        } else {
             Visit::Continue
-        })?;
-        if let Some(e) = err {
-            return Err(e);
         }
-        let n = batch.ops.len();
-        if n > 0 {
-            self.engine.write(batch, false)?;
+    }
+}
+
+/// The state of one gc pass over the engine, until its batch is full.
+struct GcState {
+    before: Timestamp,
+    batch: WriteBatch,
+    /// The user key being processed.
+    current: Option<Vec<u8>>,
+    /// Whether `current`'s newest version at or below `before` has been seen.
+    keep_seen: bool,
+    /// `current`'s tombstone to delete once its older versions are in the batch.
+    tombstone: Option<Vec<u8>>,
+    resume: Option<Vec<u8>>,
+    err: Option<Error>,
+}
+
+impl GcState {
+    fn new(before: Timestamp) -> Self {
+        GcState {
+            before,
+            batch: WriteBatch::new(),
+            current: None,
+            keep_seen: false,
+            tombstone: None,
+            resume: None,
+            err: None,
         }
-        Ok(n)
+    }
+
+    /// Ends the current key: its tombstone goes after the versions it hid.
+    fn end_key(&mut self) {
+        if let Some(t) = self.tombstone.take() {
+            self.batch.delete(t);
+        }
+    }
+
+    fn visit(&mut self, k: &[u8], v: &[u8]) -> Visit {
+        if k.first() == Some(&keys::LOCAL_PREFIX) {
+            return Visit::Continue;
+        }
+        let Ok((key, vts)) = decode_mvcc_key(k) else {
+            // Not an MVCC key; gc never deletes what it does not understand.
+            return Visit::Continue;
+        };
+        if self.current.as_deref() != Some(&key[..]) {
+            self.end_key();
+            if self.batch.ops.len() >= GC_BATCH_MAX {
+                self.resume = Some(mvcc_seek_key(&key));
+                return Visit::Stop;
+            }
+            self.current = Some(key);
+            self.keep_seen = false;
+        }
+        if vts > self.before {
+            return Visit::Continue;
+        }
+        if self.keep_seen {
+            self.batch.delete(k.to_vec());
+            return Visit::Continue;
+        }
+        self.keep_seen = true;
+        match decode_value(v) {
+            Ok(None) => self.tombstone = Some(k.to_vec()),
+            Ok(Some(_)) => {}
+            Err(e) => {
+                self.err = Some(e);
+                return Visit::Stop;
+            }
+        }
+        Visit::Continue
+    }
+
+    fn finish(&mut self) -> WriteBatch {
+        self.end_key();
+        std::mem::take(&mut self.batch)
     }
 }
 
@@ -274,8 +475,10 @@ mod tests {
     #[test]
     fn reads_see_newest_version_at_or_below() {
         let m = Mvcc::new(Arc::new(MemoryEngine::new()));
-        m.write(&[(b"a".to_vec(), Some(b"1".to_vec()))], ts(10), false).unwrap();
-        m.write(&[(b"a".to_vec(), Some(b"2".to_vec()))], ts(20), false).unwrap();
+        m.write(&[(b"a".to_vec(), Some(b"1".to_vec()))], ts(10), false)
+            .unwrap();
+        m.write(&[(b"a".to_vec(), Some(b"2".to_vec()))], ts(20), false)
+            .unwrap();
         m.write(&[(b"a".to_vec(), None)], ts(30), false).unwrap();
         assert_eq!(m.get(b"a", ts(5)).unwrap(), None);
         assert_eq!(m.get(b"a", ts(15)).unwrap(), Some(b"1".to_vec()));
@@ -287,11 +490,31 @@ mod tests {
     #[test]
     fn scan_skips_old_versions_and_tombstones_and_keeps_key_order() {
         let m = Mvcc::new(Arc::new(MemoryEngine::new()));
-        m.write(&[(b"a".to_vec(), Some(b"1".to_vec())), (b"a\0".to_vec(), Some(b"x".to_vec()))], ts(10), false).unwrap();
-        m.write(&[(b"b".to_vec(), Some(b"2".to_vec()))], ts(10), false).unwrap();
-        m.write(&[(b"a".to_vec(), Some(b"3".to_vec())), (b"b".to_vec(), None)], ts(20), false).unwrap();
+        m.write(
+            &[
+                (b"a".to_vec(), Some(b"1".to_vec())),
+                (b"a\0".to_vec(), Some(b"x".to_vec())),
+            ],
+            ts(10),
+            false,
+        )
+        .unwrap();
+        m.write(&[(b"b".to_vec(), Some(b"2".to_vec()))], ts(10), false)
+            .unwrap();
+        m.write(
+            &[(b"a".to_vec(), Some(b"3".to_vec())), (b"b".to_vec(), None)],
+            ts(20),
+            false,
+        )
+        .unwrap();
         let all = m.scan(b"", None, ts(25), 100).unwrap();
-        assert_eq!(all, vec![(b"a".to_vec(), b"3".to_vec()), (b"a\0".to_vec(), b"x".to_vec())]);
+        assert_eq!(
+            all,
+            vec![
+                (b"a".to_vec(), b"3".to_vec()),
+                (b"a\0".to_vec(), b"x".to_vec())
+            ]
+        );
         let old = m.scan(b"a", Some(b"c"), ts(15), 100).unwrap();
         assert_eq!(old.len(), 3);
         assert_eq!(m.scan(b"a", Some(b"c"), ts(15), 2).unwrap().len(), 2);
@@ -300,12 +523,109 @@ mod tests {
     #[test]
     fn gc_keeps_what_reads_above_the_threshold_can_see() {
         let m = Mvcc::new(Arc::new(MemoryEngine::new()));
-        m.write(&[(b"a".to_vec(), Some(b"1".to_vec()))], ts(10), false).unwrap();
-        m.write(&[(b"a".to_vec(), Some(b"2".to_vec()))], ts(20), false).unwrap();
-        m.write(&[(b"b".to_vec(), Some(b"1".to_vec()))], ts(10), false).unwrap();
+        m.write(&[(b"a".to_vec(), Some(b"1".to_vec()))], ts(10), false)
+            .unwrap();
+        m.write(&[(b"a".to_vec(), Some(b"2".to_vec()))], ts(20), false)
+            .unwrap();
+        m.write(&[(b"b".to_vec(), Some(b"1".to_vec()))], ts(10), false)
+            .unwrap();
         m.write(&[(b"b".to_vec(), None)], ts(20), false).unwrap();
         assert_eq!(m.gc(ts(25)).unwrap(), 3);
         assert_eq!(m.get(b"a", ts(30)).unwrap(), Some(b"2".to_vec()));
         assert_eq!(m.get(b"b", ts(30)).unwrap(), None);
+    }
+
+    #[test]
+    fn local_span_is_refused_and_skipped() {
+        let engine = Arc::new(MemoryEngine::new());
+        let m = Mvcc::new(engine.clone());
+        let err = m.write(
+            &[(vec![keys::LOCAL_PREFIX, 1], Some(b"x".to_vec()))],
+            ts(10),
+            false,
+        );
+        assert!(matches!(err, Err(Error::InvalidKey(_))));
+        // Unversioned local state written straight to the engine, around MVCC keys.
+        let mut b = WriteBatch::new();
+        b.put(
+            vec![keys::LOCAL_PREFIX, b'r', 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+            vec![0],
+        );
+        b.put(vec![keys::LOCAL_PREFIX, b's'], b"state".to_vec());
+        engine.write(b, false).unwrap();
+        m.write(
+            &[
+                (vec![0], Some(b"zero".to_vec())),
+                (vec![2], Some(b"two".to_vec())),
+            ],
+            ts(10),
+            false,
+        )
+        .unwrap();
+        m.write(&[(vec![2], None)], ts(20), false).unwrap();
+        let all = m.scan(b"", None, ts(15), 100).unwrap();
+        assert_eq!(
+            all,
+            vec![(vec![0], b"zero".to_vec()), (vec![2], b"two".to_vec())]
+        );
+        assert_eq!(m.scan_versions(b"", None, 100).unwrap().len(), 3);
+        assert_eq!(m.gc(ts(30)).unwrap(), 2);
+        assert_eq!(
+            engine.get(&[keys::LOCAL_PREFIX, b's']).unwrap(),
+            Some(b"state".to_vec())
+        );
+    }
+
+    #[test]
+    fn scan_seeks_over_many_versions() {
+        let m = Mvcc::new(Arc::new(MemoryEngine::new()));
+        for t in 1..=100 {
+            m.write(
+                &[(b"k".to_vec(), Some(t.to_string().into_bytes()))],
+                ts(t),
+                false,
+            )
+            .unwrap();
+        }
+        m.write(
+            &[
+                (b"j".to_vec(), Some(b"j".to_vec())),
+                (b"l".to_vec(), Some(b"l".to_vec())),
+            ],
+            ts(50),
+            false,
+        )
+        .unwrap();
+        for (at, k) in [(50, "50"), (100, "100"), (75, "75"), (1, "1")] {
+            let rows = m.scan(b"", None, ts(at), 10).unwrap();
+            let got: Vec<_> = rows
+                .iter()
+                .map(|(k, v)| (k.as_slice(), v.as_slice()))
+                .collect();
+            if at >= 50 {
+                assert_eq!(
+                    got,
+                    vec![(&b"j"[..], &b"j"[..]), (b"k", k.as_bytes()), (b"l", b"l")]
+                );
+            } else {
+                assert_eq!(got, vec![(&b"k"[..], k.as_bytes())]);
+            }
+        }
+    }
+
+    #[test]
+    fn gc_batches_split_between_keys_and_remove_everything_hidden() {
+        let m = Mvcc::new(Arc::new(MemoryEngine::new()));
+        let n = GC_BATCH_MAX + 10;
+        let keys: Vec<Vec<u8>> = (0..n as u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let puts: Vec<_> = keys
+            .iter()
+            .map(|k| (k.clone(), Some(b"v".to_vec())))
+            .collect();
+        let dels: Vec<_> = keys.iter().map(|k| (k.clone(), None)).collect();
+        m.write(&puts, ts(10), false).unwrap();
+        m.write(&dels, ts(20), false).unwrap();
+        assert_eq!(m.gc(ts(30)).unwrap(), 2 * n);
+        assert!(m.scan_versions(b"", None, usize::MAX).unwrap().is_empty());
     }
 }

@@ -108,7 +108,10 @@ impl Clock {
 
     /// A clock driven by the system's wall time.
     pub fn system(max_offset_ms: u64) -> Self {
-        Clock { source: Source::System(HlcGenerator::new(max_offset_ms as usize)), max_offset_ms }
+        Clock {
+            source: Source::System(HlcGenerator::new(max_offset_ms as usize)),
+            max_offset_ms,
+        }
     }
 
     /// A clock whose physical time only moves when a test sets it, starting at `physical_ms`
@@ -118,7 +121,10 @@ impl Clock {
         hlc.set_current_timestamp(physical_ms as i64 + EPOCH_UNIX_MS);
         // The generator captured its state at construction; move it to the requested time.
         let _ = hlc.next_timestamp();
-        Clock { source: Source::Manual(hlc), max_offset_ms }
+        Clock {
+            source: Source::Manual(hlc),
+            max_offset_ms,
+        }
     }
 
     /// Sets a manual clock's physical time (milliseconds after hlc-gen's epoch).
@@ -169,7 +175,10 @@ impl Clock {
         match res {
             Ok(ts) => Ok(Timestamp(ts.as_u64())),
             Err(_) => Err(crate::Error::ClockOffset {
-                offset_ms: remote.unix_ms().saturating_sub(self.peek().unix_ms()).max(0) as u64,
+                offset_ms: remote
+                    .unix_ms()
+                    .saturating_sub(self.peek().unix_ms())
+                    .max(0) as u64,
                 max_offset_ms: self.max_offset_ms,
             }),
         }

@@ -1,5 +1,9 @@
 //! An in-memory engine: a B-tree map behind a read-write lock. Used by fast deterministic tests
 //! and by in-process simulations. Nothing survives the process.
+//!
+//! A scan holds the read lock while it visits entries, which gives it its snapshot: writers wait
+//! until the scan ends. A batch is applied under the write lock, so readers see all of it or
+//! none of it. `sync` is accepted and ignored (there is nothing to make durable).
 
 use super::{Engine, Visit, WriteBatch};
 use crate::Result;

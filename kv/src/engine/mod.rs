@@ -9,6 +9,8 @@
 //! - A write with `sync = true` is durable when `write` returns (the WAL is fsynced); a write
 //!   without sync may be lost by a machine crash but never partially applied.
 //! - Scans see a consistent snapshot of the engine taken when the scan starts.
+//! - A scan visitor must not call back into the engine (the memory engine holds its lock while
+//!   visiting): collect what to write and write after the scan.
 
 mod memory;
 mod rocks;
