@@ -9,7 +9,10 @@ pub mod catalog;
 pub mod context;
 pub mod ddl;
 pub mod error;
+pub mod exec;
 pub mod func;
+pub mod parser;
+pub mod plan;
 pub mod storage;
 pub mod types;
 

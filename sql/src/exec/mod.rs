@@ -1,0 +1,200 @@
+//! The executor: turns a plan into a tree of pull-based row iterators.
+//!
+//! [`execute`] plans a statement (bind -> optimize) and then runs it. Queries return a lazy
+//! [`RowStream`]: rows are produced as the client reads them, scans page through the
+//! transaction, and nothing is buffered except where an operator inherently must (the build
+//! side of a hash join, sort input, aggregation groups, DISTINCT/set-operation hash tables).
+//! Those operators account their memory in a per-statement [`MemBudget`] and fail with
+//! SQLSTATE 53200 when it is exceeded (they do not spill to disk).
+//!
+//! Expressions are compiled against each operator's input layout when the operator is built
+//! ([`crate::plan::Expr::compile`]). Correlated subqueries are re-planned into operators and
+//! run per outer row, with the outer row pushed on the [`Env`]'s outer stack; uncorrelated
+//! ones run once and are cached.
+//!
+//! IMPLEMENTATION CAVEATS
+//! - No spilling: sorts, hash joins, aggregations and DISTINCT over more than the memory
+//!   budget fail with 53200.
+//! - INSERT ... SELECT, UPDATE and DELETE first collect the affected rows (within the memory
+//!   budget), then write: this avoids reading the statement's own writes (the Halloween
+//!   problem) at the cost of buffering.
+//! - Correlated subqueries are not decorrelated: they run once per outer row.
+
+pub mod aggregate;
+pub mod basic;
+pub mod eval;
+pub mod insert;
+pub mod join;
+pub mod modify;
+pub mod scan;
+pub mod setop;
+pub mod sort;
+
+use crate::context::{Column, ExecContext, ExecResult, RowStream};
+use crate::error::code;
+use crate::func::FuncContext;
+use crate::plan::describe::{plan_statement, Planned};
+use crate::plan::{ColId, Plan};
+use crate::types::{DataType, Datum, Row};
+use crate::{Error, Result};
+use sqlparser::ast::Statement;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// How many rows an operator processes between cancellation checks.
+pub const CANCEL_CHECK_ROWS: usize = 1024;
+
+/// Per-statement memory accounting for buffering operators.
+#[derive(Debug)]
+pub struct MemBudget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl MemBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        MemBudget { used: AtomicUsize::new(0), limit }
+    }
+
+    /// Reserves `bytes`; fails with 53200 over the limit.
+    pub fn grow(&self, bytes: usize) -> Result<()> {
+        let now = self.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if now > self.limit {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(Error::new(
+                code::OUT_OF_MEMORY,
+                format!("memory budget exceeded: query needs more than {} bytes", self.limit),
+            )
+            .with_hint("add filters or LIMIT, or raise the per-query memory budget"));
+        }
+        Ok(())
+    }
+
+    /// Releases `bytes`.
+    pub fn shrink(&self, bytes: usize) {
+        let _ = self.used.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(bytes)));
+    }
+}
+
+/// Statement-wide execution state shared by every operator.
+pub struct Shared {
+    /// The session's context.
+    pub ctx: ExecContext,
+    /// Parameter values.
+    pub params: Vec<Datum>,
+    /// Context for scalar functions.
+    pub func_ctx: FuncContext,
+    /// Memory accounting.
+    pub mem: MemBudget,
+}
+
+/// The environment an operator runs in: shared state plus the rows of enclosing queries
+/// (innermost first) for correlated subqueries.
+#[derive(Clone)]
+pub struct Env {
+    /// Statement-wide state.
+    pub shared: Arc<Shared>,
+    /// Current rows of enclosing queries, innermost first.
+    pub outer: Arc<Vec<Row>>,
+    /// Their layouts.
+    pub outer_layouts: Arc<Vec<Arc<Vec<ColId>>>>,
+}
+
+impl Env {
+    /// A top-level environment.
+    pub fn new(ctx: &ExecContext, params: &[Datum]) -> Self {
+        let func_ctx = FuncContext { txn_time: ctx.txn_time, database: ctx.database.clone(), user: ctx.user.clone() };
+        Env {
+            shared: Arc::new(Shared { ctx: ctx.clone(), params: params.to_vec(), func_ctx, mem: MemBudget::new(ctx.memory_budget_bytes) }),
+            outer: Arc::new(Vec::new()),
+            outer_layouts: Arc::new(Vec::new()),
+        }
+    }
+
+    /// The environment of a subquery evaluated for `row` (whose layout is `layout`).
+    pub fn nested(&self, layout: Arc<Vec<ColId>>, row: Row) -> Env {
+        let mut outer = Vec::with_capacity(self.outer.len() + 1);
+        outer.push(row);
+        outer.extend(self.outer.iter().cloned());
+        let mut layouts = Vec::with_capacity(self.outer_layouts.len() + 1);
+        layouts.push(layout);
+        layouts.extend(self.outer_layouts.iter().cloned());
+        Env { shared: self.shared.clone(), outer: Arc::new(outer), outer_layouts: Arc::new(layouts) }
+    }
+
+    /// The execution context.
+    pub fn ctx(&self) -> &ExecContext {
+        &self.shared.ctx
+    }
+
+    /// Compiles `e` against `layout` and this environment's outer layouts.
+    pub fn compile(&self, e: &crate::plan::Expr, layout: &Arc<Vec<ColId>>) -> Result<crate::plan::Expr> {
+        e.clone().compile(layout, &self.outer_layouts)
+    }
+}
+
+/// Approximate heap size of a row, for memory accounting.
+pub fn row_bytes(row: &[Datum]) -> usize {
+    let mut n = 24 + row.len() * std::mem::size_of::<Datum>();
+    for d in row {
+        n += match d {
+            Datum::Text(s) => s.len(),
+            Datum::Bytes(b) => b.len(),
+            Datum::Json(j) => j.to_string().len(),
+            _ => 0,
+        };
+    }
+    n
+}
+
+/// Builds the operator tree of `plan`.
+pub fn build(plan: &Plan, env: &Env) -> Result<RowStream> {
+    match plan {
+        Plan::Scan(s) => scan::build_scan(s, env),
+        Plan::VirtualScan { schema, name, .. } => {
+            let rows = env.ctx().vtables.rows(env.ctx(), schema, name)?;
+            Ok(Box::new(rows.into_iter().map(Ok)))
+        }
+        Plan::Values { rows, .. } => basic::build_values(rows, env),
+        Plan::Filter { input, predicate } => basic::build_filter(input, predicate, env),
+        Plan::Project { input, exprs, .. } => basic::build_project(input, exprs, env),
+        Plan::Join { .. } => join::build_join(plan, env),
+        Plan::Aggregate { input, group, aggs, .. } => aggregate::build_aggregate(input, group, aggs, env),
+        Plan::Sort { input, keys } => sort::build_sort(input, keys, env),
+        Plan::Limit { input, limit, offset } => basic::build_limit(input, limit.as_ref(), offset.as_ref(), env),
+        Plan::Distinct { input, on } => basic::build_distinct(input, on.as_ref(), env),
+        Plan::SetOp { left, right, op, all, .. } => setop::build_setop(left, right, *op, *all, env),
+    }
+}
+
+/// Executes a SELECT/VALUES/INSERT/UPSERT/UPDATE/DELETE/EXPLAIN statement.
+pub fn execute(ctx: &ExecContext, stmt: &Statement, params: &[Datum]) -> Result<ExecResult> {
+    let hints: Vec<DataType> = params.iter().map(|_| DataType::Unknown).collect();
+    let (planned, _param_types, _) = plan_statement(ctx, stmt, &hints)?;
+    let env = Env::new(ctx, params);
+    match planned {
+        Planned::Query { plan, columns } => {
+            let rows = build(&plan, &env)?;
+            Ok(ExecResult::Rows { columns, rows, tag: "SELECT".into() })
+        }
+        Planned::Insert(p) => insert::execute_insert(&p, &env),
+        Planned::Update(p) => modify::execute_update(&p, &env),
+        Planned::Delete(p) => modify::execute_delete(&p, &env),
+        Planned::Explain(lines) => {
+            let rows: Vec<Row> = lines.into_iter().map(|l| vec![Datum::Text(l)]).collect();
+            Ok(ExecResult::rows(vec![Column::new("info", DataType::Text)], rows, "EXPLAIN"))
+        }
+    }
+}
+
+/// Result of a write statement: rows when RETURNING, else a complete tag.
+pub fn write_result(tag: &str, count: usize, returning: Option<(Vec<Column>, Vec<Row>)>) -> ExecResult {
+    match returning {
+        Some((columns, rows)) => ExecResult::rows(columns, rows, tag),
+        None => ExecResult::command(format!("{tag} {count}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

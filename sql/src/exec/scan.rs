@@ -1,0 +1,150 @@
+//! Table scans: evaluating span expressions into key spans and streaming rows from the
+//! primary or a secondary index through [catalog]'s paged scans.
+
+use crate::catalog::{IndexDesc, TableDesc};
+use crate::context::RowStream;
+use crate::exec::basic::filter_stream;
+use crate::exec::eval::eval;
+use crate::exec::Env;
+use crate::plan::{IndexChoice, Scan, SpanExpr, Spans};
+use crate::storage::{self, IndexSpan};
+use crate::types::{self, DataType, Datum};
+use crate::Result;
+use kv::encoding::Direction;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// The index descriptor a choice refers to.
+pub fn index_desc(t: &TableDesc, c: IndexChoice) -> Result<&IndexDesc> {
+    match c {
+        IndexChoice::Primary => Ok(&t.primary),
+        IndexChoice::Secondary(i) => t.indexes.get(i).ok_or_else(|| crate::Error::internal("index position out of range")),
+    }
+}
+
+/// Converts a bound value to the key column's type. Returns None when the value cannot be
+/// represented exactly (e.g. 2.5 for an INT column), or is NULL.
+pub fn key_value(v: Datum, from: &DataType, to: &DataType) -> Option<Datum> {
+    if v.is_null() {
+        return None;
+    }
+    if from == to {
+        return Some(v);
+    }
+    let c = types::cast(v.clone(), from, to, true).ok()?;
+    (c.sql_cmp(&v) == Some(Ordering::Equal)).then_some(c)
+}
+
+/// What a span bound evaluated to.
+enum Bound {
+    /// No bound on that side (or it could not be represented: widened).
+    Open,
+    /// A value and inclusivity.
+    Value(Datum, bool),
+    /// NULL: nothing can match.
+    Empty,
+}
+
+fn eval_bound(b: &Option<(crate::plan::Expr, bool)>, col_ty: &DataType, env: &Env) -> Result<Bound> {
+    let Some((e, incl)) = b else { return Ok(Bound::Open) };
+    let c = env.compile(e, &Arc::new(Vec::new()))?;
+    let v = eval(&c, &[], env)?;
+    if v.is_null() {
+        return Ok(Bound::Empty);
+    }
+    Ok(match key_value(v, &e.ty(), col_ty) {
+        Some(v) => Bound::Value(v, *incl),
+        None => Bound::Open,
+    })
+}
+
+fn after(key: &[u8]) -> Vec<u8> {
+    kv::keys::prefix_end(key).unwrap_or_else(|| vec![0xff; key.len() + 1])
+}
+
+/// Evaluates one span expression into at most one key span.
+fn eval_span(t: &TableDesc, index: &IndexDesc, sp: &SpanExpr, env: &Env) -> Result<Option<IndexSpan>> {
+    let empty = Arc::new(Vec::new());
+    let mut eq = Vec::with_capacity(sp.eq.len());
+    for (i, e) in sp.eq.iter().enumerate() {
+        let Some((pos, _)) = index.columns.get(i) else { return Ok(None) };
+        let col_ty = &t.columns[*pos].ty;
+        let v = eval(&env.compile(e, &empty)?, &[], env)?;
+        match key_value(v, &e.ty(), col_ty) {
+            Some(v) => eq.push(v),
+            None => return Ok(None),
+        }
+    }
+    let prefix = storage::index_key_prefix(t, index, &eq)?;
+    if sp.lo.is_none() && sp.hi.is_none() {
+        let end = after(&prefix);
+        return Ok(Some(IndexSpan { start: prefix, end: Some(end) }));
+    }
+    let Some((pos, dir)) = index.columns.get(eq.len()) else { return Ok(None) };
+    let col_ty = &t.columns[*pos].ty;
+    let key_with = |v: Datum| -> Result<Vec<u8>> {
+        let mut vals = eq.clone();
+        vals.push(v);
+        storage::index_key_prefix(t, index, &vals)
+    };
+    let (lo, hi) = (eval_bound(&sp.lo, col_ty, env)?, eval_bound(&sp.hi, col_ty, env)?);
+    if matches!(lo, Bound::Empty) || matches!(hi, Bound::Empty) {
+        return Ok(None);
+    }
+    // In a descending column larger values come first, so the bounds swap roles.
+    let (first, last) = if *dir == Direction::Asc { (lo, hi) } else { (hi, lo) };
+    let start = match first {
+        Bound::Value(v, true) => key_with(v)?,
+        Bound::Value(v, false) => after(&key_with(v)?),
+        _ => prefix.clone(),
+    };
+    let end = match last {
+        Bound::Value(v, true) => after(&key_with(v)?),
+        Bound::Value(v, false) => key_with(v)?,
+        _ => after(&prefix),
+    };
+    if start >= end {
+        return Ok(None);
+    }
+    Ok(Some(IndexSpan { start, end: Some(end) }))
+}
+
+/// Evaluates a scan's spans: sorted by start key, duplicates removed.
+pub fn eval_spans(t: &TableDesc, index: &IndexDesc, spans: &[SpanExpr], env: &Env) -> Result<Vec<IndexSpan>> {
+    let mut out = Vec::with_capacity(spans.len());
+    for sp in spans {
+        if let Some(s) = eval_span(t, index, sp, env)? {
+            out.push(s);
+        }
+    }
+    out.sort_by(|a, b| a.start.cmp(&b.start));
+    out.dedup_by(|a, b| a.start == b.start && a.end == b.end);
+    Ok(out)
+}
+
+/// Streams the rows of `t` from `index` over `spans`.
+pub fn scan_rows(t: &Arc<TableDesc>, index: IndexChoice, spans: Vec<IndexSpan>, env: &Env) -> Result<RowStream> {
+    let txn = &env.ctx().txn;
+    Ok(match index {
+        IndexChoice::Primary => storage::scan_primary(txn, t.clone(), spans),
+        IndexChoice::Secondary(_) => storage::scan_index(txn, t.clone(), index_desc(t, index)?.id, spans),
+    })
+}
+
+/// Builds a scan operator.
+pub fn build_scan(s: &Scan, env: &Env) -> Result<RowStream> {
+    let index = index_desc(&s.table, s.index)?;
+    let spans = match &s.spans {
+        Spans::Full => vec![storage::full_index_span(&s.table, index)],
+        Spans::Ranges(r) => eval_spans(&s.table, index, r, env)?,
+    };
+    if spans.is_empty() {
+        return Ok(Box::new(std::iter::empty()));
+    }
+    let rows = scan_rows(&s.table, s.index, spans, env)?;
+    let filter = match &s.filter {
+        Some(f) => Some(env.compile(f, &Arc::new(s.cols.clone()))?),
+        None => None,
+    };
+    Ok(filter_stream(rows, filter, env))
+}
