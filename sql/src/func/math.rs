@@ -12,9 +12,9 @@ use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
 
 /// The names this module implements.
 pub(crate) const NAMES: &[&str] = &[
-    "abs", "ceil", "ceiling", "floor", "round", "trunc", "sqrt", "cbrt", "power", "pow", "exp", "ln",
-    "log", "log10", "mod", "sign", "pi", "random", "degrees", "radians", "sin", "cos", "tan", "asin",
-    "acos", "atan", "atan2", "cot", "greatest", "least", "div", "gcd", "lcm",
+    "abs", "ceil", "ceiling", "floor", "round", "trunc", "sqrt", "cbrt", "power", "pow", "exp",
+    "ln", "log", "log10", "mod", "sign", "pi", "random", "degrees", "radians", "sin", "cos", "tan",
+    "asin", "acos", "atan", "atan2", "cot", "greatest", "least", "div", "gcd", "lcm",
 ];
 
 fn is_numeric_ty(t: &DataType) -> bool {
@@ -39,10 +39,14 @@ pub(crate) fn resolve(name: &str, a: &[DataType]) -> Option<Result<DataType>> {
             T::Numeric(_) => T::Numeric(None),
             t => t.clone(),
         },
-        ("ceil" | "ceiling" | "floor" | "round" | "trunc" | "sign" | "sqrt" | "exp" | "ln" | "log", 1) if all_num => {
-            float_or_numeric(&a[0])
+        (
+            "ceil" | "ceiling" | "floor" | "round" | "trunc" | "sign" | "sqrt" | "exp" | "ln"
+            | "log",
+            1,
+        ) if all_num => float_or_numeric(&a[0]),
+        ("round" | "trunc", 2) if (is_int(&a[0]) || is_numeric_ty(&a[0])) && is_int(&a[1]) => {
+            T::Numeric(None)
         }
-        ("round" | "trunc", 2) if (is_int(&a[0]) || is_numeric_ty(&a[0])) && is_int(&a[1]) => T::Numeric(None),
         ("log", 2) if all_num && !a.iter().any(DataType::is_float) => T::Numeric(None),
         ("power" | "pow", 2) if all_num => {
             if a.iter().any(is_numeric_ty) && !a.iter().any(DataType::is_float) {
@@ -57,15 +61,25 @@ pub(crate) fn resolve(name: &str, a: &[DataType]) -> Option<Result<DataType>> {
                     Ok(t) => t,
                     Err(e) => return Some(Err(e)),
                 };
-                if t == T::Unknown { T::Int4 } else { t }
+                if t == T::Unknown {
+                    T::Int4
+                } else {
+                    t
+                }
             } else {
                 T::Numeric(None)
             }
         }
-        ("cbrt" | "log10" | "degrees" | "radians" | "sin" | "cos" | "tan" | "asin" | "acos" | "atan" | "cot", 1)
-            if all_num =>
-        {
-            if name == "log10" { float_or_numeric(&a[0]) } else { T::Float8 }
+        (
+            "cbrt" | "log10" | "degrees" | "radians" | "sin" | "cos" | "tan" | "asin" | "acos"
+            | "atan" | "cot",
+            1,
+        ) if all_num => {
+            if name == "log10" {
+                float_or_numeric(&a[0])
+            } else {
+                T::Float8
+            }
         }
         ("atan2", 2) if all_num => T::Float8,
         ("pi" | "random", 0) => T::Float8,
@@ -77,7 +91,11 @@ pub(crate) fn resolve(name: &str, a: &[DataType]) -> Option<Result<DataType>> {
                     Err(e) => return Some(Err(e)),
                 };
             }
-            if t == T::Unknown { T::Text } else { t }
+            if t == T::Unknown {
+                T::Text
+            } else {
+                t
+            }
         }
         _ => return None,
     };
@@ -91,11 +109,18 @@ pub(crate) fn eval(c: &Call) -> Option<Result<Datum>> {
     if matches!(c.name, "greatest" | "least") {
         return Some(greatest(c));
     }
-    Some(if matches!(c.ret, DataType::Numeric(_)) { eval_numeric(c) } else { eval_other(c) })
+    Some(if matches!(c.ret, DataType::Numeric(_)) {
+        eval_numeric(c)
+    } else {
+        eval_other(c)
+    })
 }
 
 fn float_err_overflow() -> Error {
-    Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow")
+    Error::new(
+        code::NUMERIC_VALUE_OUT_OF_RANGE,
+        "value out of range: overflow",
+    )
 }
 
 fn out_of_range_input() -> Error {
@@ -107,7 +132,10 @@ fn log_errors(x: f64) -> Result<()> {
         return Err(Error::new("2201E", "cannot take logarithm of zero"));
     }
     if x < 0.0 {
-        return Err(Error::new("2201E", "cannot take logarithm of a negative number"));
+        return Err(Error::new(
+            "2201E",
+            "cannot take logarithm of a negative number",
+        ));
     }
     Ok(())
 }
@@ -123,7 +151,9 @@ fn eval_other(c: &Call) -> Result<Datum> {
     match c.name {
         "abs" => match &c.args[0] {
             Datum::Int(i) => {
-                let v = i.checked_abs().ok_or_else(|| crate::types::int_out_of_range(c.ret))?;
+                let v = i
+                    .checked_abs()
+                    .ok_or_else(|| crate::types::int_out_of_range(c.ret))?;
                 Ok(Datum::Int(crate::types::check_int(v, c.ret)?))
             }
             _ => Ok(Datum::Float(c.float(0)?.abs())),
@@ -132,7 +162,10 @@ fn eval_other(c: &Call) -> Result<Datum> {
         "pi" => Ok(Datum::Float(std::f64::consts::PI)),
         "random" => Ok(Datum::Float(random())),
         "atan2" => Ok(Datum::Float(c.float(0)?.atan2(c.float(1)?))),
-        "power" | "pow" => Ok(Datum::Float(crate::types::arith_float_pow(c.float(0)?, c.float(1)?)?)),
+        "power" | "pow" => Ok(Datum::Float(crate::types::arith_float_pow(
+            c.float(0)?,
+            c.float(1)?,
+        )?)),
         _ => float_fn(c.name, c.float(0)?),
     }
 }
@@ -155,7 +188,10 @@ fn float_fn(name: &str, x: f64) -> Result<Datum> {
         }
         "sqrt" => {
             if x < 0.0 {
-                return Err(Error::new("2201F", "cannot take square root of a negative number"));
+                return Err(Error::new(
+                    "2201F",
+                    "cannot take square root of a negative number",
+                ));
             }
             x.sqrt()
         }
@@ -163,7 +199,10 @@ fn float_fn(name: &str, x: f64) -> Result<Datum> {
         "exp" => {
             let v = x.exp();
             if v == 0.0 && fin {
-                return Err(Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: underflow"));
+                return Err(Error::new(
+                    code::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "value out of range: underflow",
+                ));
             }
             return checked(v, fin);
         }
@@ -186,7 +225,11 @@ fn float_fn(name: &str, x: f64) -> Result<Datum> {
         "asin" => x.asin(),
         "acos" => x.acos(),
         "atan" => x.atan(),
-        other => return Err(Error::internal(format!("math function {other} not dispatched"))),
+        other => {
+            return Err(Error::internal(format!(
+                "math function {other} not dispatched"
+            )))
+        }
     }))
 }
 
@@ -214,7 +257,10 @@ fn int_fn(c: &Call) -> Result<Datum> {
             if g == 0 {
                 0
             } else {
-                (a / g).checked_mul(b).and_then(i64::checked_abs).ok_or_else(oor)?
+                (a / g)
+                    .checked_mul(b)
+                    .and_then(i64::checked_abs)
+                    .ok_or_else(oor)?
             }
         }
     };
@@ -240,7 +286,11 @@ fn greatest(c: &Call) -> Result<Datum> {
             None => true,
             Some(b) => {
                 let ord = v.total_cmp(b);
-                if c.name == "greatest" { ord.is_gt() } else { ord.is_lt() }
+                if c.name == "greatest" {
+                    ord.is_gt()
+                } else {
+                    ord.is_lt()
+                }
             }
         };
         if better {
@@ -266,19 +316,23 @@ fn round_places(x: Decimal, places: i64, strategy: RoundingStrategy) -> Result<D
     }
     let shift = (-places).min(28) as u32;
     let factor = Decimal::from_i128_with_scale(10i128.pow(shift), 0);
-    let scaled = x.checked_div(factor).ok_or_else(crate::types::numeric_overflow)?;
+    let scaled = x
+        .checked_div(factor)
+        .ok_or_else(crate::types::numeric_overflow)?;
     let r = scaled.round_dp_with_strategy(0, strategy);
-    r.checked_mul(factor).ok_or_else(crate::types::numeric_overflow)
+    r.checked_mul(factor)
+        .ok_or_else(crate::types::numeric_overflow)
 }
 
-/// Rounds a transcendental result to about 16 significant digits (PostgreSQL's minimum).
+/// Rounds a transcendental result to PostgreSQL's scale: NUMERIC_MIN_SIG_DIGITS (16) minus
+/// the result's decimal weight, and no less than the input's scale.
 fn sig16(v: Decimal, min_scale: u32) -> Decimal {
     let dweight = if v.is_zero() {
         0
     } else {
         v.abs().to_f64().map_or(0, |f| f.log10().floor() as i64)
     };
-    let scale = (15 - dweight).max(min_scale as i64).clamp(0, 28) as u32;
+    let scale = (16 - dweight).max(min_scale as i64).clamp(0, 28) as u32;
     crate::types::numeric_round(v, scale)
 }
 
@@ -291,20 +345,35 @@ fn eval_numeric(c: &Call) -> Result<Datum> {
         "floor" => x.floor(),
         "round" | "trunc" => {
             let places = if c.args.len() == 2 { c.int(1)? } else { 0 };
-            let strategy = if c.name == "round" { RoundingStrategy::MidpointAwayFromZero } else { RoundingStrategy::ToZero };
+            let strategy = if c.name == "round" {
+                RoundingStrategy::MidpointAwayFromZero
+            } else {
+                RoundingStrategy::ToZero
+            };
             round_places(x, places, strategy)?
         }
         "sign" => Decimal::from(x.signum().to_i64().unwrap_or(0)),
         "sqrt" => {
             if x.is_sign_negative() && !x.is_zero() {
-                return Err(Error::new("2201F", "cannot take square root of a negative number"));
+                return Err(Error::new(
+                    "2201F",
+                    "cannot take square root of a negative number",
+                ));
             }
-            sig16(x.sqrt().ok_or_else(ovf)?, x.scale())
+            // numeric_sqrt: 16 digits minus half the argument's base-10000 weight in digits.
+            let weight = crate::types::numeric_weight(&x) as i64;
+            let sweight = (weight + 1) * 4 / 2 - 1;
+            let scale = (16 - sweight).max(x.scale() as i64).clamp(0, 28) as u32;
+            crate::types::numeric_round(x.sqrt().ok_or_else(ovf)?, scale)
         }
         "exp" => sig16(x.checked_exp().ok_or_else(ovf)?, x.scale()),
         "ln" | "log" | "log10" if c.args.len() == 1 => {
             log_errors(x.to_f64().unwrap_or(0.0))?;
-            let v = if c.name == "ln" { x.checked_ln() } else { x.checked_log10() };
+            let v = if c.name == "ln" {
+                x.checked_ln()
+            } else {
+                x.checked_log10()
+            };
             sig16(v.ok_or_else(ovf)?, x.scale())
         }
         "log" => {
@@ -315,7 +384,13 @@ fn eval_numeric(c: &Call) -> Result<Datum> {
             if lb.is_zero() {
                 return Err(Error::new(code::DIVISION_BY_ZERO, "division by zero"));
             }
-            sig16(y.checked_ln().ok_or_else(ovf)?.checked_div(lb).ok_or_else(ovf)?, x.scale().max(y.scale()))
+            sig16(
+                y.checked_ln()
+                    .ok_or_else(ovf)?
+                    .checked_div(lb)
+                    .ok_or_else(ovf)?,
+                x.scale().max(y.scale()),
+            )
         }
         "power" | "pow" => crate::types::numeric_power(x, c.decimal(1)?)?,
         "mod" => {
@@ -332,7 +407,11 @@ fn eval_numeric(c: &Call) -> Result<Datum> {
             }
             x.checked_div(y).ok_or_else(ovf)?.trunc()
         }
-        other => return Err(Error::internal(format!("numeric function {other} not dispatched"))),
+        other => {
+            return Err(Error::internal(format!(
+                "numeric function {other} not dispatched"
+            )))
+        }
     };
     Ok(Datum::Decimal(crate::types::numeric_round(v, v.scale())))
 }

@@ -30,7 +30,12 @@ pub(crate) fn digest(data: &[u8]) -> [u8; 16] {
     for block in msg.chunks_exact(64) {
         let mut m = [0u32; 16];
         for (i, w) in m.iter_mut().enumerate() {
-            *w = u32::from_le_bytes([block[i * 4], block[i * 4 + 1], block[i * 4 + 2], block[i * 4 + 3]]);
+            *w = u32::from_le_bytes([
+                block[i * 4],
+                block[i * 4 + 1],
+                block[i * 4 + 2],
+                block[i * 4 + 3],
+            ]);
         }
         let [mut a, mut b, mut c, mut d] = state;
         for i in 0..64 {
@@ -70,7 +75,9 @@ mod tests {
         assert_eq!(super::hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(super::hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
         assert_eq!(
-            super::hex(b"12345678901234567890123456789012345678901234567890123456789012345678901234567890"),
+            super::hex(
+                b"12345678901234567890123456789012345678901234567890123456789012345678901234567890"
+            ),
             "57edf4a22be3c955ac49da2e2107b67a"
         );
     }

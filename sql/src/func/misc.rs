@@ -16,10 +16,28 @@ use serde_json::Value;
 
 /// The names this module implements.
 pub(crate) const NAMES: &[&str] = &[
-    "gen_random_uuid", "uuid_generate_v4", "version", "current_database", "current_catalog",
-    "current_schema", "current_user", "session_user", "user", "current_role", "pg_backend_pid",
-    "jsonb_typeof", "json_typeof", "jsonb_array_length", "json_array_length", "to_jsonb", "to_json",
-    "jsonb_build_object", "json_build_object", "jsonb_build_array", "json_build_array", "pg_typeof",
+    "gen_random_uuid",
+    "uuid_generate_v4",
+    "version",
+    "current_database",
+    "current_catalog",
+    "current_schema",
+    "current_user",
+    "session_user",
+    "user",
+    "current_role",
+    "pg_backend_pid",
+    "jsonb_typeof",
+    "json_typeof",
+    "jsonb_array_length",
+    "json_array_length",
+    "to_jsonb",
+    "to_json",
+    "jsonb_build_object",
+    "json_build_object",
+    "jsonb_build_array",
+    "json_build_array",
+    "pg_typeof",
     "jsonb_pretty",
 ];
 
@@ -37,7 +55,10 @@ pub(crate) fn resolve(name: &str, a: &[DataType]) -> Option<Result<DataType>> {
         ("jsonb_typeof" | "json_typeof" | "jsonb_pretty", 1) if is_json(&a[0]) => T::Text,
         ("jsonb_array_length" | "json_array_length", 1) if is_json(&a[0]) => T::Int4,
         ("to_jsonb" | "to_json", 1) => T::Jsonb,
-        ("jsonb_build_object" | "json_build_object" | "jsonb_build_array" | "json_build_array", _) => T::Jsonb,
+        (
+            "jsonb_build_object" | "json_build_object" | "jsonb_build_array" | "json_build_array",
+            _,
+        ) => T::Jsonb,
         ("pg_typeof", 1) => T::Text,
         _ => return None,
     };
@@ -66,7 +87,9 @@ fn eval_inner(c: &Call) -> Result<Datum> {
         "version" => Ok(Datum::Text(version_string())),
         "current_database" | "current_catalog" => Ok(Datum::Text(c.ctx.database.clone())),
         "current_schema" => Ok(Datum::Text("public".into())),
-        "current_user" | "session_user" | "user" | "current_role" => Ok(Datum::Text(c.ctx.user.clone())),
+        "current_user" | "session_user" | "user" | "current_role" => {
+            Ok(Datum::Text(c.ctx.user.clone()))
+        }
         "pg_backend_pid" => Ok(Datum::Int(std::process::id() as i64 & 0x7fff_ffff)),
         "pg_typeof" => Ok(Datum::Text(c.ty(0).pg_base_name().to_string())),
         "jsonb_typeof" | "json_typeof" => Ok(Datum::Text(
@@ -80,15 +103,28 @@ fn eval_inner(c: &Call) -> Result<Datum> {
             }
             .into(),
         )),
-        "jsonb_pretty" => Ok(Datum::Text(serde_json::to_string_pretty(&json_arg(c, 0)?).unwrap_or_default())),
+        "jsonb_pretty" => Ok(Datum::Text(
+            serde_json::to_string_pretty(&json_arg(c, 0)?).unwrap_or_default(),
+        )),
         "jsonb_array_length" | "json_array_length" => match json_arg(c, 0)? {
             Value::Array(a) => Ok(Datum::Int(a.len() as i64)),
-            Value::Object(_) => Err(Error::new(code::INVALID_PARAMETER_VALUE, "cannot get array length of a non-array")),
-            _ => Err(Error::new(code::INVALID_PARAMETER_VALUE, "cannot get array length of a scalar")),
+            Value::Object(_) => Err(Error::new(
+                code::INVALID_PARAMETER_VALUE,
+                "cannot get array length of a non-array",
+            )),
+            _ => Err(Error::new(
+                code::INVALID_PARAMETER_VALUE,
+                "cannot get array length of a scalar",
+            )),
         },
         "to_jsonb" | "to_json" => Ok(Datum::Json(Box::new(to_json(&c.args[0], c.ty(0))?))),
         "jsonb_build_array" | "json_build_array" => {
-            let items = c.args.iter().enumerate().map(|(i, d)| to_json(d, c.ty(i))).collect::<Result<Vec<_>>>()?;
+            let items = c
+                .args
+                .iter()
+                .enumerate()
+                .map(|(i, d)| to_json(d, c.ty(i)))
+                .collect::<Result<Vec<_>>>()?;
             Ok(Datum::Json(Box::new(Value::Array(items))))
         }
         "jsonb_build_object" | "json_build_object" => build_object(c),
@@ -109,16 +145,22 @@ fn json_arg(c: &Call, i: usize) -> Result<Value> {
 
 fn build_object(c: &Call) -> Result<Datum> {
     if c.args.len() % 2 != 0 {
-        return Err(Error::new(code::INVALID_PARAMETER_VALUE, "argument list must have even number of elements")
-            .with_hint(format!(
-                "The arguments of {}() must consist of alternating keys and values.",
-                c.name
-            )));
+        return Err(Error::new(
+            code::INVALID_PARAMETER_VALUE,
+            "argument list must have even number of elements",
+        )
+        .with_hint(format!(
+            "The arguments of {}() must consist of alternating keys and values.",
+            c.name
+        )));
     }
     let mut map = serde_json::Map::new();
     for i in (0..c.args.len()).step_by(2) {
         if c.args[i].is_null() {
-            return Err(Error::new(code::NULL_VALUE_NOT_ALLOWED, format!("argument {}: key must not be null", i + 1)));
+            return Err(Error::new(
+                code::NULL_VALUE_NOT_ALLOWED,
+                format!("argument {}: key must not be null", i + 1),
+            ));
         }
         let key = c.text(i)?;
         map.insert(key, to_json(&c.args[i + 1], c.ty(i + 1))?);
@@ -144,16 +186,23 @@ pub(crate) fn to_json(d: &Datum, ty: &DataType) -> Result<Value> {
                     None => Value::from(x.to_f64().unwrap_or(0.0)),
                 }
             } else {
-                serde_json::Number::from_f64(x.to_f64().unwrap_or(0.0)).map_or(Value::Null, Value::Number)
+                serde_json::Number::from_f64(x.to_f64().unwrap_or(0.0))
+                    .map_or(Value::Null, Value::Number)
             }
         }
         Datum::Text(s) => Value::String(match ty {
-            DataType::Char(n) => crate::types::Datum::Text(s.clone()).to_pg_text(&DataType::Char(*n)).unwrap_or_default(),
+            DataType::Char(n) => crate::types::Datum::Text(s.clone())
+                .to_pg_text(&DataType::Char(*n))
+                .unwrap_or_default(),
             _ => s.clone(),
         }),
         Datum::Json(j) => (**j).clone(),
         Datum::Timestamp(t) => Value::String(t.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
-        Datum::TimestampTz(t) => Value::String(t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.f+00:00").to_string()),
+        Datum::TimestampTz(t) => Value::String(
+            t.naive_utc()
+                .format("%Y-%m-%dT%H:%M:%S%.f+00:00")
+                .to_string(),
+        ),
         other => Value::String(other.to_pg_text(ty).unwrap_or_default()),
     })
 }

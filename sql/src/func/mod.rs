@@ -19,8 +19,8 @@
 //! log) compute through rust_decimal and pick result scales approximating PostgreSQL's;
 //! date_part/extract and date_trunc work in UTC (the only session time zone).
 
-mod md5;
 mod math;
+mod md5;
 mod misc;
 mod string;
 #[cfg(test)]
@@ -85,7 +85,12 @@ const NON_STRICT: &[&str] = &[
 ];
 
 /// Evaluates `name(args)`; `arg_types` are the arguments' declared types.
-pub fn eval_function(name: &str, args: &[Datum], arg_types: &[DataType], ctx: &FuncContext) -> Result<Datum> {
+pub fn eval_function(
+    name: &str,
+    args: &[Datum],
+    arg_types: &[DataType],
+    ctx: &FuncContext,
+) -> Result<Datum> {
     let lname = name.to_ascii_lowercase();
     let ret = resolve_function(&lname, arg_types)?;
     if !NON_STRICT.contains(&lname.as_str()) && args.iter().any(Datum::is_null) {
@@ -100,7 +105,13 @@ pub fn eval_function(name: &str, args: &[Datum], arg_types: &[DataType], ctx: &F
             _ => d.clone(),
         })
         .collect();
-    let call = Call { name: &lname, args: &unpadded, types: arg_types, ret: &ret, ctx };
+    let call = Call {
+        name: &lname,
+        args: &unpadded,
+        types: arg_types,
+        ret: &ret,
+        ctx,
+    };
     string::eval(&call)
         .or_else(|| math::eval(&call))
         .or_else(|| time::eval(&call))
@@ -127,7 +138,10 @@ impl Call<'_> {
     pub fn text(&self, i: usize) -> Result<String> {
         match self.args.get(i) {
             Some(Datum::Text(s)) => Ok(s.clone()),
-            Some(Datum::Null) | None => Err(Error::internal(format!("{}: missing argument {i}", self.name))),
+            Some(Datum::Null) | None => Err(Error::internal(format!(
+                "{}: missing argument {i}",
+                self.name
+            ))),
             Some(d) => Ok(d.to_pg_text(self.ty(i)).unwrap_or_default()),
         }
     }
@@ -136,18 +150,26 @@ impl Call<'_> {
     pub fn int(&self, i: usize) -> Result<i64> {
         match self.args.get(i) {
             Some(Datum::Int(v)) => Ok(*v),
-            Some(Datum::Text(s)) => crate::types::cast(Datum::Text(s.clone()), &DataType::Unknown, &DataType::Int8, true)
-                .and_then(|d| match d {
-                    Datum::Int(v) => Ok(v),
-                    _ => Err(Error::internal("integer cast")),
-                }),
+            Some(Datum::Text(s)) => crate::types::cast(
+                Datum::Text(s.clone()),
+                &DataType::Unknown,
+                &DataType::Int8,
+                true,
+            )
+            .and_then(|d| match d {
+                Datum::Int(v) => Ok(v),
+                _ => Err(Error::internal("integer cast")),
+            }),
             Some(d @ (Datum::Float(_) | Datum::Decimal(_))) => {
                 match crate::types::cast(d.clone(), self.ty(i), &DataType::Int4, false)? {
                     Datum::Int(v) => Ok(v),
                     _ => Err(Error::internal("integer cast")),
                 }
             }
-            _ => Err(Error::internal(format!("{}: argument {i} is not an integer", self.name))),
+            _ => Err(Error::internal(format!(
+                "{}: argument {i} is not an integer",
+                self.name
+            ))),
         }
     }
 
@@ -156,12 +178,19 @@ impl Call<'_> {
         match self.args.get(i) {
             Some(Datum::Float(f)) => Ok(*f),
             Some(Datum::Int(v)) => Ok(*v as f64),
-            Some(Datum::Decimal(d)) => Ok(rust_decimal::prelude::ToPrimitive::to_f64(d).unwrap_or(f64::NAN)),
-            Some(Datum::Text(s)) => crate::types::Datum::from_pg_text(s, &DataType::Float8).map(|d| match d {
-                Datum::Float(f) => f,
-                _ => f64::NAN,
-            }),
-            _ => Err(Error::internal(format!("{}: argument {i} is not a number", self.name))),
+            Some(Datum::Decimal(d)) => {
+                Ok(rust_decimal::prelude::ToPrimitive::to_f64(d).unwrap_or(f64::NAN))
+            }
+            Some(Datum::Text(s)) => {
+                crate::types::Datum::from_pg_text(s, &DataType::Float8).map(|d| match d {
+                    Datum::Float(f) => f,
+                    _ => f64::NAN,
+                })
+            }
+            _ => Err(Error::internal(format!(
+                "{}: argument {i} is not a number",
+                self.name
+            ))),
         }
     }
 
@@ -171,13 +200,20 @@ impl Call<'_> {
             Some(Datum::Decimal(d)) => Ok(*d),
             Some(Datum::Int(v)) => Ok(rust_decimal::Decimal::from(*v)),
             Some(d @ (Datum::Float(_) | Datum::Text(_))) => {
-                let from = if matches!(d, Datum::Text(_)) { &DataType::Unknown } else { self.ty(i) };
+                let from = if matches!(d, Datum::Text(_)) {
+                    &DataType::Unknown
+                } else {
+                    self.ty(i)
+                };
                 match crate::types::cast(d.clone(), from, &DataType::Numeric(None), true)? {
                     Datum::Decimal(x) => Ok(x),
                     _ => Err(Error::internal("numeric cast")),
                 }
             }
-            _ => Err(Error::internal(format!("{}: argument {i} is not a number", self.name))),
+            _ => Err(Error::internal(format!(
+                "{}: argument {i} is not a number",
+                self.name
+            ))),
         }
     }
 }

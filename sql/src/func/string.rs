@@ -8,10 +8,39 @@ use crate::{Error, Result};
 
 /// The names this module implements.
 pub(crate) const NAMES: &[&str] = &[
-    "length", "char_length", "character_length", "octet_length", "bit_length", "lower", "upper",
-    "substr", "substring", "trim", "btrim", "ltrim", "rtrim", "replace", "concat", "concat_ws",
-    "left", "right", "strpos", "position", "lpad", "rpad", "repeat", "reverse", "split_part",
-    "initcap", "md5", "ascii", "chr", "starts_with", "to_hex", "quote_ident", "quote_literal",
+    "length",
+    "char_length",
+    "character_length",
+    "octet_length",
+    "bit_length",
+    "lower",
+    "upper",
+    "substr",
+    "substring",
+    "trim",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "replace",
+    "concat",
+    "concat_ws",
+    "left",
+    "right",
+    "strpos",
+    "position",
+    "lpad",
+    "rpad",
+    "repeat",
+    "reverse",
+    "split_part",
+    "initcap",
+    "md5",
+    "ascii",
+    "chr",
+    "starts_with",
+    "to_hex",
+    "quote_ident",
+    "quote_literal",
     "translate",
 ];
 
@@ -24,7 +53,11 @@ pub(crate) fn resolve(name: &str, a: &[DataType]) -> Option<Result<DataType>> {
     let ty = match (name, a.len()) {
         ("length" | "octet_length" | "bit_length", 1) if is_text(&a[0]) || bytea(0) => T::Int4,
         ("char_length" | "character_length", 1) if is_text(&a[0]) => T::Int4,
-        ("lower" | "upper" | "initcap" | "reverse" | "quote_ident" | "quote_literal", 1) if is_text(&a[0]) => T::Text,
+        ("lower" | "upper" | "initcap" | "reverse" | "quote_ident" | "quote_literal", 1)
+            if is_text(&a[0]) =>
+        {
+            T::Text
+        }
         ("md5", 1) if is_text(&a[0]) || bytea(0) => T::Text,
         ("trim" | "btrim" | "ltrim" | "rtrim", 1) if is_text(&a[0]) => T::Text,
         ("trim" | "btrim" | "ltrim" | "rtrim", 2) if is_text(&a[0]) && is_text(&a[1]) => T::Text,
@@ -56,7 +89,10 @@ pub(crate) fn eval(c: &Call) -> Option<Result<Datum>> {
 
 fn text(s: String) -> Result<Datum> {
     if s.len() > MAX_STRING_BYTES {
-        return Err(Error::new(code::PROGRAM_LIMIT_EXCEEDED, "requested length too large"));
+        return Err(Error::new(
+            code::PROGRAM_LIMIT_EXCEEDED,
+            "requested length too large",
+        ));
     }
     Ok(Datum::Text(s))
 }
@@ -73,7 +109,11 @@ fn eval_inner(c: &Call) -> Result<Datum> {
                 Datum::Bytes(b) => b.len(),
                 _ => c.text(0)?.len(),
             } as i64;
-            Ok(Datum::Int(if c.name == "bit_length" { bytes * 8 } else { bytes }))
+            Ok(Datum::Int(if c.name == "bit_length" {
+                bytes * 8
+            } else {
+                bytes
+            }))
         }
         "lower" => text(c.text(0)?.to_lowercase()),
         "upper" => text(c.text(0)?.to_uppercase()),
@@ -90,7 +130,11 @@ fn eval_inner(c: &Call) -> Result<Datum> {
         }
         "trim" | "btrim" | "ltrim" | "rtrim" => {
             let s = c.text(0)?;
-            let set: Vec<char> = if n == 2 { c.text(1)?.chars().collect() } else { vec![' '] };
+            let set: Vec<char> = if n == 2 {
+                c.text(1)?.chars().collect()
+            } else {
+                vec![' ']
+            };
             let in_set = |ch: char| set.contains(&ch);
             text(match c.name {
                 "ltrim" => s.trim_start_matches(in_set).to_string(),
@@ -101,7 +145,11 @@ fn eval_inner(c: &Call) -> Result<Datum> {
         "substr" | "substring" => substr(c),
         "replace" => {
             let (s, from, to) = (c.text(0)?, c.text(1)?, c.text(2)?);
-            text(if from.is_empty() { s } else { s.replace(&from, &to) })
+            text(if from.is_empty() {
+                s
+            } else {
+                s.replace(&from, &to)
+            })
         }
         "translate" => text(translate(&c.text(0)?, &c.text(1)?, &c.text(2)?)),
         "concat" => {
@@ -118,7 +166,10 @@ fn eval_inner(c: &Call) -> Result<Datum> {
                 return Ok(Datum::Null);
             }
             let sep = c.text(0)?;
-            let parts: Vec<String> = (1..n).filter(|i| !c.args[*i].is_null()).map(|i| c.text(i)).collect::<Result<_>>()?;
+            let parts: Vec<String> = (1..n)
+                .filter(|i| !c.args[*i].is_null())
+                .map(|i| c.text(i))
+                .collect::<Result<_>>()?;
             text(parts.join(&sep))
         }
         "left" | "right" => {
@@ -126,10 +177,18 @@ fn eval_inner(c: &Call) -> Result<Datum> {
             let k = c.int(1)?;
             let len = s.len() as i64;
             let take = if k >= 0 { k.min(len) } else { (len + k).max(0) } as usize;
-            text(if c.name == "left" { s[..take].iter().collect() } else { s[s.len() - take..].iter().collect() })
+            text(if c.name == "left" {
+                s[..take].iter().collect()
+            } else {
+                s[s.len() - take..].iter().collect()
+            })
         }
         "strpos" | "position" => {
-            let (s, sub) = if c.name == "strpos" { (c.text(0)?, c.text(1)?) } else { (c.text(1)?, c.text(0)?) };
+            let (s, sub) = if c.name == "strpos" {
+                (c.text(0)?, c.text(1)?)
+            } else {
+                (c.text(1)?, c.text(0)?)
+            };
             Ok(Datum::Int(match s.find(&sub) {
                 Some(byte) => s[..byte].chars().count() as i64 + 1,
                 None => 0,
@@ -140,12 +199,17 @@ fn eval_inner(c: &Call) -> Result<Datum> {
             let s = c.text(0)?;
             let k = c.int(1)?.max(0) as usize;
             if s.len().saturating_mul(k) > MAX_STRING_BYTES {
-                return Err(Error::new(code::PROGRAM_LIMIT_EXCEEDED, "requested length too large"));
+                return Err(Error::new(
+                    code::PROGRAM_LIMIT_EXCEEDED,
+                    "requested length too large",
+                ));
             }
             text(s.repeat(k))
         }
         "split_part" => split_part(&c.text(0)?, &c.text(1)?, c.int(2)?),
-        "ascii" => Ok(Datum::Int(c.text(0)?.chars().next().map_or(0, |ch| ch as i64))),
+        "ascii" => Ok(Datum::Int(
+            c.text(0)?.chars().next().map_or(0, |ch| ch as i64),
+        )),
         "chr" => chr(c.int(0)?),
         "starts_with" => Ok(Datum::Bool(c.text(0)?.starts_with(&c.text(1)?))),
         "to_hex" => {
@@ -155,7 +219,10 @@ fn eval_inner(c: &Call) -> Result<Datum> {
                 _ => format!("{:x}", v as i32),
             })
         }
-        _ => Err(Error::internal(format!("string function {} not dispatched", c.name))),
+        _ => Err(Error::internal(format!(
+            "string function {} not dispatched",
+            c.name
+        ))),
     }
 }
 
@@ -179,8 +246,12 @@ fn initcap(s: &str) -> String {
 }
 
 fn quote_ident(s: &str) -> String {
-    let plain = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let plain = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if plain {
         s.to_string()
     } else {
@@ -202,7 +273,11 @@ fn translate(s: &str, from: &str, to: &str) -> String {
 /// substr(s, start [, count]) with PostgreSQL's handling of starts before 1.
 fn substr(c: &Call) -> Result<Datum> {
     let start = c.int(1)?;
-    let count = if c.args.len() == 3 { Some(c.int(2)?) } else { None };
+    let count = if c.args.len() == 3 {
+        Some(c.int(2)?)
+    } else {
+        None
+    };
     if count.is_some_and(|k| k < 0) {
         return Err(Error::new("22011", "negative substring length not allowed"));
     }
@@ -235,34 +310,65 @@ fn pad(c: &Call) -> Result<Datum> {
     let s: Vec<char> = c.text(0)?.chars().collect();
     let len = c.int(1)?.max(0) as usize;
     if len > MAX_STRING_BYTES {
-        return Err(Error::new(code::PROGRAM_LIMIT_EXCEEDED, "requested length too large"));
+        return Err(Error::new(
+            code::PROGRAM_LIMIT_EXCEEDED,
+            "requested length too large",
+        ));
     }
-    let fill: Vec<char> = if c.args.len() == 3 { c.text(2)?.chars().collect() } else { vec![' '] };
+    let fill: Vec<char> = if c.args.len() == 3 {
+        c.text(2)?.chars().collect()
+    } else {
+        vec![' ']
+    };
     if s.len() >= len || fill.is_empty() {
         return text(s[..len.min(s.len())].iter().collect());
     }
     let padding: String = fill.iter().cycle().take(len - s.len()).collect();
     let body: String = s.iter().collect();
-    text(if c.name == "lpad" { padding + &body } else { body + &padding })
+    text(if c.name == "lpad" {
+        padding + &body
+    } else {
+        body + &padding
+    })
 }
 
 fn split_part(s: &str, delim: &str, field: i64) -> Result<Datum> {
     if field == 0 {
-        return Err(Error::new(code::INVALID_PARAMETER_VALUE, "field position must not be zero"));
+        return Err(Error::new(
+            code::INVALID_PARAMETER_VALUE,
+            "field position must not be zero",
+        ));
     }
-    let parts: Vec<&str> = if delim.is_empty() { vec![s] } else { s.split(delim).collect() };
-    let idx = if field > 0 { field - 1 } else { parts.len() as i64 + field };
+    let parts: Vec<&str> = if delim.is_empty() {
+        vec![s]
+    } else {
+        s.split(delim).collect()
+    };
+    let idx = if field > 0 {
+        field - 1
+    } else {
+        parts.len() as i64 + field
+    };
     Ok(Datum::Text(
-        usize::try_from(idx).ok().and_then(|i| parts.get(i)).map_or(String::new(), |p| p.to_string()),
+        usize::try_from(idx)
+            .ok()
+            .and_then(|i| parts.get(i))
+            .map_or(String::new(), |p| p.to_string()),
     ))
 }
 
 fn chr(v: i64) -> Result<Datum> {
     if v == 0 {
-        return Err(Error::new(code::PROGRAM_LIMIT_EXCEEDED, "null character not permitted"));
+        return Err(Error::new(
+            code::PROGRAM_LIMIT_EXCEEDED,
+            "null character not permitted",
+        ));
     }
     if v < 0 {
-        return Err(Error::new(code::PROGRAM_LIMIT_EXCEEDED, "character number must be positive"));
+        return Err(Error::new(
+            code::PROGRAM_LIMIT_EXCEEDED,
+            "character number must be positive",
+        ));
     }
     match u32::try_from(v).ok().and_then(char::from_u32) {
         Some(ch) => Ok(Datum::Text(ch.to_string())),

@@ -12,9 +12,23 @@ use rust_decimal::prelude::*;
 
 /// The names this module implements.
 pub(crate) const NAMES: &[&str] = &[
-    "now", "current_timestamp", "transaction_timestamp", "statement_timestamp", "clock_timestamp",
-    "localtimestamp", "current_date", "date_trunc", "date_part", "extract", "age", "make_date",
-    "make_timestamp", "to_timestamp", "isfinite", "justify_days", "justify_hours",
+    "now",
+    "current_timestamp",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "clock_timestamp",
+    "localtimestamp",
+    "current_date",
+    "date_trunc",
+    "date_part",
+    "extract",
+    "age",
+    "make_date",
+    "make_timestamp",
+    "to_timestamp",
+    "isfinite",
+    "justify_days",
+    "justify_hours",
 ];
 
 fn is_time_src(t: &DataType) -> bool {
@@ -24,9 +38,14 @@ fn is_time_src(t: &DataType) -> bool {
 pub(crate) fn resolve(name: &str, a: &[DataType]) -> Option<Result<DataType>> {
     use DataType as T;
     let ty = match (name, a.len()) {
-        ("now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp" | "clock_timestamp", 0) => {
-            T::TimestampTz
-        }
+        (
+            "now"
+            | "current_timestamp"
+            | "transaction_timestamp"
+            | "statement_timestamp"
+            | "clock_timestamp",
+            0,
+        ) => T::TimestampTz,
         ("localtimestamp", 0) => T::Timestamp,
         ("current_date", 0) => T::Date,
         ("date_trunc", 2) if is_text(&a[0]) && is_time_src(&a[1]) => match &a[1] {
@@ -41,7 +60,9 @@ pub(crate) fn resolve(name: &str, a: &[DataType]) -> Option<Result<DataType>> {
         ("make_timestamp", 6) if a[..5].iter().all(is_int) && is_num(&a[5]) => T::Timestamp,
         ("to_timestamp", 1) if is_num(&a[0]) => T::TimestampTz,
         ("isfinite", 1) if is_time_src(&a[0]) => T::Bool,
-        ("justify_days" | "justify_hours", 1) if matches!(a[0], T::Interval | T::Unknown) => T::Interval,
+        ("justify_days" | "justify_hours", 1) if matches!(a[0], T::Interval | T::Unknown) => {
+            T::Interval
+        }
         _ => return None,
     };
     Some(Ok(ty))
@@ -57,7 +78,9 @@ pub(crate) fn eval(c: &Call) -> Option<Result<Datum>> {
 fn eval_inner(c: &Call) -> Result<Datum> {
     let now = c.ctx.txn_time;
     match c.name {
-        "now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp" => Ok(Datum::TimestampTz(now)),
+        "now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp" => {
+            Ok(Datum::TimestampTz(now))
+        }
         "clock_timestamp" => Ok(Datum::TimestampTz(Utc::now())),
         "localtimestamp" => Ok(Datum::Timestamp(now.naive_utc())),
         "current_date" => Ok(Datum::Date(now.date_naive())),
@@ -78,7 +101,11 @@ fn eval_inner(c: &Call) -> Result<Datum> {
             }
         }
         "age" => {
-            let a = if c.args.len() == 2 { source_timestamp(c, 0)? } else { now.date_naive().and_time(NaiveTime::MIN) };
+            let a = if c.args.len() == 2 {
+                source_timestamp(c, 0)?
+            } else {
+                now.date_naive().and_time(NaiveTime::MIN)
+            };
             let b = source_timestamp(c, c.args.len() - 1)?;
             Ok(Datum::Interval(age(a, b)?))
         }
@@ -93,12 +120,16 @@ fn eval_inner(c: &Call) -> Result<Datum> {
             }
         })),
         "justify_days" | "justify_hours" => {
-            let Datum::Interval(i) = crate::types::cast(c.args[0].clone(), c.ty(0), &DataType::Interval, true)? else {
+            let Datum::Interval(i) =
+                crate::types::cast(c.args[0].clone(), c.ty(0), &DataType::Interval, true)?
+            else {
                 return Err(Error::internal("justify: not an interval"));
             };
             Ok(Datum::Interval(justify(i, c.name == "justify_days")))
         }
-        other => Err(Error::internal(format!("time function {other} not dispatched"))),
+        other => Err(Error::internal(format!(
+            "time function {other} not dispatched"
+        ))),
     }
 }
 
@@ -125,7 +156,10 @@ fn source_timestamp(c: &Call, i: usize) -> Result<NaiveDateTime> {
             Datum::Timestamp(t) => Ok(t),
             _ => Err(Error::internal("timestamp parse")),
         },
-        other => Err(Error::internal(format!("{}: not a timestamp: {other:?}", c.name))),
+        other => Err(Error::internal(format!(
+            "{}: not a timestamp: {other:?}",
+            c.name
+        ))),
     }
 }
 
@@ -161,20 +195,32 @@ fn canonical_unit(u: &str) -> Option<&'static str> {
 fn unit_not_recognized(unit: &str, ty: &DataType) -> Error {
     Error::new(
         code::INVALID_PARAMETER_VALUE,
-        format!("unit \"{unit}\" not recognized for type {}", ty.pg_base_name()),
+        format!(
+            "unit \"{unit}\" not recognized for type {}",
+            ty.pg_base_name()
+        ),
     )
 }
 
 fn unit_not_supported(unit: &str, ty: &DataType) -> Error {
-    Error::unsupported(format!("unit \"{unit}\" not supported for type {}", ty.pg_base_name()))
+    Error::unsupported(format!(
+        "unit \"{unit}\" not supported for type {}",
+        ty.pg_base_name()
+    ))
 }
 
 fn date_trunc(c: &Call) -> Result<Datum> {
     let raw = c.text(0)?.to_ascii_lowercase();
-    let ty = if *c.ret == DataType::Interval { DataType::Interval } else { c.ret.clone() };
+    let ty = if *c.ret == DataType::Interval {
+        DataType::Interval
+    } else {
+        c.ret.clone()
+    };
     let unit = canonical_unit(&raw).ok_or_else(|| unit_not_recognized(&raw, &ty))?;
     if let Datum::Interval(i) = &c.args[1] {
-        return Ok(Datum::Interval(trunc_interval(unit, i).ok_or_else(|| unit_not_supported(&raw, &ty))?));
+        return Ok(Datum::Interval(
+            trunc_interval(unit, i).ok_or_else(|| unit_not_supported(&raw, &ty))?,
+        ));
     }
     let t = source_timestamp(c, 1)?;
     let r = if t == NaiveDateTime::MAX || t == NaiveDateTime::MIN {
@@ -200,7 +246,9 @@ fn trunc_timestamp(unit: &str, t: NaiveDateTime) -> Option<NaiveDateTime> {
         "minute" => t.with_nanosecond(0)?.with_second(0)?,
         "hour" => t.with_nanosecond(0)?.with_second(0)?.with_minute(0)?,
         "day" => d.and_time(NaiveTime::MIN),
-        "week" => (d - Duration::days(d.weekday().num_days_from_monday() as i64)).and_time(NaiveTime::MIN),
+        "week" => {
+            (d - Duration::days(d.weekday().num_days_from_monday() as i64)).and_time(NaiveTime::MIN)
+        }
         "month" => ymd(y, d.month())?,
         "quarter" => ymd(y, (d.month0() / 3) * 3 + 1)?,
         "year" => ymd(y, 1)?,
@@ -213,7 +261,10 @@ fn trunc_timestamp(unit: &str, t: NaiveDateTime) -> Option<NaiveDateTime> {
 
 fn trunc_interval(unit: &str, i: &Interval) -> Option<Interval> {
     let m = i.micros;
-    let per = |p: i64| Interval { micros: m / p * p, ..*i };
+    let per = |p: i64| Interval {
+        micros: m / p * p,
+        ..*i
+    };
     Some(match unit {
         "microseconds" => *i,
         "milliseconds" => per(1000),
@@ -221,12 +272,36 @@ fn trunc_interval(unit: &str, i: &Interval) -> Option<Interval> {
         "minute" => per(60_000_000),
         "hour" => per(3_600_000_000),
         "day" => Interval { micros: 0, ..*i },
-        "month" => Interval { months: i.months, days: 0, micros: 0 },
-        "quarter" => Interval { months: i.months / 3 * 3, days: 0, micros: 0 },
-        "year" => Interval { months: i.months / 12 * 12, days: 0, micros: 0 },
-        "decade" => Interval { months: i.months / 120 * 120, days: 0, micros: 0 },
-        "century" => Interval { months: i.months / 1200 * 1200, days: 0, micros: 0 },
-        "millennium" => Interval { months: i.months / 12000 * 12000, days: 0, micros: 0 },
+        "month" => Interval {
+            months: i.months,
+            days: 0,
+            micros: 0,
+        },
+        "quarter" => Interval {
+            months: i.months / 3 * 3,
+            days: 0,
+            micros: 0,
+        },
+        "year" => Interval {
+            months: i.months / 12 * 12,
+            days: 0,
+            micros: 0,
+        },
+        "decade" => Interval {
+            months: i.months / 120 * 120,
+            days: 0,
+            micros: 0,
+        },
+        "century" => Interval {
+            months: i.months / 1200 * 1200,
+            days: 0,
+            micros: 0,
+        },
+        "millennium" => Interval {
+            months: i.months / 12000 * 12000,
+            days: 0,
+            micros: 0,
+        },
         _ => return None,
     })
 }
@@ -236,14 +311,25 @@ fn timestamp_part(raw: &str, t: NaiveDateTime, ty: &DataType, is_date: bool) -> 
     let ty = if is_date { &DataType::Date } else { ty };
     let unit = canonical_unit(raw).ok_or_else(|| unit_not_recognized(raw, ty))?;
     if t == NaiveDateTime::MAX || t == NaiveDateTime::MIN {
-        return Err(Error::unsupported("extracting fields from infinite timestamps is not supported"));
+        return Err(Error::unsupported(
+            "extracting fields from infinite timestamps is not supported",
+        ));
     }
-    if is_date && matches!(unit, "microseconds" | "milliseconds" | "second" | "minute" | "hour") {
+    if is_date
+        && matches!(
+            unit,
+            "microseconds" | "milliseconds" | "second" | "minute" | "hour"
+        )
+    {
         return Err(unit_not_supported(raw, ty));
     }
     let sec_micros = t.second() as i64 * 1_000_000 + t.nanosecond() as i64 / 1000;
     let year = t.year();
-    let disp_year = if year <= 0 { year as i64 - 1 } else { year as i64 };
+    let disp_year = if year <= 0 {
+        year as i64 - 1
+    } else {
+        year as i64
+    };
     let int = |v: i64| Decimal::from(v);
     Ok(match unit {
         "microseconds" => int(sec_micros),
@@ -261,12 +347,22 @@ fn timestamp_part(raw: &str, t: NaiveDateTime, ty: &DataType, is_date: bool) -> 
         "isodow" => int(t.weekday().number_from_monday() as i64),
         "doy" => int(t.ordinal() as i64),
         "decade" => int(disp_year.div_euclid(10)),
-        "century" => int(if year > 0 { (year as i64 + 99) / 100 } else { -((99 - (year as i64 - 1)) / 100) }),
-        "millennium" => int(if year > 0 { (year as i64 + 999) / 1000 } else { -((999 - (year as i64 - 1)) / 1000) }),
+        "century" => int(if year > 0 {
+            (year as i64 + 99) / 100
+        } else {
+            -((99 - (year as i64 - 1)) / 100)
+        }),
+        "millennium" => int(if year > 0 {
+            (year as i64 + 999) / 1000
+        } else {
+            -((999 - (year as i64 - 1)) / 1000)
+        }),
         "epoch" => {
-            let micros = (t - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN).and_time(NaiveTime::MIN))
-                .num_microseconds()
-                .ok_or_else(crate::types::numeric_overflow)?;
+            let micros = (t - NaiveDate::from_ymd_opt(1970, 1, 1)
+                .unwrap_or(NaiveDate::MIN)
+                .and_time(NaiveTime::MIN))
+            .num_microseconds()
+            .ok_or_else(crate::types::numeric_overflow)?;
             if is_date {
                 int(micros / 1_000_000)
             } else {
@@ -275,8 +371,13 @@ fn timestamp_part(raw: &str, t: NaiveDateTime, ty: &DataType, is_date: bool) -> 
         }
         "julian" => {
             let jd = t.date().num_days_from_ce() as i64 + 1_721_425;
-            let day_micros = (t.num_seconds_from_midnight() as i64) * 1_000_000 + t.nanosecond() as i64 / 1000;
-            int(jd) + crate::types::numeric_round(Decimal::new(day_micros, 6) / Decimal::from(86_400), 20)
+            let day_micros =
+                (t.num_seconds_from_midnight() as i64) * 1_000_000 + t.nanosecond() as i64 / 1000;
+            int(jd)
+                + crate::types::numeric_round(
+                    Decimal::new(day_micros, 6) / Decimal::from(86_400),
+                    20,
+                )
         }
         "timezone" | "timezone_hour" | "timezone_minute" if *ty == DataType::TimestampTz => int(0),
         _ => return Err(unit_not_supported(raw, ty)),
@@ -360,12 +461,21 @@ fn age(a: NaiveDateTime, b: NaiveDateTime) -> Result<Interval> {
 }
 
 fn make_date(y: i64, m: i64, d: i64) -> Result<NaiveDate> {
-    let err = || Error::new(code::DATETIME_FIELD_OVERFLOW, format!("date field value out of range: {y}-{m:02}-{d:02}"));
+    let err = || {
+        Error::new(
+            code::DATETIME_FIELD_OVERFLOW,
+            format!("date field value out of range: {y}-{m:02}-{d:02}"),
+        )
+    };
     if y == 0 {
         return Err(err());
     }
     let cy = if y < 0 { y + 1 } else { y };
-    let (cy, m, d) = (i32::try_from(cy).map_err(|_| err())?, u32::try_from(m).map_err(|_| err())?, u32::try_from(d).map_err(|_| err())?);
+    let (cy, m, d) = (
+        i32::try_from(cy).map_err(|_| err())?,
+        u32::try_from(m).map_err(|_| err())?,
+        u32::try_from(d).map_err(|_| err())?,
+    );
     NaiveDate::from_ymd_opt(cy, m, d).ok_or_else(err)
 }
 
@@ -379,28 +489,50 @@ fn make_timestamp(c: &Call) -> Result<Datum> {
         ));
     }
     let micros = (h * 3600 + mi * 60) * 1_000_000 + (s * 1e6).round() as i64;
-    Ok(Datum::Timestamp(date.and_time(NaiveTime::MIN) + Duration::microseconds(micros)))
+    Ok(Datum::Timestamp(
+        date.and_time(NaiveTime::MIN) + Duration::microseconds(micros),
+    ))
 }
 
 fn to_timestamp(secs: f64) -> Result<Datum> {
     if secs.is_nan() {
-        return Err(Error::new(code::DATETIME_FIELD_OVERFLOW, "timestamp cannot be NaN"));
+        return Err(Error::new(
+            code::DATETIME_FIELD_OVERFLOW,
+            "timestamp cannot be NaN",
+        ));
     }
     if secs.is_infinite() {
-        let t = if secs > 0.0 { NaiveDateTime::MAX } else { NaiveDateTime::MIN };
+        let t = if secs > 0.0 {
+            NaiveDateTime::MAX
+        } else {
+            NaiveDateTime::MIN
+        };
         return Ok(Datum::TimestampTz(Utc.from_utc_datetime(&t)));
     }
     let oor = || {
         Error::new(
             code::DATETIME_FIELD_OVERFLOW,
-            format!("timestamp out of range: \"{}\"", crate::types::format_float8(secs)),
+            format!(
+                "timestamp out of range: \"{}\"",
+                crate::types::format_float8(secs)
+            ),
         )
     };
     let micros = (secs * 1e6).round();
     if micros.abs() > 9.2e18 {
         return Err(oor());
     }
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN).and_time(NaiveTime::MIN);
-    let t = add_interval(epoch, &Interval { months: 0, days: 0, micros: micros as i64 }).map_err(|_| oor())?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)
+        .unwrap_or(NaiveDate::MIN)
+        .and_time(NaiveTime::MIN);
+    let t = add_interval(
+        epoch,
+        &Interval {
+            months: 0,
+            days: 0,
+            micros: micros as i64,
+        },
+    )
+    .map_err(|_| oor())?;
     Ok(Datum::TimestampTz(Utc.from_utc_datetime(&t)))
 }

@@ -20,11 +20,17 @@ fn div_zero() -> Error {
 }
 
 fn float_overflow() -> Error {
-    Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow")
+    Error::new(
+        code::NUMERIC_VALUE_OUT_OF_RANGE,
+        "value out of range: overflow",
+    )
 }
 
 fn float_underflow() -> Error {
-    Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: underflow")
+    Error::new(
+        code::NUMERIC_VALUE_OUT_OF_RANGE,
+        "value out of range: underflow",
+    )
 }
 
 fn interval_oor() -> Error {
@@ -50,7 +56,14 @@ fn as_decimal(d: &Datum) -> Option<Decimal> {
 }
 
 /// Arithmetic, bitwise and power operators.
-pub(crate) fn eval_arith(op: BinaryOp, l: &Datum, lt: &DataType, r: &Datum, rt: &DataType, out: &DataType) -> Result<Datum> {
+pub(crate) fn eval_arith(
+    op: BinaryOp,
+    l: &Datum,
+    lt: &DataType,
+    r: &Datum,
+    rt: &DataType,
+    out: &DataType,
+) -> Result<Datum> {
     if let Some(res) = eval_datetime(op, l, r)? {
         return Ok(res);
     }
@@ -65,7 +78,10 @@ pub(crate) fn eval_arith(op: BinaryOp, l: &Datum, lt: &DataType, r: &Datum, rt: 
             Ok(Datum::Float(float_op(op, a, b, *out == DataType::Float4)?))
         }
         DataType::Numeric(typmod) => {
-            let (a, b) = (as_decimal(l).ok_or_else(none)?, as_decimal(r).ok_or_else(none)?);
+            let (a, b) = (
+                as_decimal(l).ok_or_else(none)?,
+                as_decimal(r).ok_or_else(none)?,
+            );
             let v = numeric_op(op, a, b)?;
             Ok(Datum::Decimal(numeric::apply_typmod(v, *typmod)?))
         }
@@ -109,11 +125,19 @@ fn shift(op: BinaryOp, a: i64, b: i64, ty: &DataType) -> i64 {
     match ty {
         DataType::Int2 => {
             let v = a as i16;
-            (if left { v.wrapping_shl(n) } else { v.wrapping_shr(n) }) as i64
+            (if left {
+                v.wrapping_shl(n)
+            } else {
+                v.wrapping_shr(n)
+            }) as i64
         }
         DataType::Int4 => {
             let v = a as i32;
-            (if left { v.wrapping_shl(n) } else { v.wrapping_shr(n) }) as i64
+            (if left {
+                v.wrapping_shl(n)
+            } else {
+                v.wrapping_shr(n)
+            }) as i64
         }
         _ => {
             if left {
@@ -155,7 +179,10 @@ fn float_op(op: BinaryOp, a: f64, b: f64, float4: bool) -> Result<f64> {
 /// float8 `^` with PostgreSQL's domain errors.
 pub(crate) fn float_pow(a: f64, b: f64) -> Result<f64> {
     if a == 0.0 && b < 0.0 {
-        return Err(Error::new("2201F", "zero raised to a negative power is undefined"));
+        return Err(Error::new(
+            "2201F",
+            "zero raised to a negative power is undefined",
+        ));
     }
     if a < 0.0 && b.fract() != 0.0 && b.is_finite() {
         return Err(Error::new(
@@ -205,7 +232,10 @@ fn date_oor() -> Error {
 }
 
 fn infinite_diff() -> Error {
-    Error::new(code::DATETIME_FIELD_OVERFLOW, "cannot subtract infinite timestamps")
+    Error::new(
+        code::DATETIME_FIELD_OVERFLOW,
+        "cannot subtract infinite timestamps",
+    )
 }
 
 fn naive(d: &Datum) -> Option<NaiveDateTime> {
@@ -223,18 +253,28 @@ fn eval_datetime(op: BinaryOp, l: &Datum, r: &Datum) -> Result<Option<Datum>> {
     use Datum as D;
     let res = match (op, l, r) {
         (Plus, D::Date(d), D::Int(n)) | (Plus, D::Int(n), D::Date(d)) => D::Date(
-            d.checked_add_signed(Duration::days(*n)).ok_or_else(date_oor)?,
+            d.checked_add_signed(Duration::days(*n))
+                .ok_or_else(date_oor)?,
         ),
-        (Minus, D::Date(d), D::Int(n)) => D::Date(d.checked_sub_signed(Duration::days(*n)).ok_or_else(date_oor)?),
-        (Minus, D::Date(a), D::Date(b)) => D::Int(check_int((*a - *b).num_days(), &DataType::Int4)?),
+        (Minus, D::Date(d), D::Int(n)) => D::Date(
+            d.checked_sub_signed(Duration::days(*n))
+                .ok_or_else(date_oor)?,
+        ),
+        (Minus, D::Date(a), D::Date(b)) => {
+            D::Int(check_int((*a - *b).num_days(), &DataType::Int4)?)
+        }
         (Plus, D::Date(d), D::Interval(i)) | (Plus, D::Interval(i), D::Date(d)) => {
             D::Timestamp(add_interval(date_to_timestamp(*d), i)?)
         }
-        (Minus, D::Date(d), D::Interval(i)) => D::Timestamp(add_interval(date_to_timestamp(*d), &neg_interval(i)?)?),
+        (Minus, D::Date(d), D::Interval(i)) => {
+            D::Timestamp(add_interval(date_to_timestamp(*d), &neg_interval(i)?)?)
+        }
         (Plus, D::Timestamp(t), D::Interval(i)) | (Plus, D::Interval(i), D::Timestamp(t)) => {
             D::Timestamp(add_interval(*t, i)?)
         }
-        (Minus, D::Timestamp(t), D::Interval(i)) => D::Timestamp(add_interval(*t, &neg_interval(i)?)?),
+        (Minus, D::Timestamp(t), D::Interval(i)) => {
+            D::Timestamp(add_interval(*t, &neg_interval(i)?)?)
+        }
         (Plus, D::TimestampTz(t), D::Interval(i)) | (Plus, D::Interval(i), D::TimestampTz(t)) => {
             D::TimestampTz(Utc.from_utc_datetime(&add_interval(t.naive_utc(), i)?))
         }
@@ -243,7 +283,10 @@ fn eval_datetime(op: BinaryOp, l: &Datum, r: &Datum) -> Result<Option<Datum>> {
         }
         (Minus, a, b) if naive(a).is_some() && naive(b).is_some() => {
             let (a, b) = (naive(a).unwrap_or_default(), naive(b).unwrap_or_default());
-            if [a, b].iter().any(|t| *t == NaiveDateTime::MAX || *t == NaiveDateTime::MIN) {
+            if [a, b]
+                .iter()
+                .any(|t| *t == NaiveDateTime::MAX || *t == NaiveDateTime::MIN)
+            {
                 return Err(infinite_diff());
             }
             D::Interval(timestamp_diff(a, b)?)
@@ -288,18 +331,25 @@ fn interval_scale(i: &Interval, factor: f64, divide: bool) -> Result<Interval> {
     let months = months_f as i32;
     let mut days = days_f as i32;
     let month_rem_days = tsround((months_f - months as f64) * 30.0);
-    let mut sec_rem = tsround((days_f - days as f64 + month_rem_days - month_rem_days.trunc()) * 86400.0);
+    let mut sec_rem =
+        tsround((days_f - days as f64 + month_rem_days - month_rem_days.trunc()) * 86400.0);
     if sec_rem.abs() >= 86400.0 {
         let whole = (sec_rem / 86400.0).trunc();
         days = days.checked_add(whole as i32).ok_or_else(interval_oor)?;
         sec_rem -= whole * 86400.0;
     }
-    days = days.checked_add(month_rem_days as i32).ok_or_else(interval_oor)?;
+    days = days
+        .checked_add(month_rem_days as i32)
+        .ok_or_else(interval_oor)?;
     let micros = (apply(i.micros as f64) + sec_rem * 1e6).round_ties_even();
     if !micros.is_finite() || micros.abs() >= 9.223_372_036_854_775e18 {
         return Err(interval_oor());
     }
-    Ok(Interval { months, days, micros: micros as i64 })
+    Ok(Interval {
+        months,
+        days,
+        micros: micros as i64,
+    })
 }
 
 /// `||`: text concatenation (a non-text operand is converted with its output function;
@@ -335,7 +385,12 @@ fn json_concat(a: &serde_json::Value, b: &serde_json::Value) -> serde_json::Valu
         }
         (V::Array(x), V::Array(y)) => V::Array(x.iter().chain(y).cloned().collect()),
         (V::Array(x), other) => V::Array(x.iter().cloned().chain([other.clone()]).collect()),
-        (other, V::Array(y)) => V::Array([other.clone()].into_iter().chain(y.iter().cloned()).collect()),
+        (other, V::Array(y)) => V::Array(
+            [other.clone()]
+                .into_iter()
+                .chain(y.iter().cloned())
+                .collect(),
+        ),
         (x, y) => V::Array(vec![x.clone(), y.clone()]),
     };
     super::text_in::normalize_jsonb(out)
@@ -344,7 +399,9 @@ fn json_concat(a: &serde_json::Value, b: &serde_json::Value) -> serde_json::Valu
 /// `->` / `->>`: object field by key or array element by (possibly negative) index; NULL
 /// when absent. `->>` returns strings unquoted and JSON null as SQL NULL.
 pub(crate) fn json_get(l: &Datum, r: &Datum, as_text: bool) -> Datum {
-    let Datum::Json(v) = l else { return Datum::Null };
+    let Datum::Json(v) = l else {
+        return Datum::Null;
+    };
     let found = match (v.as_ref(), r) {
         (serde_json::Value::Object(m), Datum::Text(k)) => m.get(k.as_str()),
         (serde_json::Value::Array(a), Datum::Int(i)) => {

@@ -71,7 +71,11 @@ impl Datum {
                 let mut out = Vec::with_capacity(8 + digits.len() * 2);
                 out.extend_from_slice(&(digits.len() as i16).to_be_bytes());
                 out.extend_from_slice(&weight.to_be_bytes());
-                let sign = if d.is_sign_negative() && !d.is_zero() { NUMERIC_NEG } else { NUMERIC_POS };
+                let sign = if d.is_sign_negative() && !d.is_zero() {
+                    NUMERIC_NEG
+                } else {
+                    NUMERIC_POS
+                };
                 out.extend_from_slice(&sign.to_be_bytes());
                 out.extend_from_slice(&dscale.to_be_bytes());
                 for g in digits {
@@ -141,9 +145,9 @@ impl Datum {
                         .ok_or_else(|| bad("date out of range"))?,
                 })
             }
-            DataType::Timestamp => {
-                Datum::Timestamp(timestamp_from_micros(i64::from_be_bytes(fixed(b, "timestamp")?))?)
-            }
+            DataType::Timestamp => Datum::Timestamp(timestamp_from_micros(i64::from_be_bytes(
+                fixed(b, "timestamp")?,
+            ))?),
             DataType::TimestampTz => {
                 let t = timestamp_from_micros(i64::from_be_bytes(fixed(b, "timestamptz")?))?;
                 Datum::TimestampTz(Utc.from_utc_datetime(&t))
@@ -165,8 +169,9 @@ impl Datum {
             DataType::Uuid => Datum::Uuid(uuid::Uuid::from_bytes(fixed(b, "uuid")?)),
             DataType::Jsonb => match b.split_first() {
                 Some((1, rest)) => {
-                    let s = std::str::from_utf8(rest)
-                        .map_err(|_| Error::new("22021", "invalid byte sequence for encoding \"UTF8\""))?;
+                    let s = std::str::from_utf8(rest).map_err(|_| {
+                        Error::new("22021", "invalid byte sequence for encoding \"UTF8\"")
+                    })?;
                     Datum::Json(Box::new(super::text_in::parse_jsonb(s)?))
                 }
                 Some((v, _)) => return Err(bad(&format!("unsupported jsonb version number {v}"))),
@@ -178,7 +183,8 @@ impl Datum {
 
 /// Exactly N bytes or 22P03.
 fn fixed<const N: usize>(b: &[u8], what: &str) -> Result<[u8; N]> {
-    b.try_into().map_err(|_| bad(&format!("{what} must be {N} bytes, got {}", b.len())))
+    b.try_into()
+        .map_err(|_| bad(&format!("{what} must be {N} bytes, got {}", b.len())))
 }
 
 fn decode_numeric(b: &[u8]) -> Result<rust_decimal::Decimal> {
@@ -194,7 +200,9 @@ fn decode_numeric(b: &[u8]) -> Result<rust_decimal::Decimal> {
         return Err(bad("numeric length does not match its digit count"));
     }
     if sign == 0xC000 || sign == 0xD000 || sign == 0xF000 {
-        return Err(Error::unsupported("NaN and infinite numeric values are not supported"));
+        return Err(Error::unsupported(
+            "NaN and infinite numeric values are not supported",
+        ));
     }
     if sign != NUMERIC_POS && sign != NUMERIC_NEG {
         return Err(bad("invalid sign in external \"numeric\" value"));

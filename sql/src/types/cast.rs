@@ -24,7 +24,10 @@ use rust_decimal::prelude::*;
 
 /// The "<type> out of range" error for an integer type.
 pub(crate) fn int_out_of_range(ty: &DataType) -> Error {
-    Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, format!("{} out of range", ty.pg_base_name()))
+    Error::new(
+        code::NUMERIC_VALUE_OUT_OF_RANGE,
+        format!("{} out of range", ty.pg_base_name()),
+    )
 }
 
 /// Range-checks an integer for `ty` (smallint/integer/bigint).
@@ -39,7 +42,11 @@ pub(crate) fn check_int(v: i64, ty: &DataType) -> Result<i64> {
 fn cannot_cast(from: &DataType, to: &DataType) -> Error {
     Error::new(
         code::CANNOT_COERCE,
-        format!("cannot cast type {} to {}", from.pg_base_name(), to.pg_base_name()),
+        format!(
+            "cannot cast type {} to {}",
+            from.pg_base_name(),
+            to.pg_base_name()
+        ),
     )
 }
 
@@ -51,14 +58,18 @@ pub fn cast(d: Datum, from: &DataType, to: &DataType, explicit: bool) -> Result<
     }
     if to.is_string() {
         let s = match d {
-            Datum::Text(s) if matches!(from, DataType::Char(_)) => s.trim_end_matches(' ').to_string(),
+            Datum::Text(s) if matches!(from, DataType::Char(_)) => {
+                s.trim_end_matches(' ').to_string()
+            }
             Datum::Text(s) => s,
             other => cast_text(&other, from),
         };
         return Ok(Datum::Text(fit_string(s, to, explicit)?));
     }
-    if matches!(from, DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown)
-        || matches!(d, Datum::Text(_))
+    if matches!(
+        from,
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown
+    ) || matches!(d, Datum::Text(_))
     {
         return match d {
             Datum::Text(s) => Datum::from_pg_text(&s, to),
@@ -68,7 +79,9 @@ pub fn cast(d: Datum, from: &DataType, to: &DataType, explicit: bool) -> Result<
     match to {
         DataType::Int2 | DataType::Int4 | DataType::Int8 => to_int(d, from, to),
         DataType::Float4 | DataType::Float8 => to_float(d, from, to),
-        DataType::Numeric(typmod) => Ok(Datum::Decimal(apply_typmod(to_decimal(d, from)?, *typmod)?)),
+        DataType::Numeric(typmod) => {
+            Ok(Datum::Decimal(apply_typmod(to_decimal(d, from)?, *typmod)?))
+        }
         DataType::Bool => match d {
             Datum::Bool(b) => Ok(Datum::Bool(b)),
             Datum::Int(i) if from.is_integer() => Ok(Datum::Bool(i != 0)),
@@ -93,7 +106,9 @@ pub fn cast(d: Datum, from: &DataType, to: &DataType, explicit: bool) -> Result<
         DataType::TimestampTz => match d {
             Datum::TimestampTz(t) => Ok(Datum::TimestampTz(t)),
             Datum::Timestamp(t) => Ok(Datum::TimestampTz(Utc.from_utc_datetime(&t))),
-            Datum::Date(v) => Ok(Datum::TimestampTz(Utc.from_utc_datetime(&date_to_timestamp(v)))),
+            Datum::Date(v) => Ok(Datum::TimestampTz(
+                Utc.from_utc_datetime(&date_to_timestamp(v)),
+            )),
             _ => Err(cannot_cast(from, to)),
         },
         DataType::Interval => match d {
@@ -171,7 +186,10 @@ fn json_cast_err(v: &serde_json::Value, target: &str) -> Error {
         serde_json::Value::Array(_) => "array",
         serde_json::Value::Object(_) => "object",
     };
-    Error::new(code::INVALID_PARAMETER_VALUE, format!("cannot cast jsonb {kind} to type {target}"))
+    Error::new(
+        code::INVALID_PARAMETER_VALUE,
+        format!("cannot cast jsonb {kind} to type {target}"),
+    )
 }
 
 fn to_int(d: Datum, from: &DataType, to: &DataType) -> Result<Datum> {
@@ -180,7 +198,9 @@ fn to_int(d: Datum, from: &DataType, to: &DataType) -> Result<Datum> {
         Datum::Float(f) => {
             let r = f.round_ties_even();
             // i64::MAX as f64 rounds up to 2^63, so compare against the exact bound.
-            if r.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&r) {
+            if r.is_nan()
+                || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&r)
+            {
                 return Err(int_out_of_range(to));
             }
             r as i64
@@ -206,10 +226,16 @@ fn to_int(d: Datum, from: &DataType, to: &DataType) -> Result<Datum> {
 pub(crate) fn to_float4(f: f64) -> Result<f64> {
     let r = f as f32;
     if r.is_infinite() && f.is_finite() {
-        return Err(Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow"));
+        return Err(Error::new(
+            code::NUMERIC_VALUE_OUT_OF_RANGE,
+            "value out of range: overflow",
+        ));
     }
     if r == 0.0 && f != 0.0 {
-        return Err(Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: underflow"));
+        return Err(Error::new(
+            code::NUMERIC_VALUE_OUT_OF_RANGE,
+            "value out of range: underflow",
+        ));
     }
     Ok(r as f64)
 }
@@ -225,7 +251,11 @@ fn to_float(d: Datum, from: &DataType, to: &DataType) -> Result<Datum> {
         },
         _ => return Err(cannot_cast(from, to)),
     };
-    Ok(Datum::Float(if *to == DataType::Float4 { to_float4(f)? } else { f }))
+    Ok(Datum::Float(if *to == DataType::Float4 {
+        to_float4(f)?
+    } else {
+        f
+    }))
 }
 
 fn to_decimal(d: Datum, from: &DataType) -> Result<Decimal> {
@@ -249,7 +279,10 @@ pub(crate) fn float_to_decimal(f: f64, is_float4: bool) -> Result<Decimal> {
         return Err(Error::unsupported("cannot convert NaN to numeric"));
     }
     if f.is_infinite() {
-        return Err(Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, "cannot convert infinity to numeric"));
+        return Err(Error::new(
+            code::NUMERIC_VALUE_OUT_OF_RANGE,
+            "cannot convert infinity to numeric",
+        ));
     }
     let digits = if is_float4 { 6 } else { 15 };
     let s = format!("{:.*e}", digits - 1, f);
@@ -360,15 +393,21 @@ pub fn common_type(a: &DataType, b: &DataType) -> Result<DataType> {
         });
     }
     if a.is_datetime() && b.is_datetime() {
-        return Ok(if *a == DataType::TimestampTz || *b == DataType::TimestampTz {
-            DataType::TimestampTz
-        } else {
-            DataType::Timestamp
-        });
+        return Ok(
+            if *a == DataType::TimestampTz || *b == DataType::TimestampTz {
+                DataType::TimestampTz
+            } else {
+                DataType::Timestamp
+            },
+        );
     }
     Err(Error::new(
         code::DATATYPE_MISMATCH,
-        format!("types {} and {} cannot be matched", a.pg_base_name(), b.pg_base_name()),
+        format!(
+            "types {} and {} cannot be matched",
+            a.pg_base_name(),
+            b.pg_base_name()
+        ),
     ))
 }
 

@@ -86,7 +86,10 @@ impl Datum {
             Datum::Null => Ok(None),
             other => Err(crate::Error::new(
                 crate::error::code::DATATYPE_MISMATCH,
-                format!("argument of WHERE must be type boolean, not {}", variant_name(other)),
+                format!(
+                    "argument of WHERE must be type boolean, not {}",
+                    variant_name(other)
+                ),
             )),
         }
     }

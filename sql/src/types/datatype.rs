@@ -74,7 +74,9 @@ impl DataType {
     pub fn typmod(&self) -> i32 {
         match self {
             DataType::Varchar(Some(n)) | DataType::Char(n) => (*n as i32).saturating_add(4),
-            DataType::Numeric(Some((p, s))) => (((*p as i32) << 16) | (*s as i32)).saturating_add(4),
+            DataType::Numeric(Some((p, s))) => {
+                (((*p as i32) << 16) | (*s as i32)).saturating_add(4)
+            }
             _ => -1,
         }
     }
@@ -129,9 +131,7 @@ impl DataType {
             A::Timestamp(_, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => {
                 DataType::Timestamp
             }
-            A::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
-                DataType::TimestampTz
-            }
+            A::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => DataType::TimestampTz,
             A::Datetime(_) | A::TimestampNtz(_) => DataType::Timestamp,
             A::Interval { .. } => DataType::Interval,
             A::Uuid => DataType::Uuid,
@@ -249,12 +249,18 @@ impl DataType {
 
     /// TEXT, VARCHAR, CHAR.
     pub fn is_string(&self) -> bool {
-        matches!(self, DataType::Text | DataType::Varchar(_) | DataType::Char(_))
+        matches!(
+            self,
+            DataType::Text | DataType::Varchar(_) | DataType::Char(_)
+        )
     }
 
     /// DATE, TIMESTAMP, TIMESTAMPTZ.
     pub fn is_datetime(&self) -> bool {
-        matches!(self, DataType::Date | DataType::Timestamp | DataType::TimestampTz)
+        matches!(
+            self,
+            DataType::Date | DataType::Timestamp | DataType::TimestampTz
+        )
     }
 
     /// Position in PostgreSQL's implicit numeric promotion chain
@@ -384,7 +390,10 @@ fn custom_type(name: &ast::ObjectName, mods: &[ast::TypeModifier]) -> Result<Dat
         _ => {
             return Err(Error::new(
                 code::UNDEFINED_OBJECT,
-                format!("type \"{}\" does not exist", name.to_string().trim_matches('"')),
+                format!(
+                    "type \"{}\" does not exist",
+                    name.to_string().trim_matches('"')
+                ),
             ))
         }
     })

@@ -54,13 +54,25 @@ fn range_err(s: &str) -> Error {
 pub(crate) fn parse_datetime(input: &str, tyname: &str) -> Result<ParsedDateTime> {
     let lower = input.trim().to_ascii_lowercase();
     if let Some(dt) = special_datetime(&lower) {
-        return Ok(ParsedDateTime { dt, offset_secs: None });
+        return Ok(ParsedDateTime {
+            dt,
+            offset_secs: None,
+        });
     }
     let (body, bc) = match lower.strip_suffix("bc") {
         Some(b) => (b.trim_end(), true),
-        None => (lower.strip_suffix("ad").map(str::trim_end).unwrap_or(&lower), false),
+        None => (
+            lower
+                .strip_suffix("ad")
+                .map(str::trim_end)
+                .unwrap_or(&lower),
+            false,
+        ),
     };
-    let mut cur = Cursor { s: body.as_bytes(), pos: 0 };
+    let mut cur = Cursor {
+        s: body.as_bytes(),
+        pos: 0,
+    };
     let (y, m, d) = parse_date_fields(&mut cur).ok_or_else(|| syntax_err(tyname, input))?;
     let y = if bc { 1 - y } else { y };
     let date = NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| range_err(input))?;
@@ -133,7 +145,8 @@ impl Cursor<'_> {
         }
     }
     fn number(&mut self) -> Option<i64> {
-        self.digits().and_then(|d| if d.len() > 9 { None } else { d.parse().ok() })
+        self.digits()
+            .and_then(|d| if d.len() > 9 { None } else { d.parse().ok() })
     }
     fn done(&self) -> bool {
         self.pos >= self.s.len()
@@ -160,7 +173,11 @@ fn parse_date_fields(cur: &mut Cursor) -> Option<(i32, u32, u32)> {
     let third: i64 = third_s.parse().ok()?;
     let first_n: i64 = first.parse().ok()?;
     if first.len() >= 3 || sep == b'-' {
-        Some((i32::try_from(first_n).ok()?, u32::try_from(second).ok()?, u32::try_from(third).ok()?))
+        Some((
+            i32::try_from(first_n).ok()?,
+            u32::try_from(second).ok()?,
+            u32::try_from(third).ok()?,
+        ))
     } else {
         // MDY, with two-digit years mapped as PostgreSQL does (70-99 -> 19xx, else 20xx).
         let mut y = i32::try_from(third).ok()?;
@@ -250,16 +267,24 @@ pub(crate) fn add_interval(ts: NaiveDateTime, iv: &Interval) -> Result<NaiveDate
         let y = i32::try_from(total.div_euclid(12)).map_err(|_| oor())?;
         let m = total.rem_euclid(12) as u32 + 1;
         let d = t.day().min(days_in_month(y, m));
-        t = NaiveDate::from_ymd_opt(y, m, d).ok_or_else(oor)?.and_time(t.time());
+        t = NaiveDate::from_ymd_opt(y, m, d)
+            .ok_or_else(oor)?
+            .and_time(t.time());
     }
-    t = t.checked_add_signed(Duration::days(iv.days as i64)).ok_or_else(oor)?;
-    t.checked_add_signed(Duration::microseconds(iv.micros)).ok_or_else(oor)
+    t = t
+        .checked_add_signed(Duration::days(iv.days as i64))
+        .ok_or_else(oor)?;
+    t.checked_add_signed(Duration::microseconds(iv.micros))
+        .ok_or_else(oor)
 }
 
 /// Number of days in month `m` (1-12) of year `y`.
 pub(crate) fn days_in_month(y: i32, m: u32) -> u32 {
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    match (NaiveDate::from_ymd_opt(ny, nm, 1), NaiveDate::from_ymd_opt(y, m, 1)) {
+    match (
+        NaiveDate::from_ymd_opt(ny, nm, 1),
+        NaiveDate::from_ymd_opt(y, m, 1),
+    ) {
         (Some(a), Some(b)) => (a - b).num_days() as u32,
         _ => 31,
     }
@@ -270,7 +295,11 @@ pub(crate) fn timestamp_diff(a: NaiveDateTime, b: NaiveDateTime) -> Result<Inter
     let micros = (a - b)
         .num_microseconds()
         .ok_or_else(|| Error::new(code::DATETIME_FIELD_OVERFLOW, "interval out of range"))?;
-    Ok(Interval { months: 0, days: (micros / USECS_PER_DAY) as i32, micros: micros % USECS_PER_DAY })
+    Ok(Interval {
+        months: 0,
+        days: (micros / USECS_PER_DAY) as i32,
+        micros: micros % USECS_PER_DAY,
+    })
 }
 
 /// Accumulates interval fields, cascading fractional units down as PostgreSQL does.
@@ -294,7 +323,9 @@ impl IntervalAcc {
     }
     fn add_unit(&mut self, v: f64, unit: &str) -> bool {
         match unit {
-            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "microsecon" => self.micros += v.round(),
+            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "microsecon" => {
+                self.micros += v.round()
+            }
             "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "millisecon" => {
                 self.micros += (v * 1e3).round()
             }
@@ -326,7 +357,11 @@ impl IntervalAcc {
         if months.abs() > i32::MAX as f64 || days.abs() > i32::MAX as f64 || micros.abs() > 9.2e18 {
             return Err(oor());
         }
-        Ok(Interval { months: months as i32, days: days as i32, micros: micros as i64 })
+        Ok(Interval {
+            months: months as i32,
+            days: days as i32,
+            micros: micros as i64,
+        })
     }
 }
 
@@ -432,12 +467,15 @@ fn parse_time_span(tok: &str) -> Option<i64> {
     if m > 59 || s > 59 || !frac_ok(parts.get(2)) {
         return None;
     }
-    let micros = h.checked_mul(3_600_000_000)?.checked_add((m * 60 + s) * 1_000_000 + frac)?;
+    let micros = h
+        .checked_mul(3_600_000_000)?
+        .checked_add((m * 60 + s) * 1_000_000 + frac)?;
     Some(if neg { -micros } else { micros })
 }
 
 fn frac_ok(sec: Option<&&str>) -> bool {
-    sec.and_then(|s| s.split_once('.')).is_none_or(|(_, f)| f.bytes().all(|c| c.is_ascii_digit()))
+    sec.and_then(|s| s.split_once('.'))
+        .is_none_or(|(_, f)| f.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// SQL-standard year-month `Y-M` (e.g. `1-2` = 1 year 2 months) as months.

@@ -123,4 +123,6 @@ pub use ops::{binary_op_type, eval_binary, eval_unary, unary_op_type, BinaryOp, 
 pub(crate) use arith::float_pow as arith_float_pow;
 pub(crate) use cast::{check_int, date_to_timestamp, int_out_of_range};
 pub(crate) use datetime::{add_interval, days_in_month};
-pub(crate) use numeric::{overflow as numeric_overflow, power as numeric_power, round_to_scale as numeric_round};
+pub(crate) use numeric::{
+    overflow as numeric_overflow, power as numeric_power, round_to_scale as numeric_round, weight as numeric_weight,
+};

@@ -19,7 +19,10 @@ pub(crate) const MAX_SCALE: u32 = 28;
 
 /// 22003 "value overflows numeric format".
 pub(crate) fn overflow() -> Error {
-    Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, "value overflows numeric format")
+    Error::new(
+        code::NUMERIC_VALUE_OUT_OF_RANGE,
+        "value overflows numeric format",
+    )
 }
 
 /// Rounds half away from zero to `scale` digits (PostgreSQL's numeric rounding) and pads to
@@ -86,15 +89,24 @@ pub(crate) fn to_base10000(d: &Decimal) -> (i16, Vec<i16>, u16) {
         let split = digits.len() - scale as usize;
         (digits[..split].to_string(), digits[split..].to_string())
     } else {
-        ("0".to_string(), format!("{:0>width$}", digits, width = scale as usize))
+        (
+            "0".to_string(),
+            format!("{:0>width$}", digits, width = scale as usize),
+        )
     };
     let int_pad = (4 - int_part.len() % 4) % 4;
     let int_s = format!("{}{}", "0".repeat(int_pad), int_part);
     let frac_pad = (4 - frac_part.len() % 4) % 4;
     let frac_s = format!("{}{}", frac_part, "0".repeat(frac_pad));
     let mut groups: Vec<i16> = Vec::new();
-    for chunk in int_s.as_bytes().chunks(4).chain(frac_s.as_bytes().chunks(4)) {
-        let v = chunk.iter().fold(0i16, |acc, b| acc * 10 + (b - b'0') as i16);
+    for chunk in int_s
+        .as_bytes()
+        .chunks(4)
+        .chain(frac_s.as_bytes().chunks(4))
+    {
+        let v = chunk
+            .iter()
+            .fold(0i16, |acc, b| acc * 10 + (b - b'0') as i16);
         groups.push(v);
     }
     let mut weight = (int_s.len() / 4) as i16 - 1;
@@ -112,7 +124,12 @@ pub(crate) fn to_base10000(d: &Decimal) -> (i16, Vec<i16>, u16) {
 
 /// Rebuilds a value from base-10000 groups (the binary wire format), with `dscale` digits
 /// after the decimal point.
-pub(crate) fn from_base10000(weight: i16, groups: &[i16], negative: bool, dscale: u16) -> Result<Decimal> {
+pub(crate) fn from_base10000(
+    weight: i16,
+    groups: &[i16],
+    negative: bool,
+    dscale: u16,
+) -> Result<Decimal> {
     let mut int_s = String::new();
     let mut frac_s = String::new();
     for (i, g) in groups.iter().enumerate() {
@@ -137,7 +154,12 @@ pub(crate) fn from_base10000(weight: i16, groups: &[i16], negative: bool, dscale
     let int_s = int_s.trim_start_matches('0');
     let int_s = if int_s.is_empty() { "0" } else { int_s };
     let text = if dscale > 0 {
-        format!("{}{}.{}", if negative { "-" } else { "" }, int_s, &frac_s[..dscale])
+        format!(
+            "{}{}.{}",
+            if negative { "-" } else { "" },
+            int_s,
+            &frac_s[..dscale]
+        )
     } else {
         format!("{}{}", if negative { "-" } else { "" }, int_s)
     };
@@ -153,12 +175,18 @@ pub(crate) fn div_scale(a: &Decimal, b: &Decimal) -> u32 {
     let (w2, g2, s2) = to_base10000(b);
     let first1 = g1.first().copied().unwrap_or(0);
     let first2 = g2.first().copied().unwrap_or(0);
-    let (w1, w2) = (if g1.is_empty() { 0 } else { w1 }, if g2.is_empty() { 0 } else { w2 });
+    let (w1, w2) = (
+        if g1.is_empty() { 0 } else { w1 },
+        if g2.is_empty() { 0 } else { w2 },
+    );
     let mut qweight = w1 as i32 - w2 as i32;
     if first1 <= first2 {
         qweight -= 1;
     }
-    let rscale = (MIN_SIG_DIGITS - qweight * 4).max(s1 as i32).max(s2 as i32).max(0);
+    let rscale = (MIN_SIG_DIGITS - qweight * 4)
+        .max(s1 as i32)
+        .max(s2 as i32)
+        .max(0);
     (rscale as u32).min(MAX_SCALE)
 }
 
@@ -175,7 +203,10 @@ pub(crate) fn div(a: Decimal, b: Decimal) -> Result<Decimal> {
 /// Numeric power with PostgreSQL's errors and (approximately) its result scale.
 pub(crate) fn power(base: Decimal, exp: Decimal) -> Result<Decimal> {
     if base.is_zero() && exp.is_sign_negative() && !exp.is_zero() {
-        return Err(Error::new("2201F", "zero raised to a negative power is undefined"));
+        return Err(Error::new(
+            "2201F",
+            "zero raised to a negative power is undefined",
+        ));
     }
     if base.is_sign_negative() && !base.is_zero() && exp.fract() != Decimal::ZERO {
         return Err(Error::new(
@@ -191,7 +222,11 @@ pub(crate) fn power(base: Decimal, exp: Decimal) -> Result<Decimal> {
     };
     let bf = base.abs().to_f64().unwrap_or(1.0);
     let ef = exp.to_f64().unwrap_or(0.0);
-    let weight = if bf > 0.0 { (ef * bf.log10()).trunc() as i32 } else { 0 };
+    let weight = if bf > 0.0 {
+        (ef * bf.log10()).trunc() as i32
+    } else {
+        0
+    };
     let rscale = (MIN_SIG_DIGITS - weight)
         .max(base.scale() as i32)
         .max(exp.scale() as i32)
@@ -239,7 +274,15 @@ pub(crate) fn parse_decimal(s: &str) -> Option<std::result::Result<Decimal, Erro
     let (i2, f2) = all.split_at(point as usize);
     let i2 = i2.trim_start_matches('0');
     let mut f2 = f2.to_string();
-    let text = format!("{}{}", if i2.is_empty() { "0" } else { i2 }, if f2.is_empty() { String::new() } else { format!(".{f2}") });
+    let text = format!(
+        "{}{}",
+        if i2.is_empty() { "0" } else { i2 },
+        if f2.is_empty() {
+            String::new()
+        } else {
+            format!(".{f2}")
+        }
+    );
     match Decimal::from_str_exact(&text) {
         Ok(d) => Some(Ok(if negative { normalize_zero(-d) } else { d })),
         Err(_) => {
@@ -252,11 +295,24 @@ pub(crate) fn parse_decimal(s: &str) -> Option<std::result::Result<Decimal, Erro
             let text = format!("{}.{}", if i2.is_empty() { "0" } else { i2 }, f2);
             match Decimal::from_str(&text) {
                 Ok(d) => {
-                    let r = d.round_dp_with_strategy(keep as u32, RoundingStrategy::MidpointAwayFromZero);
+                    let r = d.round_dp_with_strategy(
+                        keep as u32,
+                        RoundingStrategy::MidpointAwayFromZero,
+                    );
                     Some(Ok(if negative { normalize_zero(-r) } else { r }))
                 }
                 Err(_) => Some(Err(overflow())),
             }
         }
+    }
+}
+
+/// The base-10000 weight of a value's first non-zero group (0 for zero).
+pub(crate) fn weight(d: &Decimal) -> i16 {
+    let (w, groups, _) = to_base10000(d);
+    if groups.is_empty() {
+        0
+    } else {
+        w
     }
 }

@@ -152,8 +152,17 @@ fn no_unary_operator(op: &str, t: &DataType) -> Error {
 }
 
 fn not_unique(op: &str, l: &DataType, r: &DataType) -> Error {
-    Error::new("42725", format!("operator is not unique: {} {op} {}", l.pg_base_name(), r.pg_base_name()))
-        .with_hint("Could not choose a best candidate operator. You might need to add explicit type casts.")
+    Error::new(
+        "42725",
+        format!(
+            "operator is not unique: {} {op} {}",
+            l.pg_base_name(),
+            r.pg_base_name()
+        ),
+    )
+    .with_hint(
+        "Could not choose a best candidate operator. You might need to add explicit type casts.",
+    )
 }
 
 /// Resolves `unknown` operands to concrete types for `op`.
@@ -177,7 +186,14 @@ fn resolve_unknown(op: BinaryOp, l: &DataType, r: &DataType) -> Result<(DataType
 }
 
 fn is_bitop(op: BinaryOp) -> bool {
-    matches!(op, BinaryOp::BitAnd | BinaryOp::BitOr | BinaryOp::BitXor | BinaryOp::ShiftLeft | BinaryOp::ShiftRight)
+    matches!(
+        op,
+        BinaryOp::BitAnd
+            | BinaryOp::BitOr
+            | BinaryOp::BitXor
+            | BinaryOp::ShiftLeft
+            | BinaryOp::ShiftRight
+    )
 }
 
 /// The type an unknown operand takes opposite `other`.
@@ -189,7 +205,9 @@ fn adopt(op: BinaryOp, other: &DataType, unknown_is_left: bool) -> DataType {
         (Multiply | Divide, DataType::Interval) => DataType::Float8,
         (Plus | Minus, DataType::Interval) if !unknown_is_left => DataType::Interval,
         (JsonGet | JsonGetText, DataType::Jsonb) if !unknown_is_left => DataType::Text,
-        (Concat, t) if !t.is_string() && *t != DataType::Bytea && *t != DataType::Jsonb => DataType::Text,
+        (Concat, t) if !t.is_string() && *t != DataType::Bytea && *t != DataType::Jsonb => {
+            DataType::Text
+        }
         (Like | NotLike | ILike | NotILike, _) => DataType::Text,
         (ShiftLeft | ShiftRight, _) if !unknown_is_left => DataType::Int4,
         (And | Or, _) => DataType::Bool,
@@ -213,7 +231,11 @@ pub fn binary_op_type(op: BinaryOp, l: &DataType, r: &DataType) -> Result<DataTy
                 if *t != DataType::Bool {
                     return Err(Error::new(
                         code::DATATYPE_MISMATCH,
-                        format!("argument of {} must be type boolean, not type {}", op.symbol(), t.pg_base_name()),
+                        format!(
+                            "argument of {} must be type boolean, not type {}",
+                            op.symbol(),
+                            t.pg_base_name()
+                        ),
                     ));
                 }
             }
@@ -227,7 +249,9 @@ pub fn binary_op_type(op: BinaryOp, l: &DataType, r: &DataType) -> Result<DataTy
             }
         }
         Like | NotLike | ILike | NotILike => {
-            if (l.is_string() && r.is_string()) || (*l == DataType::Bytea && *r == DataType::Bytea && matches!(op, Like | NotLike)) {
+            if (l.is_string() && r.is_string())
+                || (*l == DataType::Bytea && *r == DataType::Bytea && matches!(op, Like | NotLike))
+            {
                 Ok(DataType::Bool)
             } else {
                 Err(none())
@@ -242,7 +266,11 @@ pub fn binary_op_type(op: BinaryOp, l: &DataType, r: &DataType) -> Result<DataTy
         Plus | Minus | Multiply | Divide | Modulo => arith_type(op, l, r).ok_or_else(none),
         BitAnd | BitOr | BitXor => {
             if l.is_integer() && r.is_integer() {
-                Ok(if int_rank(l) >= int_rank(r) { l.clone() } else { r.clone() })
+                Ok(if int_rank(l) >= int_rank(r) {
+                    l.clone()
+                } else {
+                    r.clone()
+                })
             } else {
                 Err(none())
             }
@@ -256,7 +284,11 @@ pub fn binary_op_type(op: BinaryOp, l: &DataType, r: &DataType) -> Result<DataTy
         }
         JsonGet | JsonGetText => {
             if *l == DataType::Jsonb && (r.is_string() || r.is_integer()) {
-                Ok(if op == JsonGet { DataType::Jsonb } else { DataType::Text })
+                Ok(if op == JsonGet {
+                    DataType::Jsonb
+                } else {
+                    DataType::Text
+                })
             } else {
                 Err(none())
             }
@@ -265,8 +297,13 @@ pub fn binary_op_type(op: BinaryOp, l: &DataType, r: &DataType) -> Result<DataTy
             if !(l.is_numeric() && r.is_numeric()) {
                 return Err(none());
             }
-            let has_numeric = matches!(l, DataType::Numeric(_)) || matches!(r, DataType::Numeric(_));
-            Ok(if has_numeric && !l.is_float() && !r.is_float() { DataType::Numeric(None) } else { DataType::Float8 })
+            let has_numeric =
+                matches!(l, DataType::Numeric(_)) || matches!(r, DataType::Numeric(_));
+            Ok(if has_numeric && !l.is_float() && !r.is_float() {
+                DataType::Numeric(None)
+            } else {
+                DataType::Float8
+            })
         }
     }
 }
@@ -285,29 +322,43 @@ fn arith_type(op: BinaryOp, l: &DataType, r: &DataType) -> Option<DataType> {
     use DataType as T;
     if l.is_numeric() && r.is_numeric() {
         if l.is_integer() && r.is_integer() {
-            return Some(if int_rank(l) >= int_rank(r) { l.clone() } else { r.clone() });
+            return Some(if int_rank(l) >= int_rank(r) {
+                l.clone()
+            } else {
+                r.clone()
+            });
         }
         if l.is_float() || r.is_float() {
             if op == Modulo {
                 return None;
             }
-            return Some(if *l == T::Float4 && *r == T::Float4 { T::Float4 } else { T::Float8 });
+            return Some(if *l == T::Float4 && *r == T::Float4 {
+                T::Float4
+            } else {
+                T::Float8
+            });
         }
         return Some(T::Numeric(None));
     }
     match (op, l, r) {
-        (Plus, T::Date, i) | (Plus, i, T::Date) | (Minus, T::Date, i) if i.is_integer() => Some(T::Date),
-        (Minus, T::Date, T::Date) => Some(T::Int4),
-        (Plus, T::Date, T::Interval) | (Plus, T::Interval, T::Date) | (Minus, T::Date, T::Interval) => Some(T::Timestamp),
-        (Plus, T::Timestamp, T::Interval) | (Plus, T::Interval, T::Timestamp) | (Minus, T::Timestamp, T::Interval) => {
-            Some(T::Timestamp)
+        (Plus, T::Date, i) | (Plus, i, T::Date) | (Minus, T::Date, i) if i.is_integer() => {
+            Some(T::Date)
         }
+        (Minus, T::Date, T::Date) => Some(T::Int4),
+        (Plus, T::Date, T::Interval)
+        | (Plus, T::Interval, T::Date)
+        | (Minus, T::Date, T::Interval) => Some(T::Timestamp),
+        (Plus, T::Timestamp, T::Interval)
+        | (Plus, T::Interval, T::Timestamp)
+        | (Minus, T::Timestamp, T::Interval) => Some(T::Timestamp),
         (Plus, T::TimestampTz, T::Interval)
         | (Plus, T::Interval, T::TimestampTz)
         | (Minus, T::TimestampTz, T::Interval) => Some(T::TimestampTz),
         (Minus, a, b) if a.is_datetime() && b.is_datetime() => Some(T::Interval),
         (Plus | Minus, T::Interval, T::Interval) => Some(T::Interval),
-        (Multiply, T::Interval, n) | (Multiply, n, T::Interval) | (Divide, T::Interval, n) if n.is_numeric() => {
+        (Multiply, T::Interval, n) | (Multiply, n, T::Interval) | (Divide, T::Interval, n)
+            if n.is_numeric() =>
+        {
             Some(T::Interval)
         }
         _ => None,
@@ -315,7 +366,14 @@ fn arith_type(op: BinaryOp, l: &DataType, r: &DataType) -> Option<DataType> {
 }
 
 /// Evaluates `l op r` (types `lt`, `rt`, result type `out` from [`binary_op_type`]).
-pub fn eval_binary(op: BinaryOp, l: &Datum, lt: &DataType, r: &Datum, rt: &DataType, out: &DataType) -> Result<Datum> {
+pub fn eval_binary(
+    op: BinaryOp,
+    l: &Datum,
+    lt: &DataType,
+    r: &Datum,
+    rt: &DataType,
+    out: &DataType,
+) -> Result<Datum> {
     use BinaryOp::*;
     if matches!(op, And | Or) {
         return eval_logic(op, l, r);
@@ -331,7 +389,9 @@ pub fn eval_binary(op: BinaryOp, l: &Datum, lt: &DataType, r: &Datum, rt: &DataT
         Eq | NotEq | Lt | LtEq | Gt | GtEq => compare(op, l, lt, r, rt),
         Like | NotLike | ILike | NotILike => {
             let matched = match (l, r) {
-                (Datum::Text(s), Datum::Text(p)) => super::like_match(s, p, matches!(op, ILike | NotILike))?,
+                (Datum::Text(s), Datum::Text(p)) => {
+                    super::like_match(s, p, matches!(op, ILike | NotILike))?
+                }
                 (Datum::Bytes(s), Datum::Bytes(p)) => {
                     let s: String = s.iter().map(|b| *b as char).collect();
                     let p: String = p.iter().map(|b| *b as char).collect();
@@ -348,10 +408,22 @@ pub fn eval_binary(op: BinaryOp, l: &Datum, lt: &DataType, r: &Datum, rt: &DataT
 }
 
 /// An unknown-typed text value parsed as the type it resolved to.
-fn coerce_unknown<'a>(d: &'a Datum, declared: &DataType, resolved: &DataType) -> Result<std::borrow::Cow<'a, Datum>> {
-    if (*declared == DataType::Unknown || declared.is_string()) && !resolved.is_string() && *resolved != DataType::Unknown {
+fn coerce_unknown<'a>(
+    d: &'a Datum,
+    declared: &DataType,
+    resolved: &DataType,
+) -> Result<std::borrow::Cow<'a, Datum>> {
+    if (*declared == DataType::Unknown || declared.is_string())
+        && !resolved.is_string()
+        && *resolved != DataType::Unknown
+    {
         if let Datum::Text(_) = d {
-            return Ok(std::borrow::Cow::Owned(cast(d.clone(), &DataType::Unknown, resolved, true)?));
+            return Ok(std::borrow::Cow::Owned(cast(
+                d.clone(),
+                &DataType::Unknown,
+                resolved,
+                true,
+            )?));
         }
     }
     Ok(std::borrow::Cow::Borrowed(d))
@@ -372,7 +444,9 @@ fn eval_logic(op: BinaryOp, l: &Datum, r: &Datum) -> Result<Datum> {
 fn compare(op: BinaryOp, l: &Datum, lt: &DataType, r: &Datum, rt: &DataType) -> Result<Datum> {
     let bpchar = matches!(lt, DataType::Char(_)) || matches!(rt, DataType::Char(_));
     let ord = match (l, r) {
-        (Datum::Text(a), Datum::Text(b)) if bpchar => a.trim_end_matches(' ').cmp(b.trim_end_matches(' ')),
+        (Datum::Text(a), Datum::Text(b)) if bpchar => {
+            a.trim_end_matches(' ').cmp(b.trim_end_matches(' '))
+        }
         _ => match l.sql_cmp(r) {
             Some(o) => o,
             None => return Err(no_operator(op.symbol(), lt, rt)),
@@ -395,16 +469,25 @@ pub fn unary_op_type(op: UnaryOp, t: &DataType) -> Result<DataType> {
             DataType::Bool | DataType::Unknown => Ok(DataType::Bool),
             other => Err(Error::new(
                 code::DATATYPE_MISMATCH,
-                format!("argument of NOT must be type boolean, not type {}", other.pg_base_name()),
+                format!(
+                    "argument of NOT must be type boolean, not type {}",
+                    other.pg_base_name()
+                ),
             )),
         },
         UnaryOp::Minus | UnaryOp::Plus => match t {
             t if t.is_numeric() || *t == DataType::Interval => Ok(t.clone()),
             DataType::Unknown => Err(Error::new(
                 "42725",
-                format!("operator is not unique: {} unknown", if op == UnaryOp::Minus { "-" } else { "+" }),
+                format!(
+                    "operator is not unique: {} unknown",
+                    if op == UnaryOp::Minus { "-" } else { "+" }
+                ),
             )),
-            other => Err(no_unary_operator(if op == UnaryOp::Minus { "-" } else { "+" }, other)),
+            other => Err(no_unary_operator(
+                if op == UnaryOp::Minus { "-" } else { "+" },
+                other,
+            )),
         },
         UnaryOp::BitNot => match t {
             t if t.is_integer() => Ok(t.clone()),
@@ -418,26 +501,32 @@ pub fn eval_unary(op: UnaryOp, v: &Datum, t: &DataType) -> Result<Datum> {
     if v.is_null() {
         return Ok(Datum::Null);
     }
-    let mismatch = || no_unary_operator(
-        match op {
-            UnaryOp::Minus => "-",
-            UnaryOp::Plus => "+",
-            UnaryOp::Not => "NOT",
-            UnaryOp::BitNot => "~",
-        },
-        t,
-    );
+    let mismatch = || {
+        no_unary_operator(
+            match op {
+                UnaryOp::Minus => "-",
+                UnaryOp::Plus => "+",
+                UnaryOp::Not => "NOT",
+                UnaryOp::BitNot => "~",
+            },
+            t,
+        )
+    };
     match (op, v) {
         (UnaryOp::Not, Datum::Bool(b)) => Ok(Datum::Bool(!b)),
         (UnaryOp::Not, Datum::Text(s)) => Ok(Datum::Bool(!super::text_in::parse_bool(s)?)),
         (UnaryOp::Plus, d) => Ok(d.clone()),
         (UnaryOp::Minus, Datum::Int(i)) => {
             let ty = if t.is_integer() { t } else { &DataType::Int8 };
-            let n = i.checked_neg().ok_or_else(|| super::cast::int_out_of_range(ty))?;
+            let n = i
+                .checked_neg()
+                .ok_or_else(|| super::cast::int_out_of_range(ty))?;
             Ok(Datum::Int(super::cast::check_int(n, ty)?))
         }
         (UnaryOp::Minus, Datum::Float(f)) => Ok(Datum::Float(-f)),
-        (UnaryOp::Minus, Datum::Decimal(d)) => Ok(Datum::Decimal(super::numeric::normalize_zero(-*d))),
+        (UnaryOp::Minus, Datum::Decimal(d)) => {
+            Ok(Datum::Decimal(super::numeric::normalize_zero(-*d)))
+        }
         (UnaryOp::Minus, Datum::Interval(i)) => Ok(Datum::Interval(arith::neg_interval(i)?)),
         (UnaryOp::BitNot, Datum::Int(i)) => Ok(Datum::Int(!i)),
         _ => Err(mismatch()),

@@ -58,9 +58,7 @@ impl Datum {
                 Datum::TimestampTz(Utc.from_utc_datetime(&utc))
             }
             DataType::Interval => Datum::Interval(parse_interval(s)?),
-            DataType::Uuid => Datum::Uuid(
-                uuid::Uuid::parse_str(s.trim()).map_err(|_| invalid_syntax("uuid", s))?,
-            ),
+            DataType::Uuid => Datum::Uuid(parse_uuid(s).ok_or_else(|| invalid_syntax("uuid", s))?),
             DataType::Jsonb => Datum::Json(Box::new(parse_jsonb(s)?)),
         })
     }
@@ -114,9 +112,11 @@ pub(crate) fn parse_int(s: &str, ty: &DataType) -> Result<i64> {
 pub(crate) fn parse_float(s: &str, ty: &DataType) -> Result<f64> {
     let tyname = ty.pg_base_name();
     let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
-    let valid_chars = t.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-    let v: f64 = if valid_chars { t.parse().ok() } else { None }
-        .ok_or_else(|| invalid_syntax(tyname, s))?;
+    let valid_chars = t
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    let v: f64 =
+        if valid_chars { t.parse().ok() } else { None }.ok_or_else(|| invalid_syntax(tyname, s))?;
     let lower = t.to_ascii_lowercase();
     let literal_special = lower.contains("inf") || lower.contains("nan");
     let out_of_range = || {
@@ -128,7 +128,10 @@ pub(crate) fn parse_float(s: &str, ty: &DataType) -> Result<f64> {
     if v.is_infinite() && !literal_special {
         return Err(out_of_range());
     }
-    let has_nonzero_digit = lower.split(['e']).next().is_some_and(|m| m.bytes().any(|b| (b'1'..=b'9').contains(&b)));
+    let has_nonzero_digit = lower
+        .split(['e'])
+        .next()
+        .is_some_and(|m| m.bytes().any(|b| (b'1'..=b'9').contains(&b)));
     if v == 0.0 && has_nonzero_digit {
         return Err(out_of_range());
     }
@@ -140,6 +143,34 @@ pub(crate) fn parse_float(s: &str, ty: &DataType) -> Result<f64> {
         return Ok(f as f64);
     }
     Ok(v)
+}
+
+/// uuid input as PostgreSQL accepts it: 32 hex digits, optionally in braces, with a hyphen
+/// allowed after any group of four digits.
+fn parse_uuid(s: &str) -> Option<uuid::Uuid> {
+    let t = s.trim();
+    let t = match t.strip_prefix('{') {
+        Some(inner) => inner.strip_suffix('}')?,
+        None => t,
+    };
+    let mut hex = String::with_capacity(32);
+    let mut prev_hyphen = true;
+    for c in t.chars() {
+        if c == '-' {
+            if prev_hyphen || hex.len() % 4 != 0 || hex.len() == 32 {
+                return None;
+            }
+            prev_hyphen = true;
+        } else {
+            c.to_digit(16)?;
+            hex.push(c);
+            prev_hyphen = false;
+        }
+    }
+    if hex.len() != 32 || prev_hyphen {
+        return None;
+    }
+    uuid::Uuid::parse_str(&hex).ok()
 }
 
 /// bytea input: hex (`\x0102`) or escape format (`abc\\\001`).
@@ -158,18 +189,25 @@ pub(crate) fn parse_bytea(s: &str) -> Result<Vec<u8>> {
             out.push(b'\\');
             i += 2;
         } else if i + 4 <= b.len() && is_octal_escape(&b[i + 1..i + 4]) {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
             out.push(v as u8);
             i += 4;
         } else {
-            return Err(invalid_syntax("bytea", s));
+            return Err(Error::new(
+                code::INVALID_TEXT_REPRESENTATION,
+                "invalid input syntax for type bytea",
+            ));
         }
     }
     Ok(out)
 }
 
 fn is_octal_escape(b: &[u8]) -> bool {
-    b.len() == 3 && (b'0'..=b'3').contains(&b[0]) && b[1..].iter().all(|c| (b'0'..=b'7').contains(c))
+    b.len() == 3
+        && (b'0'..=b'3').contains(&b[0])
+        && b[1..].iter().all(|c| (b'0'..=b'7').contains(c))
 }
 
 fn parse_hex(hex: &str) -> Result<Vec<u8>> {
@@ -180,7 +218,10 @@ fn parse_hex(hex: &str) -> Result<Vec<u8>> {
             continue;
         }
         let v = c.to_digit(16).ok_or_else(|| {
-            Error::new(code::INVALID_TEXT_REPRESENTATION, format!("invalid hexadecimal digit: \"{c}\""))
+            Error::new(
+                code::INVALID_TEXT_REPRESENTATION,
+                format!("invalid hexadecimal digit: \"{c}\""),
+            )
         })? as u8;
         match pending.take() {
             None => pending = Some(v),
@@ -199,8 +240,11 @@ fn parse_hex(hex: &str) -> Result<Vec<u8>> {
 /// JSON input, normalised to jsonb's key order.
 pub(crate) fn parse_jsonb(s: &str) -> Result<serde_json::Value> {
     let v: serde_json::Value = serde_json::from_str(s).map_err(|e| {
-        Error::new(code::INVALID_TEXT_REPRESENTATION, "invalid input syntax for type json")
-            .with_detail(capitalize(&e.to_string()))
+        Error::new(
+            code::INVALID_TEXT_REPRESENTATION,
+            "invalid input syntax for type json",
+        )
+        .with_detail(capitalize(&e.to_string()))
     })?;
     Ok(normalize_jsonb(v))
 }
@@ -218,8 +262,10 @@ fn capitalize(s: &str) -> String {
 pub fn normalize_jsonb(v: serde_json::Value) -> serde_json::Value {
     match v {
         serde_json::Value::Object(map) => {
-            let mut entries: Vec<(String, serde_json::Value)> =
-                map.into_iter().map(|(k, v)| (k, normalize_jsonb(v))).collect();
+            let mut entries: Vec<(String, serde_json::Value)> = map
+                .into_iter()
+                .map(|(k, v)| (k, normalize_jsonb(v)))
+                .collect();
             entries.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(&b.0)));
             serde_json::Value::Object(entries.into_iter().collect())
         }

@@ -220,7 +220,13 @@ pub fn format_interval(i: &Interval) -> String {
             out,
             "{}{}{:02}:{:02}:{:02}",
             if is_zero { "" } else { " " },
-            if minus { "-" } else if is_before { "+" } else { "" },
+            if minus {
+                "-"
+            } else if is_before {
+                "+"
+            } else {
+                ""
+            },
             hours,
             mins,
             secs
