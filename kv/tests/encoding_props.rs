@@ -176,8 +176,13 @@ fn any_dir() -> impl Strategy<Value = Direction> {
     prop_oneof![Just(Direction::Asc), Just(Direction::Desc)]
 }
 
-/// A schema (types and directions) and two rows of it.
-fn two_rows() -> impl Strategy<Value = (Vec<(Ty, Direction)>, Vec<Option<Val>>, Vec<Option<Val>>)> {
+/// Column types and directions of a key.
+type Schema = Vec<(Ty, Direction)>;
+/// One row of key values (None = NULL).
+type Row = Vec<Option<Val>>;
+
+/// A schema and two rows of it.
+fn two_rows() -> impl Strategy<Value = (Schema, Row, Row)> {
     prop::collection::vec((any_ty(), any_dir()), 1..4).prop_flat_map(|schema| {
         let row = schema.iter().map(|&(ty, _)| val_of(ty)).collect::<Vec<_>>();
         (Just(schema), row.clone(), row)
