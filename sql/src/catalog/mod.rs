@@ -27,6 +27,8 @@
 
 pub mod desc;
 pub mod names;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use desc::{
     CheckDesc, ColumnDesc, DatabaseDesc, IndexDesc, TableDesc, PRIMARY_INDEX_ID, ROWID_COLUMN,

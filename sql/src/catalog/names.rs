@@ -10,7 +10,7 @@
 
 use crate::error::code;
 use crate::{Error, Result};
-use sqlparser::ast::{Ident, ObjectName};
+use sqlparser::ast::{Ident, ObjectName, SchemaName};
 
 /// The only schema of user tables.
 pub const PUBLIC_SCHEMA: &str = "public";
@@ -90,6 +90,16 @@ pub fn resolve_database_name(name: &ObjectName) -> Result<String> {
     match parts.as_slice() {
         [db] => Ok(db.clone()),
         _ => Err(Error::syntax(format!("invalid database name: {name}"))),
+    }
+}
+
+/// The normalized name of a schema in CREATE SCHEMA (`db.s` names schema `s`).
+pub fn schema_name(name: &SchemaName) -> Result<String> {
+    match name {
+        SchemaName::Simple(n) | SchemaName::NamedAuthorization(n, _) => name_parts(n)?
+            .pop()
+            .ok_or_else(|| Error::syntax("missing schema name")),
+        SchemaName::UnnamedAuthorization(id) => Ok(normalize_ident(id)),
     }
 }
 

@@ -26,6 +26,8 @@
 pub mod keycodec;
 pub mod rowcodec;
 pub mod scan;
+#[cfg(test)]
+mod tests;
 pub mod write;
 
 pub use scan::{scan_index, scan_index_paged, scan_primary, scan_primary_paged, SCAN_PAGE_ROWS};
