@@ -13,7 +13,10 @@ pub mod exec;
 pub mod func;
 pub mod parser;
 pub mod plan;
+pub mod server;
+pub mod session;
 pub mod storage;
 pub mod types;
+pub mod vtable;
 
 pub use error::{Error, Result};
