@@ -198,3 +198,6 @@ pub fn write_result(tag: &str, count: usize, returning: Option<(Vec<Column>, Vec
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod slt_tests;

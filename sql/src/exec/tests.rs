@@ -213,7 +213,7 @@ fn explain_shows_spans() {
     let db = sample();
     db.ok("CREATE INDEX t_b_idx ON t (b)");
     let lines = db.q("EXPLAIN SELECT * FROM t WHERE a = 1");
-    assert!(lines[0].contains("scan t@t_pkey spans: [/1 - /1]"), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("scan t@t_pkey spans: [/1 - /1]")), "{lines:?}");
     let lines = db.q("EXPLAIN SELECT * FROM t WHERE b BETWEEN 10 AND 20");
     assert!(lines.iter().any(|l| l.contains("scan t@t_b_idx spans: [/10 - /20]")), "{lines:?}");
     assert_eq!(db.q("SELECT a FROM t WHERE b >= 10 AND b < 40 ORDER BY a"), vec!["1", "2"]);
