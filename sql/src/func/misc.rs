@@ -144,7 +144,7 @@ fn json_arg(c: &Call, i: usize) -> Result<Value> {
 }
 
 fn build_object(c: &Call) -> Result<Datum> {
-    if c.args.len() % 2 != 0 {
+    if c.args.len() & 1 == 1 {
         return Err(Error::new(
             code::INVALID_PARAMETER_VALUE,
             "argument list must have even number of elements",

@@ -5,6 +5,9 @@ use crate::error::code;
 use chrono::TimeZone;
 use DataType as T;
 
+/// (function, arguments, expected output).
+type Case<'a> = (&'a str, Vec<(&'a str, T)>, &'a str);
+
 fn ctx() -> FuncContext {
     FuncContext {
         txn_time: chrono::Utc
@@ -79,7 +82,7 @@ fn j(v: &str) -> (&str, T) {
 
 #[test]
 fn string_functions() {
-    let cases: Vec<(&str, Vec<(&str, T)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("length", vec![s("héllo")], "5"),
         ("char_length", vec![s("abc")], "3"),
         ("octet_length", vec![s("héllo")], "6"),
@@ -154,7 +157,7 @@ fn string_functions() {
 
 #[test]
 fn math_functions() {
-    let cases: Vec<(&str, Vec<(&str, T)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("abs", vec![i("-5")], "5"),
         ("abs", vec![n("-1.50")], "1.50"),
         ("abs", vec![f("-2.5")], "2.5"),
@@ -254,7 +257,7 @@ fn math_functions() {
 
 #[test]
 fn time_functions() {
-    let cases: Vec<(&str, Vec<(&str, T)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("now", vec![], "2024-03-15 10:30:00+00"),
         ("current_timestamp", vec![], "2024-03-15 10:30:00+00"),
         ("current_date", vec![], "2024-03-15"),
@@ -396,7 +399,7 @@ fn time_functions() {
 
 #[test]
 fn misc_functions() {
-    let cases: Vec<(&str, Vec<(&str, T)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("current_database", vec![], "defaultdb"),
         ("current_user", vec![], "root"),
         ("session_user", vec![], "root"),

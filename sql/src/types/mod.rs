@@ -108,21 +108,22 @@ mod datetime;
 mod like;
 mod numeric;
 mod ops;
-mod text_in;
-mod text_out;
-#[cfg(test)]
-mod tests;
 #[cfg(test)]
 mod ops_tests;
+#[cfg(test)]
+mod tests;
+mod text_in;
+mod text_out;
 
-pub use cast::{can_cast, can_cast_implicit, cast, common_type};
-pub use text_in::normalize_jsonb;
-pub use text_out::{format_float4, format_float8, format_interval, jsonb_text};
-pub use like::like_match;
-pub use ops::{binary_op_type, eval_binary, eval_unary, unary_op_type, BinaryOp, UnaryOp};
 pub(crate) use arith::float_pow as arith_float_pow;
+pub use cast::{can_cast, can_cast_implicit, cast, common_type};
 pub(crate) use cast::{check_int, date_to_timestamp, int_out_of_range};
 pub(crate) use datetime::{add_interval, days_in_month};
+pub use like::like_match;
 pub(crate) use numeric::{
-    overflow as numeric_overflow, power as numeric_power, round_to_scale as numeric_round, weight as numeric_weight,
+    overflow as numeric_overflow, power as numeric_power, round_to_scale as numeric_round,
+    weight as numeric_weight,
 };
+pub use ops::{binary_op_type, eval_binary, eval_unary, unary_op_type, BinaryOp, UnaryOp};
+pub use text_in::normalize_jsonb;
+pub use text_out::{format_float4, format_float8, format_interval, jsonb_text};

@@ -157,7 +157,7 @@ fn parse_uuid(s: &str) -> Option<uuid::Uuid> {
     let mut prev_hyphen = true;
     for c in t.chars() {
         if c == '-' {
-            if prev_hyphen || hex.len() % 4 != 0 || hex.len() == 32 {
+            if prev_hyphen || hex.len() & 3 != 0 || hex.len() == 32 {
                 return None;
             }
             prev_hyphen = true;
