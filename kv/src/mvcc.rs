@@ -45,6 +45,8 @@ pub const TAG_TOMBSTONE: u8 = 0;
 
 /// Length of the version suffix: terminator (2 bytes) + inverted timestamp (8 bytes).
 const SUFFIX_LEN: usize = 10;
+/// Length of the inverted timestamp at the end of a storage key.
+const TS_LEN: usize = 8;
 
 /// Appends the escaped form of a user key (without terminator).
 fn escape_into(buf: &mut Vec<u8>, key: &[u8]) {
@@ -296,6 +298,9 @@ struct ScanState {
     /// The user key being stepped through and how many of its versions were stepped over.
     current: Option<Vec<u8>>,
     steps: usize,
+    /// `current`'s storage keys without the timestamp: recognises its further versions
+    /// without decoding (and allocating) them.
+    current_prefix: Vec<u8>,
     /// Whether `current`'s visible version has been handled.
     current_done: bool,
     /// Where to restart the engine scan, when it stopped to seek.
@@ -311,10 +316,23 @@ impl ScanState {
             out: Vec::new(),
             current: None,
             steps: 0,
+            current_prefix: Vec::new(),
             current_done: false,
             reseek: None,
             err: None,
         }
+    }
+
+    /// The timestamp of `raw` when it is another version of the current key.
+    fn same_key_version(&self, raw: &[u8]) -> Option<Timestamp> {
+        let n = self.current_prefix.len();
+        if self.current.is_none() || raw.len() != n + TS_LEN || raw[..n] != self.current_prefix[..]
+        {
+            return None;
+        }
+        let mut ts = [0u8; TS_LEN];
+        ts.copy_from_slice(&raw[n..]);
+        Some(Timestamp::from_u64(!u64::from_be_bytes(ts)))
     }
 
     fn visit(&mut self, k: &[u8], v: &[u8]) -> Visit {
@@ -323,18 +341,24 @@ impl ScanState {
             self.reseek = Some(vec![keys::LOCAL_PREFIX + 1]);
             return Visit::Stop;
         }
-        let (key, vts) = match decode_mvcc_key(k) {
-            Ok(x) => x,
-            Err(e) => {
-                self.err = Some(e);
-                return Visit::Stop;
-            }
+        let vts = match self.same_key_version(k) {
+            Some(vts) => vts,
+            None => match decode_mvcc_key(k) {
+                Ok((key, vts)) => {
+                    self.current = Some(key);
+                    self.current_prefix.clear();
+                    self.current_prefix
+                        .extend_from_slice(&k[..k.len() - TS_LEN]);
+                    self.steps = 0;
+                    self.current_done = false;
+                    vts
+                }
+                Err(e) => {
+                    self.err = Some(e);
+                    return Visit::Stop;
+                }
+            },
         };
-        if self.current.as_deref() != Some(&key[..]) {
-            self.current = Some(key);
-            self.steps = 0;
-            self.current_done = false;
-        }
         let Some(key) = self.current.as_deref() else {
             return Visit::Stop;
         };
