@@ -55,6 +55,7 @@ pub(super) fn create_table(ctx: &ExecContext, ct: &CreateTable) -> Result<ExecRe
     }
     taken.insert(name.name.clone());
     let mut desc = build_table(&name.name, ct, &mut taken)?;
+    validate_exprs(&desc)?;
     desc.id = Catalog::allocate_id(&ctx.txn)?;
     desc.db_id = db.id;
     desc.owner = ctx.user.clone();
@@ -422,6 +423,47 @@ impl Builder {
         }
         Ok(out)
     }
+}
+
+/// Binds every DEFAULT and CHECK with the planner, as PostgreSQL does at CREATE TABLE:
+/// a DEFAULT may not reference columns and must be assignable to its column; a CHECK must be
+/// boolean.
+fn validate_exprs(t: &TableDesc) -> Result<()> {
+    let no_columns = TableDesc {
+        columns: Vec::new(),
+        ..t.clone()
+    };
+    for c in &t.columns {
+        let Some(text) = &c.default_expr else {
+            continue;
+        };
+        let ty = crate::plan::validate_scalar_expr(text, &no_columns)?;
+        if !crate::types::can_cast(&ty, &c.ty, false) {
+            return Err(Error::new(
+                code::DATATYPE_MISMATCH,
+                format!(
+                    "column \"{}\" is of type {} but default expression is of type {}",
+                    c.name,
+                    c.ty.pg_name(),
+                    ty.pg_name()
+                ),
+            )
+            .with_hint("You will need to rewrite or cast the expression."));
+        }
+    }
+    for chk in &t.checks {
+        let ty = crate::plan::validate_scalar_expr(&chk.expr, t)?;
+        if !matches!(ty, DataType::Bool | DataType::Unknown) {
+            return Err(Error::new(
+                code::DATATYPE_MISMATCH,
+                format!(
+                    "argument of CHECK must be type boolean, not type {}",
+                    ty.pg_name()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `rowid`, or `rowid_1`, `rowid_2`... when a user column has that name (CockroachDB).

@@ -123,6 +123,17 @@ fn create_table_errors_match_postgres() {
     // An index name is a relation name too.
     let e = err(&ctx, "CREATE TABLE t_pkey (a INT)");
     assert_eq!(e.code, code::DUPLICATE_TABLE);
+    // DEFAULT and CHECK are bound at CREATE TABLE.
+    let e = err(&ctx, "CREATE TABLE x (a INT DEFAULT true)");
+    assert_eq!(e.code, code::DATATYPE_MISMATCH);
+    let e = err(&ctx, "CREATE TABLE x (a INT CHECK (a + 1))");
+    assert_eq!(
+        e.message,
+        "argument of CHECK must be type boolean, not type integer"
+    );
+    let e = err(&ctx, "CREATE TABLE x (a INT, b INT DEFAULT a)");
+    assert_eq!(e.code, code::UNDEFINED_COLUMN);
+    ok(&ctx, "CREATE TABLE x (a TIMESTAMPTZ DEFAULT now(), b TEXT DEFAULT 'x', c INT8 DEFAULT unique_rowid())");
     // CockroachDB's inline INDEX.
     ok(&ctx, "CREATE TABLE w (a INT, b INT, INDEX w_ab (a, b))");
     let w = table(&ctx, "w");
@@ -191,16 +202,9 @@ fn show_statements_describe_the_schema() {
          CONSTRAINT pos CHECK (a > 0)\n)"
     );
     let (_, rows) = ok(&ctx, "SHOW INDEXES FROM s");
-    let summary: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            format!(
-                "{}.{}.{}",
-                texts(&[r.clone()], 1)[0],
-                texts(&[r.clone()], 4)[0],
-                texts(&[r.clone()], 5)[0]
-            )
-        })
+    let (names, cols, dirs) = (texts(&rows, 1), texts(&rows, 4), texts(&rows, 5));
+    let summary: Vec<String> = (0..rows.len())
+        .map(|i| format!("{}.{}.{}", names[i], cols[i], dirs[i]))
         .collect();
     assert_eq!(
         summary,
