@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// Start a single-node cluster (no replication) serving SQL on --sql-addr.
     StartSingleNode(StartArgs),
-    /// Start a temporary in-memory-like node with sample data and serve it until Ctrl-C.
+    /// Start a temporary node (store deleted on exit) with sample data; serve until Ctrl-C.
     Demo(DemoArgs),
     /// Open a SQL shell, or run statements with -e / from stdin.
     Sql(SqlArgs),
@@ -133,9 +133,11 @@ fn init_logging(default_level: &str) {
             "{default_level},h2=warn,hyper=warn,tower=warn,tonic=warn,pgwire=warn"
         ))
     });
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
@@ -149,17 +151,31 @@ async fn run(cli: Cli) -> Result<i32> {
             let started = chrono::DateTime::from_timestamp_millis(s.started_at_unix_ms)
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_default();
-            println!("  id | address | sql_address | http_address | build | started_at | draining");
-            println!(
-                "  {} | {} | {} | {} | {} | {} | {}",
-                s.node_id,
-                s.address,
-                s.sql_address,
-                s.http_address,
-                s.build_version,
-                started,
-                s.draining
-            );
+            let table = shell::format::ResultTable {
+                columns: [
+                    "id",
+                    "address",
+                    "sql_address",
+                    "http_address",
+                    "build",
+                    "started_at",
+                    "draining",
+                ]
+                .map(String::from)
+                .to_vec(),
+                rows: vec![[
+                    s.node_id.to_string(),
+                    s.address,
+                    s.sql_address,
+                    s.http_address,
+                    s.build_version,
+                    started,
+                    s.draining.to_string(),
+                ]
+                .map(Some)
+                .to_vec()],
+            };
+            print!("{}", shell::format::render(&table));
             Ok(0)
         }
         Command::Version => {

@@ -16,8 +16,6 @@ pub struct Metrics {
     pub http_requests: AtomicU64,
     /// Admin gRPC calls answered.
     pub admin_rpcs: AtomicU64,
-    /// SQL connections accepted by the pgwire listener.
-    pub sql_conns_accepted: AtomicU64,
 }
 
 impl Metrics {
@@ -75,11 +73,6 @@ impl NodeInfo {
                 "admin_rpcs_total",
                 "Admin gRPC calls answered",
                 &m.admin_rpcs,
-            ),
-            (
-                "sql_conns_accepted_total",
-                "SQL connections accepted",
-                &m.sql_conns_accepted,
             ),
         ];
         let mut out = String::new();

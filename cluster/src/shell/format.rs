@@ -43,7 +43,8 @@ pub fn render(t: &ResultTable) -> String {
         .enumerate()
         .map(|(i, c)| center(c, widths[i]))
         .collect();
-    out.push_str(&format!(" {} \n", header.join(" | ")).replace(" \n", "\n"));
+    out.push_str(format!(" {}", header.join(" | ")).trim_end());
+    out.push('\n');
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
     out.push_str(&rule.join("+"));
     out.push('\n');

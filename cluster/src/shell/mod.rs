@@ -49,8 +49,13 @@ pub enum Outcome {
 pub async fn run(opts: ShellOptions) -> Result<i32> {
     let mut conn = Connection::open(&opts.url).await?;
     if !opts.execute.is_empty() {
-        let script = opts.execute.join(";\n");
-        return Ok(run_script(&mut conn, &script).await);
+        for stmts in &opts.execute {
+            let code = run_script(&mut conn, stmts).await;
+            if code != 0 {
+                return Ok(code);
+            }
+        }
+        return Ok(0);
     }
     if std::io::stdin().is_terminal() {
         interactive(conn).await
@@ -228,21 +233,14 @@ fn describe(config: &tokio_postgres::Config) -> String {
 
 /// Runs a script statement by statement; stops at the first error. Returns the exit code.
 async fn run_script(conn: &mut Connection, script: &str) -> i32 {
-    let mut splitter = split::Splitter::new();
-    let mut statements = Vec::new();
-    for line in script.split_inclusive('\n') {
-        if splitter.is_empty() && line.trim_start().starts_with('\\') {
-            statements.push(line.trim().to_string());
-            continue;
-        }
-        statements.extend(splitter.push(line));
-    }
-    statements.extend(splitter.finish());
-    for stmt in statements {
-        let ok = if stmt.starts_with('\\') {
-            matches!(meta_command(conn, &stmt).await, Meta::Continue(true))
+    for item in split::split_all(script) {
+        let ok = if item.starts_with('\\') {
+            match meta_command(conn, &item).await {
+                Meta::Continue(ok) => ok,
+                Meta::Quit => return 0,
+            }
         } else {
-            run_one(conn, &stmt).await
+            run_one(conn, &item).await
         };
         if !ok {
             return 1;
@@ -363,25 +361,29 @@ async fn interactive(mut conn: Connection) -> Result<i32> {
             if trimmed.is_empty() {
                 continue;
             }
-            if trimmed.starts_with('\\') || matches!(trimmed, "quit" | "exit") {
-                let _ = editor.add_history_entry(trimmed);
-                let cmd = if trimmed.starts_with('\\') {
-                    trimmed
-                } else {
-                    "\\q"
-                };
-                if let Meta::Quit = meta_command(&mut conn, cmd).await {
-                    break;
+            if matches!(trimmed, "quit" | "exit" | "quit;" | "exit;") {
+                break;
+            }
+        }
+        for item in splitter.push(&format!("{line}\n")) {
+            if item.starts_with('\\') {
+                let _ = editor.add_history_entry(item.as_str());
+                if let Meta::Quit = meta_command(&mut conn, &item).await {
+                    return finish(editor, history);
                 }
                 continue;
             }
-        }
-        let statements = splitter.push(&format!("{line}\n"));
-        for stmt in statements {
-            let _ = editor.add_history_entry(format!("{stmt};"));
-            run_interruptible(&mut conn, &stmt).await;
+            let _ = editor.add_history_entry(format!("{item};"));
+            run_interruptible(&mut conn, &item).await;
         }
     }
+    finish(editor, history)
+}
+
+fn finish(
+    mut editor: rustyline::DefaultEditor,
+    history: Option<std::path::PathBuf>,
+) -> Result<i32> {
     if let Some(h) = &history {
         let _ = editor.save_history(h);
     }

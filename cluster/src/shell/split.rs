@@ -36,6 +36,7 @@ impl Splitter {
 
     /// Adds input (typically a line including its newline) and returns the statements it
     /// completed, without their terminating semicolons; empty statements are dropped.
+    /// Backslash commands (`\dt`, `\q`) come back as their own items, starting with `\`.
     pub fn push(&mut self, text: &str) -> Vec<String> {
         self.buf.push_str(text);
         let mut out = Vec::new();
@@ -66,6 +67,20 @@ impl Splitter {
                                 self.state = State::Dollar(tag);
                             }
                         }
+                    }
+                    b'\\' => {
+                        // A backslash command runs to the end of its line (as in psql); wait
+                        // for the newline before taking it.
+                        let Some(end) = self.buf[i..].find('\n').map(|n| i + n) else {
+                            break;
+                        };
+                        let pending = self.buf[start..i].trim();
+                        if !pending.is_empty() {
+                            out.push(pending.to_string());
+                        }
+                        out.push(self.buf[i..end].trim().trim_end_matches(';').to_string());
+                        start = end + 1;
+                        i = end;
                     }
                     b';' => {
                         let stmt = self.buf[start..i].trim();
@@ -211,6 +226,12 @@ mod tests {
             vec!["select /* a /* ; */ ; */ 1", "x"]
         );
         assert_eq!(split_all("select $1; x"), vec!["select $1", "x"]);
+        assert_eq!(
+            split_all("select 1; \\dt\nselect 2;"),
+            vec!["select 1", "\\dt", "select 2"]
+        );
+        assert_eq!(split_all("\\d t;\n\\q"), vec!["\\d t", "\\q"]);
+        assert_eq!(split_all("select '\\x';"), vec!["select '\\x'"]);
     }
 
     #[test]
