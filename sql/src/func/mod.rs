@@ -92,6 +92,13 @@ pub fn eval_function(
     ctx: &FuncContext,
 ) -> Result<Datum> {
     let lname = name.to_ascii_lowercase();
+    if args.len() != arg_types.len() {
+        return Err(Error::internal(format!(
+            "{lname}: {} arguments but {} argument types",
+            args.len(),
+            arg_types.len()
+        )));
+    }
     let ret = resolve_function(&lname, arg_types)?;
     if !NON_STRICT.contains(&lname.as_str()) && args.iter().any(Datum::is_null) {
         return Ok(Datum::Null);

@@ -52,6 +52,29 @@ fn timestamp_from_micros(m: i64) -> Result<NaiveDateTime> {
 impl Datum {
     /// The binary wire encoding of a value of type `ty`; None for NULL.
     pub fn to_pg_binary(&self, ty: &DataType) -> Result<Option<Vec<u8>>> {
+        // A numeric value of another numeric variant than the type's (an uncast plan value)
+        // is converted first, so the client never reads an int8's bytes as a float8.
+        let mismatched = matches!(
+            (self, ty),
+            (
+                Datum::Int(_),
+                DataType::Float4 | DataType::Float8 | DataType::Numeric(_)
+            ) | (
+                Datum::Float(_),
+                DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_)
+            ) | (
+                Datum::Decimal(_),
+                DataType::Int2
+                    | DataType::Int4
+                    | DataType::Int8
+                    | DataType::Float4
+                    | DataType::Float8
+            )
+        );
+        if mismatched {
+            let from = super::cast::datum_type(self);
+            return super::cast(self.clone(), &from, ty, true)?.to_pg_binary(ty);
+        }
         Ok(Some(match (self, ty) {
             (Datum::Null, _) => return Ok(None),
             (Datum::Bool(b), _) => vec![*b as u8],

@@ -143,7 +143,7 @@ pub(crate) fn cast_text(d: &Datum, ty: &DataType) -> String {
 }
 
 /// The declared type a datum variant most plausibly has (for error messages).
-fn datum_type(d: &Datum) -> DataType {
+pub(crate) fn datum_type(d: &Datum) -> DataType {
     match d {
         Datum::Bool(_) => DataType::Bool,
         Datum::Int(_) => DataType::Int8,

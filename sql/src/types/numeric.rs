@@ -256,6 +256,10 @@ pub(crate) fn parse_decimal(s: &str) -> Option<std::result::Result<Decimal, Erro
         },
         None => 0,
     };
+    // PostgreSQL rejects exponents beyond its precision limit as a syntax error.
+    if exp_val.abs() > 1000 {
+        return None;
+    }
     let negative = t.starts_with('-');
     let (ip, fp) = mant.split_once('.').unwrap_or((mant, ""));
     // Shift the decimal point by the exponent, textually, so no precision is lost.

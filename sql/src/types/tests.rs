@@ -761,3 +761,68 @@ fn from_sql_maps_postgres_names() {
         code::INVALID_PARAMETER_VALUE
     );
 }
+
+#[test]
+fn robustness() {
+    use DataType as T;
+    // Huge exponents are a syntax error, not an allocation.
+    assert_eq!(
+        err_code(Datum::from_pg_text("1e-99999999999", &T::Numeric(None))),
+        code::INVALID_TEXT_REPRESENTATION
+    );
+    assert_eq!(
+        err_code(Datum::from_pg_text("1e5000", &T::Numeric(None))),
+        code::INVALID_TEXT_REPRESENTATION
+    );
+    assert_eq!(
+        err_code(Datum::from_pg_text("1e100", &T::Numeric(None))),
+        code::NUMERIC_VALUE_OUT_OF_RANGE
+    );
+    // An integer datum sent as float8 is encoded as a float8.
+    let b = Datum::Int(2)
+        .to_pg_binary(&T::Float8)
+        .expect("encode")
+        .expect("not null");
+    assert_eq!(b, 2.0f64.to_be_bytes().to_vec());
+    let b = Datum::Int(2)
+        .to_pg_binary(&T::Numeric(None))
+        .expect("encode")
+        .expect("not null");
+    assert_eq!(
+        Datum::from_pg_binary(&b, &T::Numeric(None)).expect("decode"),
+        Datum::Int(2)
+    );
+    // Arbitrary bytes never panic the decoders.
+    let types = [
+        T::Bool,
+        T::Int2,
+        T::Int4,
+        T::Int8,
+        T::Float4,
+        T::Float8,
+        T::Numeric(None),
+        T::Text,
+        T::Bytea,
+        T::Date,
+        T::Timestamp,
+        T::TimestampTz,
+        T::Interval,
+        T::Uuid,
+        T::Jsonb,
+    ];
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    for len in 0..40usize {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        for t in &types {
+            let _ = Datum::from_pg_binary(&bytes, t);
+            let _ = Datum::from_pg_text(&String::from_utf8_lossy(&bytes), t);
+        }
+    }
+}
