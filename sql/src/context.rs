@@ -7,9 +7,9 @@
 
 use crate::types::{DataType, Row};
 use crate::Result;
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use parking_lot::Mutex;
 
 /// A shared handle on the statement's transaction.
 pub type TxnRef = Arc<Mutex<Box<dyn txn::Transaction>>>;
@@ -90,7 +90,10 @@ pub struct Column {
 impl Column {
     /// A column with a name and type.
     pub fn new(name: impl Into<String>, ty: DataType) -> Self {
-        Column { name: name.into(), ty }
+        Column {
+            name: name.into(),
+            ty,
+        }
     }
 }
 
@@ -126,6 +129,10 @@ impl ExecResult {
 
     /// A result from rows already in memory (small results such as SHOW output).
     pub fn rows(columns: Vec<Column>, rows: Vec<Row>, tag: impl Into<String>) -> Self {
-        ExecResult::Rows { columns, rows: Box::new(rows.into_iter().map(Ok)), tag: tag.into() }
+        ExecResult::Rows {
+            columns,
+            rows: Box::new(rows.into_iter().map(Ok)),
+            tag: tag.into(),
+        }
     }
 }

@@ -89,7 +89,12 @@ pub struct Error {
 impl Error {
     /// An error with the given SQLSTATE and message.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), detail: None, hint: None }
+        Error {
+            code,
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
     }
 
     /// Adds a detail line.

@@ -13,6 +13,9 @@ use std::sync::Arc;
 /// log is trimmed to what active transactions may conflict with.
 const MAX_RECENT_COMMITS_IDLE: usize = 0;
 
+/// A savepoint undo entry: a key and its previous buffered state (None = was not buffered).
+type UndoEntry = (Vec<u8>, Option<Option<Vec<u8>>>);
+
 /// A span a transaction read: `[start, end)`, `end = None` meaning unbounded.
 #[derive(Debug, Clone)]
 struct ReadSpan {
@@ -78,7 +81,12 @@ impl LocalTxnManager {
     /// (fsynced) before it is acknowledged.
     pub fn new(mvcc: Mvcc, clock: Arc<Clock>, sync: bool) -> Self {
         LocalTxnManager {
-            inner: Arc::new(Inner { mvcc, clock, state: Mutex::new(State::default()), sync }),
+            inner: Arc::new(Inner {
+                mvcc,
+                clock,
+                state: Mutex::new(State::default()),
+                sync,
+            }),
         }
     }
 
@@ -138,8 +146,8 @@ pub struct LocalTxn {
     inner: Arc<Inner>,
     /// Buffered writes: key -> new value (None = delete).
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    /// Undo log for savepoints: key and its previous buffered state (None = was not buffered).
-    undo: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+    /// Undo log for savepoints.
+    undo: Vec<UndoEntry>,
     reads: Vec<ReadSpan>,
     finished: bool,
 }
@@ -210,7 +218,10 @@ impl Transaction for LocalTxn {
         if !self.read_only {
             let mut end = key.to_vec();
             end.push(0);
-            self.reads.push(ReadSpan { start: key.to_vec(), end: Some(end) });
+            self.reads.push(ReadSpan {
+                start: key.to_vec(),
+                end: Some(end),
+            });
         }
         Ok(self.inner.mvcc.get(key, self.read_ts)?)
     }
@@ -227,14 +238,20 @@ impl Transaction for LocalTxn {
             end.map(|e| e.to_vec())
         };
         if !self.read_only {
-            self.reads.push(ReadSpan { start: start.to_vec(), end: covered_end.clone() });
+            self.reads.push(ReadSpan {
+                start: start.to_vec(),
+                end: covered_end.clone(),
+            });
         }
         let upper = match &covered_end {
             Some(e) => Bound::Excluded(e.as_slice()),
             None => Bound::Unbounded,
         };
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = stored.into_iter().collect();
-        for (k, v) in self.writes.range::<[u8], _>((Bound::Included(start), upper)) {
+        for (k, v) in self
+            .writes
+            .range::<[u8], _>((Bound::Included(start), upper))
+        {
             match v {
                 Some(v) => {
                     merged.insert(k.clone(), v.clone());
@@ -244,8 +261,15 @@ impl Transaction for LocalTxn {
                 }
             }
         }
-        let resume = if stored_was_full(&covered_end, end) { covered_end } else { None };
-        Ok(ScanPage { rows: merged.into_iter().collect(), resume })
+        let resume = if stored_was_full(&covered_end, end) {
+            covered_end
+        } else {
+            None
+        };
+        Ok(ScanPage {
+            rows: merged.into_iter().collect(),
+            resume,
+        })
     }
 
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
@@ -262,7 +286,9 @@ impl Transaction for LocalTxn {
 
     fn rollback_to(&mut self, savepoint: usize) {
         while self.undo.len() > savepoint {
-            let Some((key, prev)) = self.undo.pop() else { break };
+            let Some((key, prev)) = self.undo.pop() else {
+                break;
+            };
             match prev {
                 Some(v) => {
                     self.writes.insert(key, v);
@@ -376,7 +402,10 @@ mod tests {
         t1.commit().unwrap();
         assert!(matches!(
             t2.commit(),
-            Err(Error::Retry { reason: RetryReason::WriteTooOld, .. })
+            Err(Error::Retry {
+                reason: RetryReason::WriteTooOld,
+                ..
+            })
         ));
     }
 
@@ -401,7 +430,10 @@ mod tests {
                 None => break,
             }
         }
-        assert_eq!(keys, vec![b"a".to_vec(), b"bb".to_vec(), b"c".to_vec(), b"d".to_vec()]);
+        assert_eq!(
+            keys,
+            vec![b"a".to_vec(), b"bb".to_vec(), b"c".to_vec(), b"d".to_vec()]
+        );
     }
 
     #[test]
@@ -420,7 +452,15 @@ mod tests {
     #[test]
     fn read_only_refuses_writes() {
         let m = manager();
-        let mut t = m.begin(TxnOptions { read_only: true, as_of: None }).unwrap();
-        assert!(matches!(t.put(b"a".to_vec(), b"1".to_vec()), Err(Error::ReadOnly)));
+        let mut t = m
+            .begin(TxnOptions {
+                read_only: true,
+                as_of: None,
+            })
+            .unwrap();
+        assert!(matches!(
+            t.put(b"a".to_vec(), b"1".to_vec()),
+            Err(Error::ReadOnly)
+        ));
     }
 }
