@@ -7,7 +7,7 @@
 //!
 //! Supported: CREATE TABLE [IF NOT EXISTS], DROP TABLE [IF EXISTS] [CASCADE], CREATE [UNIQUE]
 //! INDEX [IF NOT EXISTS], DROP INDEX [IF EXISTS], CREATE/DROP DATABASE, CREATE SCHEMA public
-//! (no-op), TRUNCATE, SHOW TABLES, SHOW COLUMNS FROM, SHOW CREATE TABLE, SHOW DATABASES,
+//! (no-op), TRUNCATE, SHOW TABLES, SHOW COLUMNS FROM, SHOW CREATE TABLE, SHOW DATABASES, SHOW SCHEMAS,
 //! SHOW INDEXES FROM (parsed by sqlparser as `ShowVariable ["indexes", "from", ...]`).
 //!
 //! IMPLEMENTATION CAVEATS
@@ -84,10 +84,14 @@ fn dispatch(ctx: &ExecContext, stmt: &Statement) -> Result<Option<ExecResult>> {
             _ => return Ok(None),
         },
         Statement::Truncate(t) => database::truncate(ctx, t)?,
+        Statement::AlterTable(_) => {
+            return Err(Error::unsupported("ALTER TABLE is not supported yet"));
+        }
         Statement::ShowTables { show_options, .. } => show::show_tables(ctx, show_options)?,
         Statement::ShowColumns { show_options, .. } => show::show_columns(ctx, show_options)?,
         Statement::ShowCreate { obj_type, obj_name } => show::show_create(ctx, obj_type, obj_name)?,
         Statement::ShowDatabases { .. } => show::show_databases(ctx)?,
+        Statement::ShowSchemas { .. } => show::show_schemas(ctx)?,
         Statement::ShowVariable { variable } => match show::show_indexes(ctx, variable)? {
             Some(r) => r,
             None => return Ok(None),
@@ -95,6 +99,12 @@ fn dispatch(ctx: &ExecContext, stmt: &Statement) -> Result<Option<ExecResult>> {
         _ => return Ok(None),
     };
     Ok(Some(result))
+}
+
+/// Whether a `SHOW <words>` that sqlparser parsed as a variable is one of ours (SHOW INDEXES
+/// FROM t), so the session should route it to [`execute`] instead of its variables.
+pub fn handles_show_variable(variable: &[sqlparser::ast::Ident]) -> bool {
+    show::is_show_indexes(variable)
 }
 
 /// The names of every relation (table or index) of a database: PostgreSQL keeps tables and

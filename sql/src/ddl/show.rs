@@ -2,7 +2,7 @@
 //! CockroachDB's result columns (so CockroachDB users and tools see what they expect).
 
 use crate::catalog::names::{name_parts, resolve_table_name, PUBLIC_SCHEMA};
-use crate::catalog::{normalize_ident, Catalog, TableDesc};
+use crate::catalog::{Catalog, TableDesc};
 use crate::context::{Column, ExecContext, ExecResult};
 use crate::error::code;
 use crate::types::{DataType, Datum, Row};
@@ -321,19 +321,46 @@ pub(super) fn show_databases(ctx: &ExecContext) -> Result<ExecResult> {
     Ok(ExecResult::rows(cols, rows, "SHOW DATABASES"))
 }
 
-/// SHOW INDEXES|INDEX|KEYS FROM|IN t, which sqlparser's PostgreSQL dialect parses as
-/// `ShowVariable` with the words as identifiers. `None` when `words` is another SHOW.
-pub(super) fn show_indexes(ctx: &ExecContext, words: &[Ident]) -> Result<Option<ExecResult>> {
+/// SHOW SCHEMAS (of the current database): the virtual schemas and `public`.
+pub(super) fn show_schemas(ctx: &ExecContext) -> Result<ExecResult> {
+    let db = Catalog::must_database(&ctx.txn, &ctx.database)?;
+    let rows: Vec<Row> = [
+        "crdb_internal",
+        "information_schema",
+        "pg_catalog",
+        "public",
+    ]
+    .into_iter()
+    .map(|s| {
+        let owner = if s == PUBLIC_SCHEMA {
+            opt_text(Some(&db.owner))
+        } else {
+            Datum::Null
+        };
+        vec![text(s), owner]
+    })
+    .collect();
+    let cols = columns(&[("schema_name", DataType::Text), ("owner", DataType::Text)]);
+    Ok(ExecResult::rows(cols, rows, "SHOW SCHEMAS"))
+}
+
+/// Whether `words` spell SHOW INDEXES|INDEX|KEYS FROM|IN ...
+pub(super) fn is_show_indexes(words: &[Ident]) -> bool {
     let lower: Vec<String> = words
         .iter()
         .take(2)
         .map(|w| w.value.to_lowercase())
         .collect();
-    let is_indexes = matches!(
+    matches!(
         lower.first().map(String::as_str),
         Some("indexes" | "index" | "keys")
-    ) && matches!(lower.get(1).map(String::as_str), Some("from" | "in"));
-    if !is_indexes {
+    ) && matches!(lower.get(1).map(String::as_str), Some("from" | "in"))
+}
+
+/// SHOW INDEXES|INDEX|KEYS FROM|IN t, which sqlparser's PostgreSQL dialect parses as
+/// `ShowVariable` with the words as identifiers. `None` when `words` is another SHOW.
+pub(super) fn show_indexes(ctx: &ExecContext, words: &[Ident]) -> Result<Option<ExecResult>> {
+    if !is_show_indexes(words) {
         return Ok(None);
     }
     if words.len() < 3 {
@@ -398,6 +425,5 @@ pub(super) fn show_indexes(ctx: &ExecContext, words: &[Ident]) -> Result<Option<
         ("implicit", DataType::Bool),
         ("visible", DataType::Bool),
     ]);
-    let _ = normalize_ident;
     Ok(Some(ExecResult::rows(cols, rows, "SHOW INDEXES")))
 }

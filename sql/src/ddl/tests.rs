@@ -217,6 +217,12 @@ fn show_statements_describe_the_schema() {
             "s_bc.a.ASC"
         ]
     );
+    let (_, rows) = ok(&ctx, "SHOW SCHEMAS");
+    assert_eq!(texts(&rows, 0)[3], "public");
+    assert!(super::handles_show_variable(&[
+        sqlparser::ast::Ident::new("INDEXES"),
+        sqlparser::ast::Ident::new("FROM")
+    ]));
     // Other SHOW variables are not ours.
     assert!(run(&ctx, "SHOW search_path").unwrap().is_none());
     assert!(run(&ctx, "SELECT 1").unwrap().is_none());
