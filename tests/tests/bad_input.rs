@@ -38,7 +38,7 @@ async fn errors_carry_sqlstates_and_connections_survive() {
     expect_code(&client, "SELECT nosuchcolumn FROM t", "42703").await;
     expect_code(&client, "INSERT INTO t VALUES (2, 'toolong', 1)", "22001").await;
     expect_code(&client, "INSERT INTO t VALUES (3, 'x', 'abc')", "22P02").await;
-    expect_code(&client, "SELECT 'a' + 1", "42883").await;
+    expect_code(&client, "SELECT 'a'::TEXT + 1", "42883").await;
     expect_code(&client, "INSERT INTO t VALUES (1, 'dup', 1)", "23505").await;
     expect_code(&client, "INSERT INTO t VALUES (4, 'x', NULL)", "23502").await;
     expect_code(&client, "SELECT 1 / 0", "22012").await;
