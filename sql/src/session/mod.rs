@@ -501,6 +501,10 @@ impl Session {
 
 /// Whether the session itself runs `stmt` (no executor involved).
 pub fn is_session_statement(stmt: &Statement) -> bool {
+    if let Statement::ShowVariable { variable } = stmt {
+        // `SHOW INDEXES FROM t` and friends parse as SHOW <variable>; the DDL layer serves them.
+        return !crate::ddl::handles_show_variable(variable);
+    }
     matches!(
         stmt,
         Statement::StartTransaction { .. }
@@ -518,6 +522,9 @@ pub fn is_session_statement(stmt: &Statement) -> bool {
 
 /// Read-only SHOW statements served by `ddl::execute`.
 fn is_show_statement(stmt: &Statement) -> bool {
+    if let Statement::ShowVariable { variable } = stmt {
+        return crate::ddl::handles_show_variable(variable);
+    }
     matches!(
         stmt,
         Statement::ShowTables { .. }
