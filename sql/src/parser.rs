@@ -290,7 +290,8 @@ impl Dialect for MeridianDialect {
     }
 
     fn is_custom_type_typed_string(&self, first_keyword: Keyword, qualified: bool) -> bool {
-        self.pg.is_custom_type_typed_string(first_keyword, qualified)
+        self.pg
+            .is_custom_type_typed_string(first_keyword, qualified)
     }
 
     fn supports_aliased_function_args(&self) -> bool {
@@ -348,12 +349,17 @@ fn syntax_error(e: ParserError) -> Error {
         }
     };
     // sqlparser says `Expected: X, found: Y at Line: 1, Column: 8`.
-    let near = msg
-        .split("found: ")
-        .nth(1)
-        .map(|rest| rest.split(" at Line").next().unwrap_or(rest).trim().to_string());
+    let near = msg.split("found: ").nth(1).map(|rest| {
+        rest.split(" at Line")
+            .next()
+            .unwrap_or(rest)
+            .trim()
+            .to_string()
+    });
     match near {
-        Some(tok) if tok == "EOF" => Error::syntax(format!("at or near \"EOF\": syntax error: {msg}")),
+        Some(tok) if tok == "EOF" => {
+            Error::syntax(format!("at or near \"EOF\": syntax error: {msg}"))
+        }
         Some(tok) => Error::syntax(format!("at or near \"{tok}\": syntax error: {msg}")),
         None => Error::syntax(format!("syntax error: {msg}")),
     }

@@ -71,8 +71,16 @@ impl Agg {
             State::Count(n) => *n += 1,
             State::Sum(acc) | State::Avg(acc, _) => {
                 let at = self.acc_type();
-                let v = if self.arg_types[0] == at { v } else { types::cast(v, &self.arg_types[0], &at, true)? };
-                *acc = if acc.is_null() { v } else { types::eval_binary(BinaryOp::Plus, acc, &at, &v, &at, &at)? };
+                let v = if self.arg_types[0] == at {
+                    v
+                } else {
+                    types::cast(v, &self.arg_types[0], &at, true)?
+                };
+                *acc = if acc.is_null() {
+                    v
+                } else {
+                    types::eval_binary(BinaryOp::Plus, acc, &at, &v, &at, &at)?
+                };
                 if let State::Avg(_, n) = st {
                     *n += 1;
                 }
@@ -97,7 +105,10 @@ impl Agg {
             }
             State::StringAgg(cur) => {
                 let s = v.to_pg_text(&self.arg_types[0]).unwrap_or_default();
-                let sep = vals.get(1).and_then(|d| d.to_pg_text(&DataType::Text)).unwrap_or_default();
+                let sep = vals
+                    .get(1)
+                    .and_then(|d| d.to_pg_text(&DataType::Text))
+                    .unwrap_or_default();
                 match cur {
                     None => *cur = Some(s),
                     Some(c) => {
@@ -119,7 +130,14 @@ impl Agg {
                     Datum::Null
                 } else {
                     let at = self.acc_type();
-                    types::eval_binary(BinaryOp::Divide, &sum, &at, &Datum::Int(n), &DataType::Int8, &self.ty)?
+                    types::eval_binary(
+                        BinaryOp::Divide,
+                        &sum,
+                        &at,
+                        &Datum::Int(n),
+                        &DataType::Int8,
+                        &self.ty,
+                    )?
                 }
             }
             State::Bool(b) => b.map(Datum::Bool).unwrap_or(Datum::Null),
@@ -135,35 +153,59 @@ struct Group {
 }
 
 /// Aggregate node.
-pub fn build_aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env) -> Result<RowStream> {
+pub fn build_aggregate(
+    input: &Plan,
+    group: &[Expr],
+    aggs: &[AggCall],
+    env: &Env,
+) -> Result<RowStream> {
     let layout = Arc::new(input.layout());
-    let keys: Vec<Expr> = group.iter().map(|e| env.compile(e, &layout)).collect::<Result<_>>()?;
+    let keys: Vec<Expr> = group
+        .iter()
+        .map(|e| env.compile(e, &layout))
+        .collect::<Result<_>>()?;
     let calls: Vec<Agg> = aggs
         .iter()
         .map(|a| {
             Ok(Agg {
                 func: a.func,
                 arg_types: a.args.iter().map(|e| e.ty()).collect(),
-                args: a.args.iter().map(|e| env.compile(e, &layout)).collect::<Result<_>>()?,
+                args: a
+                    .args
+                    .iter()
+                    .map(|e| env.compile(e, &layout))
+                    .collect::<Result<_>>()?,
                 distinct: a.distinct,
-                filter: a.filter.as_ref().map(|f| env.compile(f, &layout)).transpose()?,
+                filter: a
+                    .filter
+                    .as_ref()
+                    .map(|f| env.compile(f, &layout))
+                    .transpose()?,
                 ty: a.ty.clone(),
             })
         })
         .collect::<Result<_>>()?;
     let mut index: HashMap<Row, usize> = HashMap::new();
     let mut groups: Vec<(Row, Group)> = Vec::new();
-    let new_group = |calls: &[Agg]| Group { states: calls.iter().map(Agg::init).collect(), seen: calls.iter().map(|_| HashSet::new()).collect() };
+    let new_group = |calls: &[Agg]| Group {
+        states: calls.iter().map(Agg::init).collect(),
+        seen: calls.iter().map(|_| HashSet::new()).collect(),
+    };
     for (n, r) in build(input, env)?.enumerate() {
         let row = r?;
-        if n % CANCEL_CHECK_ROWS == 0 {
+        if n.is_multiple_of(CANCEL_CHECK_ROWS) {
             env.ctx().check_cancel()?;
         }
-        let key = keys.iter().map(|e| eval(e, &row, env)).collect::<Result<Row>>()?;
+        let key = keys
+            .iter()
+            .map(|e| eval(e, &row, env))
+            .collect::<Result<Row>>()?;
         let gi = match index.get(&key) {
             Some(i) => *i,
             None => {
-                env.shared.mem.grow(row_bytes(&key) * 2 + 64 * calls.len())?;
+                env.shared
+                    .mem
+                    .grow(row_bytes(&key) * 2 + 64 * calls.len())?;
                 groups.push((key.clone(), new_group(&calls)));
                 index.insert(key, groups.len() - 1);
                 groups.len() - 1
@@ -176,7 +218,11 @@ pub fn build_aggregate(input: &Plan, group: &[Expr], aggs: &[AggCall], env: &Env
                     continue;
                 }
             }
-            let vals = a.args.iter().map(|e| eval(e, &row, env)).collect::<Result<Row>>()?;
+            let vals = a
+                .args
+                .iter()
+                .map(|e| eval(e, &row, env))
+                .collect::<Result<Row>>()?;
             if a.distinct {
                 if vals.first().is_some_and(Datum::is_null) || g.seen[i].contains(&vals) {
                     continue;

@@ -15,10 +15,18 @@ pub fn build_values(rows: &[Vec<Expr>], env: &Env) -> Result<RowStream> {
     let empty = Arc::new(Vec::new());
     let compiled: Vec<Vec<Expr>> = rows
         .iter()
-        .map(|r| r.iter().map(|e| env.compile(e, &empty)).collect::<Result<Vec<_>>>())
+        .map(|r| {
+            r.iter()
+                .map(|e| env.compile(e, &empty))
+                .collect::<Result<Vec<_>>>()
+        })
         .collect::<Result<_>>()?;
     let env = env.clone();
-    Ok(Box::new(compiled.into_iter().map(move |r| r.iter().map(|e| eval(e, &[], &env)).collect::<Result<Row>>())))
+    Ok(Box::new(compiled.into_iter().map(move |r| {
+        r.iter()
+            .map(|e| eval(e, &[], &env))
+            .collect::<Result<Row>>()
+    })))
 }
 
 /// A filter over any row stream with a compiled predicate.
@@ -42,7 +50,7 @@ impl Iterator for FilterIter {
                 Err(e) => return Some(Err(e)),
             };
             self.seen += 1;
-            if self.seen % CANCEL_CHECK_ROWS == 0 {
+            if self.seen.is_multiple_of(CANCEL_CHECK_ROWS) {
                 if let Err(e) = self.env.ctx().check_cancel() {
                     return Some(Err(e));
                 }
@@ -59,7 +67,12 @@ impl Iterator for FilterIter {
 /// Wraps a stream in a filter (no-op without predicate).
 pub fn filter_stream(input: RowStream, pred: Option<Expr>, env: &Env) -> RowStream {
     match pred {
-        Some(pred) => Box::new(FilterIter { input, pred, env: env.clone(), seen: 0 }),
+        Some(pred) => Box::new(FilterIter {
+            input,
+            pred,
+            env: env.clone(),
+            seen: 0,
+        }),
         None => input,
     }
 }
@@ -74,13 +87,19 @@ pub fn build_filter(input: &Plan, predicate: &Expr, env: &Env) -> Result<RowStre
 /// Projection node.
 pub fn build_project(input: &Plan, exprs: &[Expr], env: &Env) -> Result<RowStream> {
     let layout = Arc::new(input.layout());
-    let compiled: Vec<Expr> = exprs.iter().map(|e| env.compile(e, &layout)).collect::<Result<_>>()?;
+    let compiled: Vec<Expr> = exprs
+        .iter()
+        .map(|e| env.compile(e, &layout))
+        .collect::<Result<_>>()?;
     let stream = build(input, env)?;
     let env = env.clone();
     // A projection of plain columns only reorders values.
     Ok(Box::new(stream.map(move |r| {
         let row = r?;
-        compiled.iter().map(|e| eval(e, &row, &env)).collect::<Result<Row>>()
+        compiled
+            .iter()
+            .map(|e| eval(e, &row, &env))
+            .collect::<Result<Row>>()
     })))
 }
 
@@ -95,12 +114,20 @@ fn count(e: Option<&Expr>, what: &str, env: &Env) -> Result<Option<usize>> {
             format!("{what} must not be negative"),
         )),
         Datum::Int(n) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
-        other => Err(Error::new(code::DATATYPE_MISMATCH, format!("argument of {what} must be type bigint, not {other:?}"))),
+        other => Err(Error::new(
+            code::DATATYPE_MISMATCH,
+            format!("argument of {what} must be type bigint, not {other:?}"),
+        )),
     }
 }
 
 /// LIMIT/OFFSET node.
-pub fn build_limit(input: &Plan, limit: Option<&Expr>, offset: Option<&Expr>, env: &Env) -> Result<RowStream> {
+pub fn build_limit(
+    input: &Plan,
+    limit: Option<&Expr>,
+    offset: Option<&Expr>,
+    env: &Env,
+) -> Result<RowStream> {
     let limit = count(limit, "LIMIT", env)?;
     let offset = count(offset, "OFFSET", env)?.unwrap_or(0);
     if limit == Some(0) {
@@ -125,7 +152,10 @@ struct DistinctIter {
 impl DistinctIter {
     fn step(&mut self, row: Row) -> Result<Option<Row>> {
         let key = match &self.on {
-            Some(exprs) => exprs.iter().map(|e| eval(e, &row, &self.env)).collect::<Result<Row>>()?,
+            Some(exprs) => exprs
+                .iter()
+                .map(|e| eval(e, &row, &self.env))
+                .collect::<Result<Row>>()?,
             None => row.clone(),
         };
         if self.seen.contains(&key) {
@@ -158,8 +188,17 @@ impl Iterator for DistinctIter {
 pub fn build_distinct(input: &Plan, on: Option<&Vec<Expr>>, env: &Env) -> Result<RowStream> {
     let layout = Arc::new(input.layout());
     let on = match on {
-        Some(v) => Some(v.iter().map(|e| env.compile(e, &layout)).collect::<Result<Vec<_>>>()?),
+        Some(v) => Some(
+            v.iter()
+                .map(|e| env.compile(e, &layout))
+                .collect::<Result<Vec<_>>>()?,
+        ),
         None => None,
     };
-    Ok(Box::new(DistinctIter { input: build(input, env)?, on, seen: HashSet::new(), env: env.clone() }))
+    Ok(Box::new(DistinctIter {
+        input: build(input, env)?,
+        on,
+        seen: HashSet::new(),
+        env: env.clone(),
+    }))
 }

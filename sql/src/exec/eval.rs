@@ -20,17 +20,27 @@ use std::sync::Arc;
 /// Evaluates `e` on `row`.
 pub fn eval(e: &Expr, row: &[Datum], env: &Env) -> Result<Datum> {
     match e {
-        Expr::Slot(i, _) => row.get(*i).cloned().ok_or_else(|| Error::internal(format!("row has no column {i}"))),
+        Expr::Slot(i, _) => row
+            .get(*i)
+            .cloned()
+            .ok_or_else(|| Error::internal(format!("row has no column {i}"))),
         Expr::Outer { level, slot, .. } => env
             .outer
             .get(*level)
             .and_then(|r| r.get(*slot))
             .cloned()
             .ok_or_else(|| Error::internal("outer row column missing")),
-        Expr::Col(id, _) => Err(Error::internal(format!("uncompiled column reference #{id}"))),
+        Expr::Col(id, _) => Err(Error::internal(format!(
+            "uncompiled column reference #{id}"
+        ))),
         Expr::Literal(d, _) => Ok(d.clone()),
         Expr::Param(i, ty) => param(env, *i, ty),
-        Expr::Binary { op, left, right, ty } => eval_binary(*op, left, right, ty, row, env),
+        Expr::Binary {
+            op,
+            left,
+            right,
+            ty,
+        } => eval_binary(*op, left, right, ty, row, env),
         Expr::Unary { op, expr, .. } => {
             let v = eval(expr, row, env)?;
             types::eval_unary(*op, &v, &expr.ty())
@@ -54,13 +64,28 @@ pub fn eval(e: &Expr, row: &[Datum], env: &Env) -> Result<Datum> {
             }
             types::cast(v, &expr.ty(), ty, *explicit)
         }
-        Expr::Case { operand, whens, else_, .. } => eval_case(operand.as_deref(), whens, else_.as_deref(), row, env),
-        Expr::IsNull { expr, negated } => Ok(Datum::Bool(eval(expr, row, env)?.is_null() != *negated)),
-        Expr::IsBool { expr, value, negated } => {
+        Expr::Case {
+            operand,
+            whens,
+            else_,
+            ..
+        } => eval_case(operand.as_deref(), whens, else_.as_deref(), row, env),
+        Expr::IsNull { expr, negated } => {
+            Ok(Datum::Bool(eval(expr, row, env)?.is_null() != *negated))
+        }
+        Expr::IsBool {
+            expr,
+            value,
+            negated,
+        } => {
             let v = eval(expr, row, env)?.truthy()?;
             Ok(Datum::Bool((v == Some(*value)) != *negated))
         }
-        Expr::IsDistinct { left, right, negated } => {
+        Expr::IsDistinct {
+            left,
+            right,
+            negated,
+        } => {
             let l = eval(left, row, env)?;
             let r = eval(right, row, env)?;
             let distinct = match (l.is_null(), r.is_null()) {
@@ -70,7 +95,11 @@ pub fn eval(e: &Expr, row: &[Datum], env: &Env) -> Result<Datum> {
             };
             Ok(Datum::Bool(distinct != *negated))
         }
-        Expr::InList { expr, list, negated } => {
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => {
             let v = eval(expr, row, env)?;
             let mut vals = Vec::with_capacity(list.len());
             for item in list {
@@ -107,21 +136,33 @@ pub fn eval_pred(e: &Expr, row: &[Datum], env: &Env) -> Result<bool> {
 
 /// A parameter value, converted to the inferred type when the client sent text.
 fn param(env: &Env, i: usize, ty: &DataType) -> Result<Datum> {
-    let d = env
-        .shared
-        .params
-        .get(i)
-        .cloned()
-        .ok_or_else(|| Error::new(code::UNDEFINED_PARAMETER, format!("there is no parameter ${}", i + 1)))?;
+    let d = env.shared.params.get(i).cloned().ok_or_else(|| {
+        Error::new(
+            code::UNDEFINED_PARAMETER,
+            format!("there is no parameter ${}", i + 1),
+        )
+    })?;
     match d {
-        Datum::Text(s) if !matches!(ty, DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown) => {
+        Datum::Text(s)
+            if !matches!(
+                ty,
+                DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown
+            ) =>
+        {
             Datum::from_pg_text(&s, ty)
         }
         other => Ok(other),
     }
 }
 
-fn eval_binary(op: BinaryOp, left: &Expr, right: &Expr, ty: &DataType, row: &[Datum], env: &Env) -> Result<Datum> {
+fn eval_binary(
+    op: BinaryOp,
+    left: &Expr,
+    right: &Expr,
+    ty: &DataType,
+    row: &[Datum],
+    env: &Env,
+) -> Result<Datum> {
     let l = eval(left, row, env)?;
     // Short-circuit AND/OR (and avoid evaluating, e.g., a subquery needlessly).
     match op {
@@ -133,7 +174,13 @@ fn eval_binary(op: BinaryOp, left: &Expr, right: &Expr, ty: &DataType, row: &[Da
     types::eval_binary(op, &l, &left.ty(), &r, &right.ty(), ty)
 }
 
-fn eval_case(operand: Option<&Expr>, whens: &[(Expr, Expr)], else_: Option<&Expr>, row: &[Datum], env: &Env) -> Result<Datum> {
+fn eval_case(
+    operand: Option<&Expr>,
+    whens: &[(Expr, Expr)],
+    else_: Option<&Expr>,
+    row: &[Datum],
+    env: &Env,
+) -> Result<Datum> {
     let op = match operand {
         Some(o) => Some(eval(o, row, env)?),
         None => None,
@@ -196,10 +243,15 @@ fn eval_subquery(sq: &Subquery, row: &[Datum], env: &Env) -> Result<Datum> {
                 let v = eval(lhs, row, env)?;
                 set_membership(&v, &set, has_null, *negated)
             }
-            (SubqueryCache::Set(..), _) => return Err(Error::internal("subquery cache kind mismatch")),
+            (SubqueryCache::Set(..), _) => {
+                return Err(Error::internal("subquery cache kind mismatch"))
+            }
         });
     }
-    let layout = sq.outer_layout.clone().ok_or_else(|| Error::internal("subquery not compiled"))?;
+    let layout = sq
+        .outer_layout
+        .clone()
+        .ok_or_else(|| Error::internal("subquery not compiled"))?;
     let sub_env = env.nested(layout, row.to_vec());
     let mut stream = build(&sq.plan, &sub_env)?;
     match &sq.kind {
@@ -227,7 +279,10 @@ fn scalar_result(stream: &mut crate::context::RowStream) -> Result<Datum> {
         None => return Ok(Datum::Null),
     };
     if stream.next().transpose()?.is_some() {
-        return Err(Error::new(code::CARDINALITY_VIOLATION, "more than one row returned by a subquery used as an expression"));
+        return Err(Error::new(
+            code::CARDINALITY_VIOLATION,
+            "more than one row returned by a subquery used as an expression",
+        ));
     }
     Ok(first)
 }
@@ -247,7 +302,9 @@ fn run_uncorrelated(sq: &Subquery, row: &[Datum], env: &Env) -> Result<SubqueryC
                 if x.is_null() {
                     has_null = true;
                 } else {
-                    env.shared.mem.grow(crate::exec::row_bytes(std::slice::from_ref(&x)))?;
+                    env.shared
+                        .mem
+                        .grow(crate::exec::row_bytes(std::slice::from_ref(&x)))?;
                     set.insert(x);
                 }
             }

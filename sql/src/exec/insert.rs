@@ -30,11 +30,20 @@ impl CompiledRow {
     /// Compiles checks and RETURNING.
     pub fn new(r: &RowExprs, env: &Env) -> Result<Self> {
         let layout: Arc<Vec<ColId>> = Arc::new(r.table_ids.clone());
-        let checks = r.checks.iter().map(|(n, e)| Ok((n.clone(), env.compile(e, &layout)?))).collect::<Result<_>>()?;
+        let checks = r
+            .checks
+            .iter()
+            .map(|(n, e)| Ok((n.clone(), env.compile(e, &layout)?)))
+            .collect::<Result<_>>()?;
         let returning = r
             .returning
             .as_ref()
-            .map(|(exprs, _)| exprs.iter().map(|e| env.compile(e, &layout)).collect::<Result<Vec<_>>>())
+            .map(|(exprs, _)| {
+                exprs
+                    .iter()
+                    .map(|e| env.compile(e, &layout))
+                    .collect::<Result<Vec<_>>>()
+            })
             .transpose()?;
         Ok(CompiledRow { checks, returning })
     }
@@ -53,7 +62,10 @@ impl CompiledRow {
             if eval(e, row, env)?.truthy()? == Some(false) {
                 return Err(Error::new(
                     code::CHECK_VIOLATION,
-                    format!("new row for relation \"{}\" violates check constraint \"{name}\"", t.name),
+                    format!(
+                        "new row for relation \"{}\" violates check constraint \"{name}\"",
+                        t.name
+                    ),
                 ));
             }
         }
@@ -63,7 +75,10 @@ impl CompiledRow {
     /// Evaluates RETURNING for a written row, collecting it.
     pub fn maybe_return(&self, row: &[Datum], env: &Env, out: &mut Vec<Row>) -> Result<()> {
         if let Some(exprs) = &self.returning {
-            let r = exprs.iter().map(|e| eval(e, row, env)).collect::<Result<Row>>()?;
+            let r = exprs
+                .iter()
+                .map(|e| eval(e, row, env))
+                .collect::<Result<Row>>()?;
             env.shared.mem.grow(row_bytes(&r))?;
             out.push(r);
         }
@@ -76,7 +91,7 @@ pub fn collect_rows(plan: &crate::plan::Plan, env: &Env) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (n, r) in build(plan, env)?.enumerate() {
         let r = r?;
-        if n % CANCEL_CHECK_ROWS == 0 {
+        if n.is_multiple_of(CANCEL_CHECK_ROWS) {
             env.ctx().check_cancel()?;
         }
         env.shared.mem.grow(row_bytes(&r))?;
@@ -86,9 +101,18 @@ pub fn collect_rows(plan: &crate::plan::Plan, env: &Env) -> Result<Vec<Row>> {
 }
 
 /// Finds an existing row conflicting with `row` on the arbiter (or any unique) index.
-fn find_conflict(t: &Arc<TableDesc>, arbiter: &Option<Vec<usize>>, row: &[Datum], env: &Env) -> Result<Option<Row>> {
+fn find_conflict(
+    t: &Arc<TableDesc>,
+    arbiter: &Option<Vec<usize>>,
+    row: &[Datum],
+    env: &Env,
+) -> Result<Option<Row>> {
     let mut candidates: Vec<IndexChoice> = vec![IndexChoice::Primary];
-    candidates.extend((0..t.indexes.len()).filter(|i| t.indexes[*i].unique).map(IndexChoice::Secondary));
+    candidates.extend(
+        (0..t.indexes.len())
+            .filter(|i| t.indexes[*i].unique)
+            .map(IndexChoice::Secondary),
+    );
     if let Some(cols) = arbiter {
         let mut want = cols.clone();
         want.sort_unstable();
@@ -109,7 +133,11 @@ fn find_conflict(t: &Arc<TableDesc>, arbiter: &Option<Vec<usize>>, row: &[Datum]
     let txn = &env.ctx().txn;
     for c in candidates {
         let idx = index_desc(t, c)?;
-        let vals: Vec<Datum> = idx.columns.iter().map(|(p, _)| row.get(*p).cloned().unwrap_or(Datum::Null)).collect();
+        let vals: Vec<Datum> = idx
+            .columns
+            .iter()
+            .map(|(p, _)| row.get(*p).cloned().unwrap_or(Datum::Null))
+            .collect();
         if vals.iter().any(Datum::is_null) {
             continue;
         }
@@ -118,7 +146,9 @@ fn find_conflict(t: &Arc<TableDesc>, arbiter: &Option<Vec<usize>>, row: &[Datum]
             IndexChoice::Secondary(_) => {
                 let prefix = storage::index_key_prefix(t, idx, &vals)?;
                 let end = kv::keys::prefix_end(&prefix);
-                scan_rows(t, c, vec![IndexSpan { start: prefix, end }], env)?.next().transpose()?
+                scan_rows(t, c, vec![IndexSpan { start: prefix, end }], env)?
+                    .next()
+                    .transpose()?
             }
         };
         if found.is_some() {
@@ -132,7 +162,11 @@ fn find_conflict(t: &Arc<TableDesc>, arbiter: &Option<Vec<usize>>, row: &[Datum]
 pub fn execute_insert(p: &InsertPlan, env: &Env) -> Result<ExecResult> {
     let t = &p.table;
     let empty = Arc::new(Vec::new());
-    let defaults: Vec<Option<Expr>> = p.defaults.iter().map(|d| d.as_ref().map(|e| env.compile(e, &empty)).transpose()).collect::<Result<_>>()?;
+    let defaults: Vec<Option<Expr>> = p
+        .defaults
+        .iter()
+        .map(|d| d.as_ref().map(|e| env.compile(e, &empty)).transpose())
+        .collect::<Result<_>>()?;
     let row_exprs = CompiledRow::new(&p.row, env)?;
     let conflict = match &p.on_conflict {
         Some(oc) => {
@@ -141,9 +175,18 @@ pub fn execute_insert(p: &InsertPlan, env: &Env) -> Result<ExecResult> {
             let layout = Arc::new(layout);
             let action = match &oc.action {
                 ConflictAction::Nothing => None,
-                ConflictAction::Update { assignments, filter } => Some((
-                    assignments.iter().map(|(pos, e)| Ok((*pos, env.compile(e, &layout)?))).collect::<Result<Vec<_>>>()?,
-                    filter.as_ref().map(|f| env.compile(f, &layout)).transpose()?,
+                ConflictAction::Update {
+                    assignments,
+                    filter,
+                } => Some((
+                    assignments
+                        .iter()
+                        .map(|(pos, e)| Ok((*pos, env.compile(e, &layout)?)))
+                        .collect::<Result<Vec<_>>>()?,
+                    filter
+                        .as_ref()
+                        .map(|f| env.compile(f, &layout))
+                        .transpose()?,
                 )),
             };
             Some((oc.arbiter.clone(), action))
@@ -155,7 +198,7 @@ pub fn execute_insert(p: &InsertPlan, env: &Env) -> Result<ExecResult> {
     let mut count = 0usize;
     let mut returned = Vec::new();
     for (n, src) in source.into_iter().enumerate() {
-        if n % CANCEL_CHECK_ROWS == 0 {
+        if n.is_multiple_of(CANCEL_CHECK_ROWS) {
             env.ctx().check_cancel()?;
         }
         let mut row: Row = Vec::with_capacity(t.columns.len());
@@ -169,7 +212,9 @@ pub fn execute_insert(p: &InsertPlan, env: &Env) -> Result<ExecResult> {
         row_exprs.validate(t, &row, env)?;
         if let Some((arbiter, action)) = &conflict {
             if let Some(existing) = find_conflict(t, arbiter, &row, env)? {
-                let Some((assignments, filter)) = action else { continue };
+                let Some((assignments, filter)) = action else {
+                    continue;
+                };
                 let mut joined = existing.clone();
                 joined.extend(row.iter().cloned());
                 if let Some(f) = filter {
@@ -192,6 +237,10 @@ pub fn execute_insert(p: &InsertPlan, env: &Env) -> Result<ExecResult> {
         row_exprs.maybe_return(&row, env, &mut returned)?;
         count += 1;
     }
-    let returning = p.row.returning.as_ref().map(|(_, cols)| (cols.clone(), returned));
+    let returning = p
+        .row
+        .returning
+        .as_ref()
+        .map(|(_, cols)| (cols.clone(), returned));
     Ok(write_result("INSERT 0", count, returning))
 }

@@ -24,9 +24,19 @@ enum Matcher {
     /// Every right row.
     Nested,
     /// Right rows by key.
-    Hash { table: HashMap<Row, Vec<usize>>, lkeys: Vec<Expr> },
+    Hash {
+        table: HashMap<Row, Vec<usize>>,
+        lkeys: Vec<Expr>,
+    },
     /// Index lookups into a table.
-    Lookup { table: Arc<TableDesc>, index: IndexChoice, lkeys: Vec<Expr>, key_types: Vec<DataType>, filter: Option<Expr>, point: bool },
+    Lookup {
+        table: Arc<TableDesc>,
+        index: IndexChoice,
+        lkeys: Vec<Expr>,
+        key_types: Vec<DataType>,
+        filter: Option<Expr>,
+        point: bool,
+    },
 }
 
 struct JoinIter {
@@ -54,7 +64,17 @@ fn concat(l: &[Datum], r: &[Datum]) -> Row {
 impl JoinIter {
     /// Right rows fetched by index lookup for `lrow`.
     fn lookup(&self, lrow: &[Datum]) -> Result<Vec<Row>> {
-        let Matcher::Lookup { table, index, lkeys, key_types, filter, point } = &self.matcher else { return Ok(vec![]) };
+        let Matcher::Lookup {
+            table,
+            index,
+            lkeys,
+            key_types,
+            filter,
+            point,
+        } = &self.matcher
+        else {
+            return Ok(vec![]);
+        };
         let mut vals = Vec::with_capacity(lkeys.len());
         for (e, t) in lkeys.iter().zip(key_types) {
             match key_value(eval(e, lrow, &self.env)?, &e.ty(), t) {
@@ -64,11 +84,19 @@ impl JoinIter {
         }
         let txn = &self.env.ctx().txn;
         let rows: Vec<Row> = if *point {
-            storage::get_by_primary_key(txn, table, &vals)?.into_iter().collect()
+            storage::get_by_primary_key(txn, table, &vals)?
+                .into_iter()
+                .collect()
         } else {
             let prefix = storage::index_key_prefix(table, index_desc(table, *index)?, &vals)?;
             let end = kv::keys::prefix_end(&prefix);
-            scan_rows(table, *index, vec![IndexSpan { start: prefix, end }], &self.env)?.collect::<Result<_>>()?
+            scan_rows(
+                table,
+                *index,
+                vec![IndexSpan { start: prefix, end }],
+                &self.env,
+            )?
+            .collect::<Result<_>>()?
         };
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -96,7 +124,10 @@ impl JoinIter {
         } else {
             let candidates: Vec<usize> = match &self.matcher {
                 Matcher::Hash { table, lkeys } => {
-                    let key = lkeys.iter().map(|e| eval(e, &lrow, &self.env)).collect::<Result<Row>>()?;
+                    let key = lkeys
+                        .iter()
+                        .map(|e| eval(e, &lrow, &self.env))
+                        .collect::<Result<Row>>()?;
                     if key.iter().any(Datum::is_null) {
                         vec![]
                     } else {
@@ -117,7 +148,8 @@ impl JoinIter {
             }
         }
         if !any && matches!(self.kind, JoinKind::Left | JoinKind::Full) {
-            self.queue.push_back(concat(&lrow, &vec![Datum::Null; self.right_width]));
+            self.queue
+                .push_back(concat(&lrow, &vec![Datum::Null; self.right_width]));
         }
         Ok(())
     }
@@ -156,7 +188,7 @@ impl Iterator for JoinIter {
             match self.left.next() {
                 Some(Ok(lrow)) => {
                     self.seen += 1;
-                    if self.seen % CANCEL_CHECK_ROWS == 0 {
+                    if self.seen.is_multiple_of(CANCEL_CHECK_ROWS) {
                         if let Err(e) = self.env.ctx().check_cancel() {
                             return Some(Err(e));
                         }
@@ -180,7 +212,7 @@ fn collect(stream: RowStream, env: &Env) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (n, r) in stream.enumerate() {
         let r = r?;
-        if n % CANCEL_CHECK_ROWS == 0 {
+        if n.is_multiple_of(CANCEL_CHECK_ROWS) {
             env.ctx().check_cancel()?;
         }
         env.shared.mem.grow(row_bytes(&r))?;
@@ -191,7 +223,14 @@ fn collect(stream: RowStream, env: &Env) -> Result<Vec<Row>> {
 
 /// Join node.
 pub fn build_join(plan: &Plan, env: &Env) -> Result<RowStream> {
-    let Plan::Join { left, right, kind, on, strategy } = plan else {
+    let Plan::Join {
+        left,
+        right,
+        kind,
+        on,
+        strategy,
+    } = plan
+    else {
         return Err(Error::internal("build_join on a non-join"));
     };
     let llayout = Arc::new(left.layout());
@@ -200,13 +239,25 @@ pub fn build_join(plan: &Plan, env: &Env) -> Result<RowStream> {
     let on = on.as_ref().map(|e| env.compile(e, &all)).transpose()?;
     let (matcher, right_rows) = match strategy {
         JoinStrategy::NestedLoop => (Matcher::Nested, collect(build(right, env)?, env)?),
-        JoinStrategy::Hash { left_keys, right_keys } => {
-            let rkeys: Vec<Expr> = right_keys.iter().map(|e| env.compile(e, &rlayout)).collect::<Result<_>>()?;
-            let lkeys: Vec<Expr> = left_keys.iter().map(|e| env.compile(e, &llayout)).collect::<Result<_>>()?;
+        JoinStrategy::Hash {
+            left_keys,
+            right_keys,
+        } => {
+            let rkeys: Vec<Expr> = right_keys
+                .iter()
+                .map(|e| env.compile(e, &rlayout))
+                .collect::<Result<_>>()?;
+            let lkeys: Vec<Expr> = left_keys
+                .iter()
+                .map(|e| env.compile(e, &llayout))
+                .collect::<Result<_>>()?;
             let rows = collect(build(right, env)?, env)?;
             let mut table: HashMap<Row, Vec<usize>> = HashMap::new();
             for (i, r) in rows.iter().enumerate() {
-                let key = rkeys.iter().map(|e| eval(e, r, env)).collect::<Result<Row>>()?;
+                let key = rkeys
+                    .iter()
+                    .map(|e| eval(e, r, env))
+                    .collect::<Result<Row>>()?;
                 if key.iter().any(Datum::is_null) {
                     continue;
                 }
@@ -219,14 +270,41 @@ pub fn build_join(plan: &Plan, env: &Env) -> Result<RowStream> {
                 return Err(Error::internal("lookup join into a non-scan"));
             };
             let idx = index_desc(&s.table, *index)?;
-            let key_types = idx.columns.iter().take(left_keys.len()).map(|(p, _)| s.table.columns[*p].ty.clone()).collect();
-            let point = *index == IndexChoice::Primary && left_keys.len() == s.table.primary.columns.len();
-            let filter = s.filter.as_ref().map(|f| env.compile(f, &rlayout)).transpose()?;
-            let lkeys = left_keys.iter().map(|e| env.compile(e, &llayout)).collect::<Result<_>>()?;
-            (Matcher::Lookup { table: s.table.clone(), index: *index, lkeys, key_types, filter, point }, vec![])
+            let key_types = idx
+                .columns
+                .iter()
+                .take(left_keys.len())
+                .map(|(p, _)| s.table.columns[*p].ty.clone())
+                .collect();
+            let point =
+                *index == IndexChoice::Primary && left_keys.len() == s.table.primary.columns.len();
+            let filter = s
+                .filter
+                .as_ref()
+                .map(|f| env.compile(f, &rlayout))
+                .transpose()?;
+            let lkeys = left_keys
+                .iter()
+                .map(|e| env.compile(e, &llayout))
+                .collect::<Result<_>>()?;
+            (
+                Matcher::Lookup {
+                    table: s.table.clone(),
+                    index: *index,
+                    lkeys,
+                    key_types,
+                    filter,
+                    point,
+                },
+                vec![],
+            )
         }
     };
-    let matched = if matches!(kind, JoinKind::Right | JoinKind::Full) { vec![false; right_rows.len()] } else { vec![] };
+    let matched = if matches!(kind, JoinKind::Right | JoinKind::Full) {
+        vec![false; right_rows.len()]
+    } else {
+        vec![]
+    };
     Ok(Box::new(JoinIter {
         left: build(left, env)?,
         matcher,

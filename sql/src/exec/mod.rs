@@ -54,7 +54,10 @@ pub struct MemBudget {
 impl MemBudget {
     /// A budget of `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        MemBudget { used: AtomicUsize::new(0), limit }
+        MemBudget {
+            used: AtomicUsize::new(0),
+            limit,
+        }
     }
 
     /// Reserves `bytes`; fails with 53200 over the limit.
@@ -64,7 +67,10 @@ impl MemBudget {
             self.used.fetch_sub(bytes, Ordering::Relaxed);
             return Err(Error::new(
                 code::OUT_OF_MEMORY,
-                format!("memory budget exceeded: query needs more than {} bytes", self.limit),
+                format!(
+                    "memory budget exceeded: query needs more than {} bytes",
+                    self.limit
+                ),
             )
             .with_hint("add filters or LIMIT, or raise the per-query memory budget"));
         }
@@ -73,7 +79,11 @@ impl MemBudget {
 
     /// Releases `bytes`.
     pub fn shrink(&self, bytes: usize) {
-        let _ = self.used.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(bytes)));
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(bytes))
+            });
     }
 }
 
@@ -104,9 +114,18 @@ pub struct Env {
 impl Env {
     /// A top-level environment.
     pub fn new(ctx: &ExecContext, params: &[Datum]) -> Self {
-        let func_ctx = FuncContext { txn_time: ctx.txn_time, database: ctx.database.clone(), user: ctx.user.clone() };
+        let func_ctx = FuncContext {
+            txn_time: ctx.txn_time,
+            database: ctx.database.clone(),
+            user: ctx.user.clone(),
+        };
         Env {
-            shared: Arc::new(Shared { ctx: ctx.clone(), params: params.to_vec(), func_ctx, mem: MemBudget::new(ctx.memory_budget_bytes) }),
+            shared: Arc::new(Shared {
+                ctx: ctx.clone(),
+                params: params.to_vec(),
+                func_ctx,
+                mem: MemBudget::new(ctx.memory_budget_bytes),
+            }),
             outer: Arc::new(Vec::new()),
             outer_layouts: Arc::new(Vec::new()),
         }
@@ -120,7 +139,11 @@ impl Env {
         let mut layouts = Vec::with_capacity(self.outer_layouts.len() + 1);
         layouts.push(layout);
         layouts.extend(self.outer_layouts.iter().cloned());
-        Env { shared: self.shared.clone(), outer: Arc::new(outer), outer_layouts: Arc::new(layouts) }
+        Env {
+            shared: self.shared.clone(),
+            outer: Arc::new(outer),
+            outer_layouts: Arc::new(layouts),
+        }
     }
 
     /// The execution context.
@@ -129,14 +152,18 @@ impl Env {
     }
 
     /// Compiles `e` against `layout` and this environment's outer layouts.
-    pub fn compile(&self, e: &crate::plan::Expr, layout: &Arc<Vec<ColId>>) -> Result<crate::plan::Expr> {
+    pub fn compile(
+        &self,
+        e: &crate::plan::Expr,
+        layout: &Arc<Vec<ColId>>,
+    ) -> Result<crate::plan::Expr> {
         e.clone().compile(layout, &self.outer_layouts)
     }
 }
 
 /// Approximate heap size of a row, for memory accounting.
 pub fn row_bytes(row: &[Datum]) -> usize {
-    let mut n = 24 + row.len() * std::mem::size_of::<Datum>();
+    let mut n = 24 + std::mem::size_of_val(row);
     for d in row {
         n += match d {
             Datum::Text(s) => s.len(),
@@ -160,11 +187,23 @@ pub fn build(plan: &Plan, env: &Env) -> Result<RowStream> {
         Plan::Filter { input, predicate } => basic::build_filter(input, predicate, env),
         Plan::Project { input, exprs, .. } => basic::build_project(input, exprs, env),
         Plan::Join { .. } => join::build_join(plan, env),
-        Plan::Aggregate { input, group, aggs, .. } => aggregate::build_aggregate(input, group, aggs, env),
+        Plan::Aggregate {
+            input, group, aggs, ..
+        } => aggregate::build_aggregate(input, group, aggs, env),
         Plan::Sort { input, keys } => sort::build_sort(input, keys, env),
-        Plan::Limit { input, limit, offset } => basic::build_limit(input, limit.as_ref(), offset.as_ref(), env),
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => basic::build_limit(input, limit.as_ref(), offset.as_ref(), env),
         Plan::Distinct { input, on } => basic::build_distinct(input, on.as_ref(), env),
-        Plan::SetOp { left, right, op, all, .. } => setop::build_setop(left, right, *op, *all, env),
+        Plan::SetOp {
+            left,
+            right,
+            op,
+            all,
+            ..
+        } => setop::build_setop(left, right, *op, *all, env),
     }
 }
 
@@ -176,20 +215,32 @@ pub fn execute(ctx: &ExecContext, stmt: &Statement, params: &[Datum]) -> Result<
     match planned {
         Planned::Query { plan, columns } => {
             let rows = build(&plan, &env)?;
-            Ok(ExecResult::Rows { columns, rows, tag: "SELECT".into() })
+            Ok(ExecResult::Rows {
+                columns,
+                rows,
+                tag: "SELECT".into(),
+            })
         }
         Planned::Insert(p) => insert::execute_insert(&p, &env),
         Planned::Update(p) => modify::execute_update(&p, &env),
         Planned::Delete(p) => modify::execute_delete(&p, &env),
         Planned::Explain(lines) => {
             let rows: Vec<Row> = lines.into_iter().map(|l| vec![Datum::Text(l)]).collect();
-            Ok(ExecResult::rows(vec![Column::new("info", DataType::Text)], rows, "EXPLAIN"))
+            Ok(ExecResult::rows(
+                vec![Column::new("info", DataType::Text)],
+                rows,
+                "EXPLAIN",
+            ))
         }
     }
 }
 
 /// Result of a write statement: rows when RETURNING, else a complete tag.
-pub fn write_result(tag: &str, count: usize, returning: Option<(Vec<Column>, Vec<Row>)>) -> ExecResult {
+pub fn write_result(
+    tag: &str,
+    count: usize,
+    returning: Option<(Vec<Column>, Vec<Row>)>,
+) -> ExecResult {
     match returning {
         Some((columns, rows)) => ExecResult::rows(columns, rows, tag),
         None => ExecResult::command(format!("{tag} {count}")),

@@ -21,12 +21,21 @@ use std::sync::Arc;
 fn target_positions(input_layout: &[usize], table_ids: &[usize]) -> Result<Vec<usize>> {
     table_ids
         .iter()
-        .map(|id| input_layout.iter().position(|c| c == id).ok_or_else(|| Error::internal("target column missing from DML input")))
+        .map(|id| {
+            input_layout
+                .iter()
+                .position(|c| c == id)
+                .ok_or_else(|| Error::internal("target column missing from DML input"))
+        })
         .collect()
 }
 
 fn pk_of(t: &crate::catalog::TableDesc, row: &[Datum]) -> Row {
-    t.primary.columns.iter().map(|(p, _)| row.get(*p).cloned().unwrap_or(Datum::Null)).collect()
+    t.primary
+        .columns
+        .iter()
+        .map(|(p, _)| row.get(*p).cloned().unwrap_or(Datum::Null))
+        .collect()
 }
 
 /// Executes UPDATE.
@@ -34,12 +43,16 @@ pub fn execute_update(p: &UpdatePlan, env: &Env) -> Result<ExecResult> {
     let t = &p.table;
     let layout = Arc::new(p.input.layout());
     let pos = target_positions(&layout, &p.row.table_ids)?;
-    let assignments: Vec<(usize, Expr)> = p.assignments.iter().map(|(c, e)| Ok((*c, env.compile(e, &layout)?))).collect::<Result<_>>()?;
+    let assignments: Vec<(usize, Expr)> = p
+        .assignments
+        .iter()
+        .map(|(c, e)| Ok((*c, env.compile(e, &layout)?)))
+        .collect::<Result<_>>()?;
     let row_exprs = CompiledRow::new(&p.row, env)?;
     let mut changes: Vec<(Row, Row)> = Vec::new();
     let mut seen: HashSet<Row> = HashSet::new();
     for (n, input) in collect_rows(&p.input, env)?.into_iter().enumerate() {
-        if n % CANCEL_CHECK_ROWS == 0 {
+        if n.is_multiple_of(CANCEL_CHECK_ROWS) {
             env.ctx().check_cancel()?;
         }
         let old: Row = pos.iter().map(|i| input[*i].clone()).collect();
@@ -60,7 +73,11 @@ pub fn execute_update(p: &UpdatePlan, env: &Env) -> Result<ExecResult> {
         storage::update_row(txn, t, &old, &new)?;
         row_exprs.maybe_return(&new, env, &mut returned)?;
     }
-    let returning = p.row.returning.as_ref().map(|(_, cols)| (cols.clone(), returned));
+    let returning = p
+        .row
+        .returning
+        .as_ref()
+        .map(|(_, cols)| (cols.clone(), returned));
     Ok(write_result("UPDATE", count, returning))
 }
 
@@ -82,12 +99,16 @@ pub fn execute_delete(p: &DeletePlan, env: &Env) -> Result<ExecResult> {
     let mut returned = Vec::new();
     let count = victims.len();
     for (n, old) in victims.into_iter().enumerate() {
-        if n % CANCEL_CHECK_ROWS == 0 {
+        if n.is_multiple_of(CANCEL_CHECK_ROWS) {
             env.ctx().check_cancel()?;
         }
         storage::delete_row(txn, t, &old)?;
         row_exprs.maybe_return(&old, env, &mut returned)?;
     }
-    let returning = p.row.returning.as_ref().map(|(_, cols)| (cols.clone(), returned));
+    let returning = p
+        .row
+        .returning
+        .as_ref()
+        .map(|(_, cols)| (cols.clone(), returned));
     Ok(write_result("DELETE", count, returning))
 }

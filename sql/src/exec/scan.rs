@@ -18,7 +18,10 @@ use std::sync::Arc;
 pub fn index_desc(t: &TableDesc, c: IndexChoice) -> Result<&IndexDesc> {
     match c {
         IndexChoice::Primary => Ok(&t.primary),
-        IndexChoice::Secondary(i) => t.indexes.get(i).ok_or_else(|| crate::Error::internal("index position out of range")),
+        IndexChoice::Secondary(i) => t
+            .indexes
+            .get(i)
+            .ok_or_else(|| crate::Error::internal("index position out of range")),
     }
 }
 
@@ -45,8 +48,14 @@ enum Bound {
     Empty,
 }
 
-fn eval_bound(b: &Option<(crate::plan::Expr, bool)>, col_ty: &DataType, env: &Env) -> Result<Bound> {
-    let Some((e, incl)) = b else { return Ok(Bound::Open) };
+fn eval_bound(
+    b: &Option<(crate::plan::Expr, bool)>,
+    col_ty: &DataType,
+    env: &Env,
+) -> Result<Bound> {
+    let Some((e, incl)) = b else {
+        return Ok(Bound::Open);
+    };
     let c = env.compile(e, &Arc::new(Vec::new()))?;
     let v = eval(&c, &[], env)?;
     if v.is_null() {
@@ -63,11 +72,18 @@ fn after(key: &[u8]) -> Vec<u8> {
 }
 
 /// Evaluates one span expression into at most one key span.
-fn eval_span(t: &TableDesc, index: &IndexDesc, sp: &SpanExpr, env: &Env) -> Result<Option<IndexSpan>> {
+fn eval_span(
+    t: &TableDesc,
+    index: &IndexDesc,
+    sp: &SpanExpr,
+    env: &Env,
+) -> Result<Option<IndexSpan>> {
     let empty = Arc::new(Vec::new());
     let mut eq = Vec::with_capacity(sp.eq.len());
     for (i, e) in sp.eq.iter().enumerate() {
-        let Some((pos, _)) = index.columns.get(i) else { return Ok(None) };
+        let Some((pos, _)) = index.columns.get(i) else {
+            return Ok(None);
+        };
         let col_ty = &t.columns[*pos].ty;
         let v = eval(&env.compile(e, &empty)?, &[], env)?;
         match key_value(v, &e.ty(), col_ty) {
@@ -78,21 +94,33 @@ fn eval_span(t: &TableDesc, index: &IndexDesc, sp: &SpanExpr, env: &Env) -> Resu
     let prefix = storage::index_key_prefix(t, index, &eq)?;
     if sp.lo.is_none() && sp.hi.is_none() {
         let end = after(&prefix);
-        return Ok(Some(IndexSpan { start: prefix, end: Some(end) }));
+        return Ok(Some(IndexSpan {
+            start: prefix,
+            end: Some(end),
+        }));
     }
-    let Some((pos, dir)) = index.columns.get(eq.len()) else { return Ok(None) };
+    let Some((pos, dir)) = index.columns.get(eq.len()) else {
+        return Ok(None);
+    };
     let col_ty = &t.columns[*pos].ty;
     let key_with = |v: Datum| -> Result<Vec<u8>> {
         let mut vals = eq.clone();
         vals.push(v);
         storage::index_key_prefix(t, index, &vals)
     };
-    let (lo, hi) = (eval_bound(&sp.lo, col_ty, env)?, eval_bound(&sp.hi, col_ty, env)?);
+    let (lo, hi) = (
+        eval_bound(&sp.lo, col_ty, env)?,
+        eval_bound(&sp.hi, col_ty, env)?,
+    );
     if matches!(lo, Bound::Empty) || matches!(hi, Bound::Empty) {
         return Ok(None);
     }
     // In a descending column larger values come first, so the bounds swap roles.
-    let (first, last) = if *dir == Direction::Asc { (lo, hi) } else { (hi, lo) };
+    let (first, last) = if *dir == Direction::Asc {
+        (lo, hi)
+    } else {
+        (hi, lo)
+    };
     let start = match first {
         Bound::Value(v, true) => key_with(v)?,
         Bound::Value(v, false) => after(&key_with(v)?),
@@ -106,11 +134,19 @@ fn eval_span(t: &TableDesc, index: &IndexDesc, sp: &SpanExpr, env: &Env) -> Resu
     if start >= end {
         return Ok(None);
     }
-    Ok(Some(IndexSpan { start, end: Some(end) }))
+    Ok(Some(IndexSpan {
+        start,
+        end: Some(end),
+    }))
 }
 
 /// Evaluates a scan's spans: sorted by start key, duplicates removed.
-pub fn eval_spans(t: &TableDesc, index: &IndexDesc, spans: &[SpanExpr], env: &Env) -> Result<Vec<IndexSpan>> {
+pub fn eval_spans(
+    t: &TableDesc,
+    index: &IndexDesc,
+    spans: &[SpanExpr],
+    env: &Env,
+) -> Result<Vec<IndexSpan>> {
     let mut out = Vec::with_capacity(spans.len());
     for sp in spans {
         if let Some(s) = eval_span(t, index, sp, env)? {
@@ -123,11 +159,18 @@ pub fn eval_spans(t: &TableDesc, index: &IndexDesc, spans: &[SpanExpr], env: &En
 }
 
 /// Streams the rows of `t` from `index` over `spans`.
-pub fn scan_rows(t: &Arc<TableDesc>, index: IndexChoice, spans: Vec<IndexSpan>, env: &Env) -> Result<RowStream> {
+pub fn scan_rows(
+    t: &Arc<TableDesc>,
+    index: IndexChoice,
+    spans: Vec<IndexSpan>,
+    env: &Env,
+) -> Result<RowStream> {
     let txn = &env.ctx().txn;
     Ok(match index {
         IndexChoice::Primary => storage::scan_primary(txn, t.clone(), spans),
-        IndexChoice::Secondary(_) => storage::scan_index(txn, t.clone(), index_desc(t, index)?.id, spans),
+        IndexChoice::Secondary(_) => {
+            storage::scan_index(txn, t.clone(), index_desc(t, index)?.id, spans)
+        }
     })
 }
 

@@ -11,7 +11,13 @@ use crate::Result;
 use std::collections::{HashMap, HashSet};
 
 /// Set operation node.
-pub fn build_setop(left: &Plan, right: &Plan, op: SetOpKind, all: bool, env: &Env) -> Result<RowStream> {
+pub fn build_setop(
+    left: &Plan,
+    right: &Plan,
+    op: SetOpKind,
+    all: bool,
+    env: &Env,
+) -> Result<RowStream> {
     let l = build(left, env)?;
     match op {
         SetOpKind::Union => {
@@ -82,7 +88,11 @@ struct LazyStream {
 
 impl LazyStream {
     fn new(plan: Plan, env: Env) -> Self {
-        LazyStream { plan: Some(plan), env, inner: None }
+        LazyStream {
+            plan: Some(plan),
+            env,
+            inner: None,
+        }
     }
 }
 

@@ -10,12 +10,15 @@ use crate::{ddl, exec, parser};
 /// A minimal MD5 (RFC 1321), for sqllogictest's "values hashing to".
 fn md5_hex(data: &[u8]) -> String {
     const S: [u32; 64] = [
-        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9,
-        14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15,
-        21, 6, 10, 15, 21,
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
     ];
-    let k: Vec<u32> = (0..64).map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32).collect();
-    let (mut a0, mut b0, mut c0, mut d0) = (0x67452301u32, 0xefcdab89u32, 0x98badcfeu32, 0x10325476u32);
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
+        .collect();
+    let (mut a0, mut b0, mut c0, mut d0) =
+        (0x67452301u32, 0xefcdab89u32, 0x98badcfeu32, 0x10325476u32);
     let mut msg = data.to_vec();
     let bit_len = (data.len() as u64).wrapping_mul(8);
     msg.push(0x80);
@@ -24,7 +27,10 @@ fn md5_hex(data: &[u8]) -> String {
     }
     msg.extend_from_slice(&bit_len.to_le_bytes());
     for chunk in msg.chunks(64) {
-        let m: Vec<u32> = chunk.chunks(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
+        let m: Vec<u32> = chunk
+            .chunks(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
         let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
         for i in 0..64 {
             let (f, g) = match i / 16 {
@@ -44,7 +50,11 @@ fn md5_hex(data: &[u8]) -> String {
         c0 = c0.wrapping_add(c);
         d0 = d0.wrapping_add(d);
     }
-    [a0, b0, c0, d0].iter().flat_map(|v| v.to_le_bytes()).map(|b| format!("{b:02x}")).collect()
+    [a0, b0, c0, d0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn format_value(d: &Datum, ty: &DataType, kind: char) -> String {
@@ -96,10 +106,13 @@ fn run_file(file: &str) {
         i += 1;
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.first().copied() {
-            Some("hash-threshold") => threshold = words.get(1).and_then(|w| w.parse().ok()).unwrap_or(0),
+            Some("hash-threshold") => {
+                threshold = words.get(1).and_then(|w| w.parse().ok()).unwrap_or(0)
+            }
             Some("skipif") | Some("onlyif") => {
                 let db = words.get(1).copied().unwrap_or("");
-                let skip = (words[0] == "skipif" && db == "postgresql") || (words[0] == "onlyif" && db != "postgresql");
+                let skip = (words[0] == "skipif" && db == "postgresql")
+                    || (words[0] == "onlyif" && db != "postgresql");
                 if skip {
                     while i < lines.len() && !lines[i].trim().is_empty() {
                         i += 1;
@@ -123,7 +136,10 @@ fn run_file(file: &str) {
                 }
             }
             Some("query") => {
-                let types: Vec<char> = words.get(1).map(|t| t.chars().collect()).unwrap_or_default();
+                let types: Vec<char> = words
+                    .get(1)
+                    .map(|t| t.chars().collect())
+                    .unwrap_or_default();
                 let sort = words.get(2).copied().unwrap_or("nosort");
                 let mut sql = String::new();
                 while i < lines.len() && lines[i].trim() != "----" && !lines[i].trim().is_empty() {
@@ -144,7 +160,14 @@ fn run_file(file: &str) {
                     Ok(rows) => {
                         let mut rows: Vec<Vec<String>> = rows
                             .into_iter()
-                            .map(|r| r.iter().enumerate().map(|(k, (d, t))| format_value(d, t, *types.get(k).unwrap_or(&'T'))).collect())
+                            .map(|r| {
+                                r.iter()
+                                    .enumerate()
+                                    .map(|(k, (d, t))| {
+                                        format_value(d, t, *types.get(k).unwrap_or(&'T'))
+                                    })
+                                    .collect()
+                            })
                             .collect();
                         let mut values: Vec<String> = match sort {
                             "rowsort" => {
@@ -159,19 +182,39 @@ fn run_file(file: &str) {
                             _ => rows.into_iter().flatten().collect(),
                         };
                         let _ = threshold;
-                        let (got_flat, exp): (Vec<String>, Vec<String>) =
-                            if expected.len() == 1 && expected[0].contains("values hashing to") {
-                                let joined: String = values.iter().map(|v| format!("{v}\n")).collect();
-                                (vec![format!("{} values hashing to {}", values.len(), md5_hex(joined.as_bytes()))], expected.clone())
-                            } else {
-                                let exp = expected.iter().flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>()).collect();
-                                let got = std::mem::take(&mut values).iter().flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>()).collect();
-                                (got, exp)
-                            };
+                        let (got_flat, exp): (Vec<String>, Vec<String>) = if expected.len() == 1
+                            && expected[0].contains("values hashing to")
+                        {
+                            let joined: String = values.iter().map(|v| format!("{v}\n")).collect();
+                            (
+                                vec![format!(
+                                    "{} values hashing to {}",
+                                    values.len(),
+                                    md5_hex(joined.as_bytes())
+                                )],
+                                expected.clone(),
+                            )
+                        } else {
+                            let exp = expected
+                                .iter()
+                                .flat_map(|l| {
+                                    l.split_whitespace().map(str::to_string).collect::<Vec<_>>()
+                                })
+                                .collect();
+                            let got = std::mem::take(&mut values)
+                                .iter()
+                                .flat_map(|l| {
+                                    l.split_whitespace().map(str::to_string).collect::<Vec<_>>()
+                                })
+                                .collect();
+                            (got, exp)
+                        };
                         if got_flat == exp {
                             passed += 1;
                         } else if verbose {
-                            println!("FAIL query {file}:{i}: {sql} -> got {got_flat:?} want {exp:?}");
+                            println!(
+                                "FAIL query {file}:{i}: {sql} -> got {got_flat:?} want {exp:?}"
+                            );
                         }
                     }
                     Err(e) => {
@@ -199,7 +242,11 @@ fn run_sql(ctx: &crate::context::ExecContext, sql: &str) -> crate::Result<Rows> 
         out.clear();
         if let ExecResult::Rows { columns, rows, .. } = res {
             for r in rows {
-                out.push(r?.into_iter().zip(columns.iter().map(|c| c.ty.clone())).collect());
+                out.push(
+                    r?.into_iter()
+                        .zip(columns.iter().map(|c| c.ty.clone()))
+                        .collect(),
+                );
             }
         }
     }

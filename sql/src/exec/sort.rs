@@ -51,10 +51,13 @@ pub fn build_sort(input: &Plan, keys: &[SortKey], env: &Env) -> Result<RowStream
     let mut bytes = 0usize;
     for (n, r) in build(input, env)?.enumerate() {
         let row = r?;
-        if n % CANCEL_CHECK_ROWS == 0 {
+        if n.is_multiple_of(CANCEL_CHECK_ROWS) {
             env.ctx().check_cancel()?;
         }
-        let key = compiled.iter().map(|(e, _, _)| eval(e, &row, env)).collect::<Result<Row>>()?;
+        let key = compiled
+            .iter()
+            .map(|(e, _, _)| eval(e, &row, env))
+            .collect::<Result<Row>>()?;
         let sz = row_bytes(&row) + row_bytes(&key);
         env.shared.mem.grow(sz)?;
         bytes += sz;
@@ -72,7 +75,11 @@ pub fn build_sort(input: &Plan, keys: &[SortKey], env: &Env) -> Result<RowStream
     let mem = env.shared.clone();
     let iter = rows.into_iter().map(|(_, r)| Ok(r));
     // Release the reservation when the stream is dropped.
-    Ok(Box::new(ReleaseOnDrop { inner: Box::new(iter), shared: mem, bytes }))
+    Ok(Box::new(ReleaseOnDrop {
+        inner: Box::new(iter),
+        shared: mem,
+        bytes,
+    }))
 }
 
 /// A stream that returns its memory reservation when dropped.

@@ -6,6 +6,9 @@ use crate::context::{ExecContext, ExecResult};
 use crate::types::{DataType, Datum};
 use crate::{ddl, exec, parser, Error};
 
+/// Column names, rows as text, command tag.
+type Outcome = (Vec<String>, Vec<Vec<String>>, String);
+
 struct Db {
     ctx: ExecContext,
 }
@@ -13,10 +16,12 @@ struct Db {
 impl Db {
     fn new() -> Db {
         let m = testutil::store();
-        Db { ctx: testutil::context(&m) }
+        Db {
+            ctx: testutil::context(&m),
+        }
     }
 
-    fn run(&self, sql: &str, params: &[Datum]) -> Result<(Vec<String>, Vec<Vec<String>>, String), Error> {
+    fn run(&self, sql: &str, params: &[Datum]) -> Result<Outcome, Error> {
         let mut last = (vec![], vec![], String::new());
         for stmt in parser::parse(sql)? {
             let res = match ddl::execute(&self.ctx, &stmt)? {
@@ -37,7 +42,11 @@ impl Db {
                         );
                     }
                     let n = out.len();
-                    (columns.iter().map(|c| c.name.clone()).collect(), out, format!("{tag} {n}"))
+                    (
+                        columns.iter().map(|c| c.name.clone()).collect(),
+                        out,
+                        format!("{tag} {n}"),
+                    )
                 }
             };
         }
@@ -77,38 +86,86 @@ fn sample() -> Db {
 #[test]
 fn vertical_slice_insert_select_where_order() {
     let db = sample();
-    assert_eq!(db.q("SELECT a, c FROM t WHERE b > 15 ORDER BY a DESC"), vec!["4|NULL", "2|two"]);
+    assert_eq!(
+        db.q("SELECT a, c FROM t WHERE b > 15 ORDER BY a DESC"),
+        vec!["4|NULL", "2|two"]
+    );
     assert_eq!(db.q("SELECT * FROM t WHERE a = 3"), vec!["3|NULL|three"]);
-    assert_eq!(db.q("SELECT b FROM t ORDER BY b"), vec!["10", "20", "40", "NULL"]);
-    assert_eq!(db.q("SELECT b FROM t ORDER BY b DESC"), vec!["NULL", "40", "20", "10"]);
-    assert_eq!(db.q("SELECT b FROM t ORDER BY b NULLS FIRST LIMIT 2"), vec!["NULL", "10"]);
-    assert_eq!(db.q("SELECT a FROM t ORDER BY a LIMIT 2 OFFSET 1"), vec!["2", "3"]);
+    assert_eq!(
+        db.q("SELECT b FROM t ORDER BY b"),
+        vec!["10", "20", "40", "NULL"]
+    );
+    assert_eq!(
+        db.q("SELECT b FROM t ORDER BY b DESC"),
+        vec!["NULL", "40", "20", "10"]
+    );
+    assert_eq!(
+        db.q("SELECT b FROM t ORDER BY b NULLS FIRST LIMIT 2"),
+        vec!["NULL", "10"]
+    );
+    assert_eq!(
+        db.q("SELECT a FROM t ORDER BY a LIMIT 2 OFFSET 1"),
+        vec!["2", "3"]
+    );
 }
 
 #[test]
 fn select_without_from_and_arithmetic() {
     let db = Db::new();
     assert_eq!(db.q("SELECT 1 + 2, 7 / 2, 7 % 3, -5"), vec!["3|3|1|-5"]);
-    assert_eq!(db.q("SELECT NULL IS NULL, 1 IS DISTINCT FROM NULL, NULL IS NOT DISTINCT FROM NULL"), vec!["t|t|t"]);
-    assert_eq!(db.q("SELECT CASE WHEN 1 > 2 THEN 'a' ELSE 'b' END, COALESCE(NULL, 3), NULLIF(1, 1)"), vec!["b|3|NULL"]);
-    assert_eq!(db.q("SELECT 5 BETWEEN 1 AND 10, 5 NOT BETWEEN 1 AND 10, 3 IN (1, 2, NULL)"), vec!["t|f|NULL"]);
-    assert_eq!(db.q("SELECT 'abc' LIKE 'a%', CAST('12' AS INT) + 1, '7'::int * 2"), vec!["t|13|14"]);
+    assert_eq!(
+        db.q("SELECT NULL IS NULL, 1 IS DISTINCT FROM NULL, NULL IS NOT DISTINCT FROM NULL"),
+        vec!["t|t|t"]
+    );
+    assert_eq!(
+        db.q("SELECT CASE WHEN 1 > 2 THEN 'a' ELSE 'b' END, COALESCE(NULL, 3), NULLIF(1, 1)"),
+        vec!["b|3|NULL"]
+    );
+    assert_eq!(
+        db.q("SELECT 5 BETWEEN 1 AND 10, 5 NOT BETWEEN 1 AND 10, 3 IN (1, 2, NULL)"),
+        vec!["t|f|NULL"]
+    );
+    assert_eq!(
+        db.q("SELECT 'abc' LIKE 'a%', CAST('12' AS INT) + 1, '7'::int * 2"),
+        vec!["t|13|14"]
+    );
     assert_eq!(db.err("SELECT 1/0").code, "22012");
 }
 
 #[test]
 fn aggregates_and_grouping() {
     let db = sample();
-    assert_eq!(db.q("SELECT count(*), count(b), sum(b), min(c), max(b) FROM t"), vec!["4|3|70|one|40"]);
-    assert_eq!(db.q("SELECT count(*), sum(b), avg(b) FROM t WHERE a > 100"), vec!["0|NULL|NULL"]);
+    assert_eq!(
+        db.q("SELECT count(*), count(b), sum(b), min(c), max(b) FROM t"),
+        vec!["4|3|70|one|40"]
+    );
+    assert_eq!(
+        db.q("SELECT count(*), sum(b), avg(b) FROM t WHERE a > 100"),
+        vec!["0|NULL|NULL"]
+    );
     db.ok("INSERT INTO t VALUES (5, 10, 'x'), (6, 20, 'x')");
-    assert_eq!(db.q("SELECT b, count(*) FROM t GROUP BY b ORDER BY b"), vec!["10|2", "20|2", "40|1", "NULL|1"]);
-    assert_eq!(db.q("SELECT b, count(*) FROM t GROUP BY 1 HAVING count(*) > 1 ORDER BY 1"), vec!["10|2", "20|2"]);
-    assert_eq!(db.q("SELECT count(DISTINCT b), sum(DISTINCT b) FROM t"), vec!["3|70"]);
-    assert_eq!(db.q("SELECT b * 2 AS d FROM t GROUP BY b * 2 ORDER BY d LIMIT 1"), vec!["20"]);
+    assert_eq!(
+        db.q("SELECT b, count(*) FROM t GROUP BY b ORDER BY b"),
+        vec!["10|2", "20|2", "40|1", "NULL|1"]
+    );
+    assert_eq!(
+        db.q("SELECT b, count(*) FROM t GROUP BY 1 HAVING count(*) > 1 ORDER BY 1"),
+        vec!["10|2", "20|2"]
+    );
+    assert_eq!(
+        db.q("SELECT count(DISTINCT b), sum(DISTINCT b) FROM t"),
+        vec!["3|70"]
+    );
+    assert_eq!(
+        db.q("SELECT b * 2 AS d FROM t GROUP BY b * 2 ORDER BY d LIMIT 1"),
+        vec!["20"]
+    );
     let e = db.err("SELECT a, count(*) FROM t");
     assert_eq!(e.code, "42803");
-    assert_eq!(e.message, "column \"t.a\" must appear in the GROUP BY clause or be used in an aggregate function");
+    assert_eq!(
+        e.message,
+        "column \"t.a\" must appear in the GROUP BY clause or be used in an aggregate function"
+    );
     assert_eq!(db.err("SELECT a FROM t WHERE count(*) > 1").code, "42803");
 }
 
@@ -117,53 +174,116 @@ fn joins_of_every_kind() {
     let db = sample();
     db.ok("CREATE TABLE u (x INT PRIMARY KEY, y INT)");
     db.ok("INSERT INTO u VALUES (1, 100), (2, 200), (7, 700)");
-    assert_eq!(db.q("SELECT a, y FROM t JOIN u ON a = x ORDER BY a"), vec!["1|100", "2|200"]);
-    assert_eq!(db.q("SELECT a, y FROM t, u WHERE t.a = u.x AND u.y > 150"), vec!["2|200"]);
-    assert_eq!(db.q("SELECT a, y FROM t LEFT JOIN u ON a = x ORDER BY a"), vec!["1|100", "2|200", "3|NULL", "4|NULL"]);
-    assert_eq!(db.q("SELECT a, x FROM t RIGHT JOIN u ON a = x ORDER BY x"), vec!["1|1", "2|2", "NULL|7"]);
-    assert_eq!(db.q("SELECT count(*) FROM t FULL JOIN u ON a = x"), vec!["5"]);
+    assert_eq!(
+        db.q("SELECT a, y FROM t JOIN u ON a = x ORDER BY a"),
+        vec!["1|100", "2|200"]
+    );
+    assert_eq!(
+        db.q("SELECT a, y FROM t, u WHERE t.a = u.x AND u.y > 150"),
+        vec!["2|200"]
+    );
+    assert_eq!(
+        db.q("SELECT a, y FROM t LEFT JOIN u ON a = x ORDER BY a"),
+        vec!["1|100", "2|200", "3|NULL", "4|NULL"]
+    );
+    assert_eq!(
+        db.q("SELECT a, x FROM t RIGHT JOIN u ON a = x ORDER BY x"),
+        vec!["1|1", "2|2", "NULL|7"]
+    );
+    assert_eq!(
+        db.q("SELECT count(*) FROM t FULL JOIN u ON a = x"),
+        vec!["5"]
+    );
     assert_eq!(db.q("SELECT count(*) FROM t CROSS JOIN u"), vec!["12"]);
     assert_eq!(db.q("SELECT count(*) FROM t JOIN u ON a < x"), vec!["5"]);
-    assert_eq!(db.q("SELECT t1.a, t2.a FROM t AS t1 JOIN t AS t2 ON t1.a = t2.a + 1 ORDER BY 1"), vec!["2|1", "3|2", "4|3"]);
+    assert_eq!(
+        db.q("SELECT t1.a, t2.a FROM t AS t1 JOIN t AS t2 ON t1.a = t2.a + 1 ORDER BY 1"),
+        vec!["2|1", "3|2", "4|3"]
+    );
     assert_eq!(db.err("SELECT a FROM t, t AS t2").code, "42702");
 }
 
 #[test]
 fn subqueries() {
     let db = sample();
-    assert_eq!(db.q("SELECT a FROM t WHERE b > (SELECT avg(b) FROM t) ORDER BY a"), vec!["4"]);
-    assert_eq!(db.q("SELECT a FROM t WHERE EXISTS (SELECT 1 FROM t AS x WHERE x.b < t.b) ORDER BY a"), vec!["2", "4"]);
-    assert_eq!(db.q("SELECT a FROM t WHERE NOT EXISTS (SELECT 1 FROM t AS x WHERE x.b < t.b) ORDER BY a"), vec!["1", "3"]);
-    assert_eq!(db.q("SELECT a FROM t WHERE b IN (SELECT b FROM t WHERE a < 3) ORDER BY a"), vec!["1", "2"]);
+    assert_eq!(
+        db.q("SELECT a FROM t WHERE b > (SELECT avg(b) FROM t) ORDER BY a"),
+        vec!["4"]
+    );
+    assert_eq!(
+        db.q("SELECT a FROM t WHERE EXISTS (SELECT 1 FROM t AS x WHERE x.b < t.b) ORDER BY a"),
+        vec!["2", "4"]
+    );
+    assert_eq!(
+        db.q("SELECT a FROM t WHERE NOT EXISTS (SELECT 1 FROM t AS x WHERE x.b < t.b) ORDER BY a"),
+        vec!["1", "3"]
+    );
+    assert_eq!(
+        db.q("SELECT a FROM t WHERE b IN (SELECT b FROM t WHERE a < 3) ORDER BY a"),
+        vec!["1", "2"]
+    );
     // NOT IN over a set containing NULL is never true.
-    assert_eq!(db.q("SELECT a FROM t WHERE a NOT IN (SELECT b FROM t)"), Vec::<String>::new());
-    assert_eq!(db.q("SELECT a, (SELECT count(*) FROM t AS x WHERE x.a <= t.a) FROM t ORDER BY a"), vec!["1|1", "2|2", "3|3", "4|4"]);
+    assert_eq!(
+        db.q("SELECT a FROM t WHERE a NOT IN (SELECT b FROM t)"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        db.q("SELECT a, (SELECT count(*) FROM t AS x WHERE x.a <= t.a) FROM t ORDER BY a"),
+        vec!["1|1", "2|2", "3|3", "4|4"]
+    );
     assert_eq!(db.err("SELECT (SELECT a FROM t)").code, "21000");
 }
 
 #[test]
 fn set_operations_ctes_values() {
     let db = sample();
-    assert_eq!(db.q("SELECT a FROM t WHERE a < 3 UNION SELECT a FROM t WHERE a < 2 ORDER BY 1"), vec!["1", "2"]);
+    assert_eq!(
+        db.q("SELECT a FROM t WHERE a < 3 UNION SELECT a FROM t WHERE a < 2 ORDER BY 1"),
+        vec!["1", "2"]
+    );
     assert_eq!(db.q("SELECT 1 UNION ALL SELECT 1"), vec!["1", "1"]);
-    assert_eq!(db.q("SELECT a FROM t INTERSECT SELECT a + 1 FROM t ORDER BY 1"), vec!["2", "3", "4"]);
-    assert_eq!(db.q("SELECT a FROM t EXCEPT SELECT a + 1 FROM t"), vec!["1"]);
+    assert_eq!(
+        db.q("SELECT a FROM t INTERSECT SELECT a + 1 FROM t ORDER BY 1"),
+        vec!["2", "3", "4"]
+    );
+    assert_eq!(
+        db.q("SELECT a FROM t EXCEPT SELECT a + 1 FROM t"),
+        vec!["1"]
+    );
     assert_eq!(db.q("WITH w AS (SELECT a, b FROM t WHERE b IS NOT NULL) SELECT count(*) FROM w AS w1 JOIN w AS w2 ON w1.a = w2.a"), vec!["3"]);
     assert_eq!(db.q("VALUES (1, 'a'), (2, 'b')"), vec!["1|a", "2|b"]);
-    assert_eq!(db.q("SELECT DISTINCT b IS NULL FROM t ORDER BY 1"), vec!["f", "t"]);
-    assert_eq!(db.q("SELECT x.c FROM (SELECT c FROM t WHERE a = 1) AS x"), vec!["one"]);
+    assert_eq!(
+        db.q("SELECT DISTINCT b IS NULL FROM t ORDER BY 1"),
+        vec!["f", "t"]
+    );
+    assert_eq!(
+        db.q("SELECT x.c FROM (SELECT c FROM t WHERE a = 1) AS x"),
+        vec!["one"]
+    );
 }
 
 #[test]
 fn dml_update_delete_returning() {
     let db = sample();
     assert_eq!(db.ok("UPDATE t SET b = b + 1 WHERE a <= 2"), "UPDATE 2");
-    assert_eq!(db.q("SELECT b FROM t WHERE a <= 2 ORDER BY a"), vec!["11", "21"]);
-    assert_eq!(db.q("UPDATE t SET c = 'z' WHERE a = 4 RETURNING a, c"), vec!["4|z"]);
+    assert_eq!(
+        db.q("SELECT b FROM t WHERE a <= 2 ORDER BY a"),
+        vec!["11", "21"]
+    );
+    assert_eq!(
+        db.q("UPDATE t SET c = 'z' WHERE a = 4 RETURNING a, c"),
+        vec!["4|z"]
+    );
     assert_eq!(db.q("DELETE FROM t WHERE b IS NULL RETURNING a"), vec!["3"]);
     assert_eq!(db.ok("DELETE FROM t WHERE a > 100"), "DELETE 0");
-    assert_eq!(db.q("INSERT INTO t (a) VALUES (9) RETURNING a, b"), vec!["9|NULL"]);
-    assert_eq!(db.ok("INSERT INTO t (a, b) SELECT a + 100, b FROM t"), "INSERT 0 4");
+    assert_eq!(
+        db.q("INSERT INTO t (a) VALUES (9) RETURNING a, b"),
+        vec!["9|NULL"]
+    );
+    assert_eq!(
+        db.ok("INSERT INTO t (a, b) SELECT a + 100, b FROM t"),
+        "INSERT 0 4"
+    );
     assert_eq!(db.q("SELECT count(*) FROM t"), vec!["8"]);
 }
 
@@ -173,16 +293,30 @@ fn constraints_defaults_and_conflicts() {
     db.ok("CREATE TABLE k (id INT PRIMARY KEY, v VARCHAR(3) NOT NULL DEFAULT 'abc', n INT CHECK (n > 0))");
     db.ok("INSERT INTO k (id) VALUES (1)");
     assert_eq!(db.q("SELECT * FROM k"), vec!["1|abc|NULL"]);
-    assert_eq!(db.err("INSERT INTO k VALUES (2, 'toolong', 1)").code, "22001");
+    assert_eq!(
+        db.err("INSERT INTO k VALUES (2, 'toolong', 1)").code,
+        "22001"
+    );
     let e = db.err("INSERT INTO k VALUES (2, NULL, 1)");
     assert_eq!(e.code, "23502");
-    assert_eq!(e.message, "null value in column \"v\" of relation \"k\" violates not-null constraint");
+    assert_eq!(
+        e.message,
+        "null value in column \"v\" of relation \"k\" violates not-null constraint"
+    );
     let e = db.err("INSERT INTO k VALUES (2, 'a', -1)");
     assert_eq!(e.code, "23514");
     assert_eq!(db.err("INSERT INTO k VALUES (1, 'a', 1)").code, "23505");
-    assert_eq!(db.err("INSERT INTO k VALUES (3000000000, 'a', 1)").code, "22003");
-    assert_eq!(db.ok("INSERT INTO k VALUES (1, 'a', 1) ON CONFLICT DO NOTHING"), "INSERT 0 0");
-    db.ok("INSERT INTO k VALUES (1, 'b', 5) ON CONFLICT (id) DO UPDATE SET v = excluded.v, n = k.n");
+    assert_eq!(
+        db.err("INSERT INTO k VALUES (3000000000, 'a', 1)").code,
+        "22003"
+    );
+    assert_eq!(
+        db.ok("INSERT INTO k VALUES (1, 'a', 1) ON CONFLICT DO NOTHING"),
+        "INSERT 0 0"
+    );
+    db.ok(
+        "INSERT INTO k VALUES (1, 'b', 5) ON CONFLICT (id) DO UPDATE SET v = excluded.v, n = k.n",
+    );
     assert_eq!(db.q("SELECT * FROM k"), vec!["1|b|NULL"]);
     db.ok("UPSERT INTO k (id, v) VALUES (1, 'u'), (2, 'w')");
     assert_eq!(db.q("SELECT id, v FROM k ORDER BY id"), vec!["1|u", "2|w"]);
@@ -195,7 +329,10 @@ fn hidden_rowid_tables() {
     let db = Db::new();
     db.ok("CREATE TABLE h (a INT, b INT)");
     db.ok("INSERT INTO h VALUES (1, 2), (1, 2), (NULL, 3)");
-    assert_eq!(db.q("SELECT * FROM h ORDER BY b, a"), vec!["1|2", "1|2", "NULL|3"]);
+    assert_eq!(
+        db.q("SELECT * FROM h ORDER BY b, a"),
+        vec!["1|2", "1|2", "NULL|3"]
+    );
     assert_eq!(db.q("SELECT count(*) FROM h WHERE a = 1"), vec!["2"]);
 }
 
@@ -213,17 +350,36 @@ fn explain_shows_spans() {
     let db = sample();
     db.ok("CREATE INDEX t_b_idx ON t (b)");
     let lines = db.q("EXPLAIN SELECT * FROM t WHERE a = 1");
-    assert!(lines.iter().any(|l| l.contains("scan t@t_pkey spans: [/1 - /1]")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("scan t@t_pkey spans: [/1 - /1]")),
+        "{lines:?}"
+    );
     let lines = db.q("EXPLAIN SELECT * FROM t WHERE b BETWEEN 10 AND 20");
-    assert!(lines.iter().any(|l| l.contains("scan t@t_b_idx spans: [/10 - /20]")), "{lines:?}");
-    assert_eq!(db.q("SELECT a FROM t WHERE b >= 10 AND b < 40 ORDER BY a"), vec!["1", "2"]);
-    assert_eq!(db.q("SELECT a FROM t WHERE a IN (4, 2, 9) ORDER BY a"), vec!["2", "4"]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("scan t@t_b_idx spans: [/10 - /20]")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        db.q("SELECT a FROM t WHERE b >= 10 AND b < 40 ORDER BY a"),
+        vec!["1", "2"]
+    );
+    assert_eq!(
+        db.q("SELECT a FROM t WHERE a IN (4, 2, 9) ORDER BY a"),
+        vec!["2", "4"]
+    );
     assert_eq!(db.q("SELECT a FROM t WHERE a > 2"), vec!["3", "4"]);
     db.ok("CREATE TABLE u (x INT PRIMARY KEY, y INT)");
     db.ok("INSERT INTO u VALUES (1, 100), (2, 200)");
     let lines = db.q("EXPLAIN SELECT * FROM t JOIN u ON t.a = u.x WHERE t.b = 10");
     assert!(lines.iter().any(|l| l.contains("lookup join")), "{lines:?}");
-    assert_eq!(db.q("SELECT y FROM t JOIN u ON t.a = u.x WHERE t.b = 10"), vec!["100"]);
+    assert_eq!(
+        db.q("SELECT y FROM t JOIN u ON t.a = u.x WHERE t.b = 10"),
+        vec!["100"]
+    );
     let lines = db.q("EXPLAIN SELECT * FROM t JOIN u ON t.b = u.y");
     assert!(lines.iter().any(|l| l.contains("hash join")), "{lines:?}");
 }
@@ -231,11 +387,18 @@ fn explain_shows_spans() {
 #[test]
 fn parameters_are_typed_from_context() {
     let db = sample();
-    let stmt = parser::parse("SELECT c FROM t WHERE a = $1 AND c LIKE $2").unwrap().remove(0);
+    let stmt = parser::parse("SELECT c FROM t WHERE a = $1 AND c LIKE $2")
+        .unwrap()
+        .remove(0);
     let d = crate::plan::describe(&db.ctx, &stmt, &[]).unwrap();
     assert_eq!(d.params, vec![DataType::Int4, DataType::Text]);
     assert_eq!(d.columns[0].name, "c");
-    let (_, rows, _) = db.run("SELECT c FROM t WHERE a = $1 LIMIT $2", &[Datum::Int(2), Datum::Int(5)]).unwrap();
+    let (_, rows, _) = db
+        .run(
+            "SELECT c FROM t WHERE a = $1 LIMIT $2",
+            &[Datum::Int(2), Datum::Int(5)],
+        )
+        .unwrap();
     assert_eq!(rows, vec![vec!["two".to_string()]]);
 }
 

@@ -27,7 +27,10 @@ pub enum ConflictAction {
     /// Skip the row.
     Nothing,
     /// Update the existing row: assignments over (existing row ++ excluded row).
-    Update { assignments: Vec<(usize, Expr)>, filter: Option<Expr> },
+    Update {
+        assignments: Vec<(usize, Expr)>,
+        filter: Option<Expr>,
+    },
 }
 
 /// ON CONFLICT (or UPSERT).
@@ -93,6 +96,9 @@ pub struct DeletePlan {
     pub row: RowExprs,
 }
 
+/// Target table, input plan, full scope, target column ids, target-only scope.
+type DmlInput = (Arc<TableDesc>, Plan, Scope, Vec<ColId>, Scope);
+
 /// Parses a stored scalar expression (DEFAULT / CHECK text).
 pub fn parse_scalar(text: &str) -> Result<ast::Expr> {
     let dialect = MeridianDialect::default();
@@ -121,11 +127,19 @@ pub fn assignment_cast(e: Expr, ty: &DataType, col: &str) -> Result<Expr> {
     if !types::can_cast(&et, ty, false) {
         return Err(Error::new(
             code::DATATYPE_MISMATCH,
-            format!("column \"{col}\" is of type {} but expression is of type {}", ty.pg_name(), et.pg_name()),
+            format!(
+                "column \"{col}\" is of type {} but expression is of type {}",
+                ty.pg_name(),
+                et.pg_name()
+            ),
         )
         .with_hint("You will need to rewrite or cast the expression."));
     }
-    Ok(Expr::Cast { expr: Box::new(e), ty: ty.clone(), explicit: false })
+    Ok(Expr::Cast {
+        expr: Box::new(e),
+        ty: ty.clone(),
+        explicit: false,
+    })
 }
 
 impl Binder<'_> {
@@ -133,15 +147,32 @@ impl Binder<'_> {
         let ctx = self.ctx()?;
         let parts = object_name_parts(name)?;
         let tname = parts.last().cloned().unwrap_or_default();
-        let db = if parts.len() == 3 || (parts.len() == 2 && parts[0] != "public") { parts[0].clone() } else { ctx.database.clone() };
-        Catalog::table(&ctx.txn, &db, &tname)?
-            .ok_or_else(|| Error::new(code::UNDEFINED_TABLE, format!("relation \"{name}\" does not exist")))
+        let db = if parts.len() == 3 || (parts.len() == 2 && parts[0] != "public") {
+            parts[0].clone()
+        } else {
+            ctx.database.clone()
+        };
+        Catalog::table(&ctx.txn, &db, &tname)?.ok_or_else(|| {
+            Error::new(
+                code::UNDEFINED_TABLE,
+                format!("relation \"{name}\" does not exist"),
+            )
+        })
     }
 
     fn column_pos(t: &TableDesc, name: &str) -> Result<usize> {
-        t.columns.iter().position(|c| c.name == name && !c.hidden).ok_or_else(|| {
-            Error::new(code::UNDEFINED_COLUMN, format!("column \"{name}\" of relation \"{}\" does not exist", t.name))
-        })
+        t.columns
+            .iter()
+            .position(|c| c.name == name && !c.hidden)
+            .ok_or_else(|| {
+                Error::new(
+                    code::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{name}\" of relation \"{}\" does not exist",
+                        t.name
+                    ),
+                )
+            })
     }
 
     /// Binds the defaults of every column of `t` (no columns in scope).
@@ -150,7 +181,8 @@ impl Binder<'_> {
         for c in &t.columns {
             out.push(match &c.default_expr {
                 Some(text) => {
-                    let e = self.bind_expr_hint(&parse_scalar(text)?, &Scope::default(), Some(&c.ty))?;
+                    let e =
+                        self.bind_expr_hint(&parse_scalar(text)?, &Scope::default(), Some(&c.ty))?;
                     Some(assignment_cast(e, &c.ty, &c.name)?)
                 }
                 None => None,
@@ -160,7 +192,13 @@ impl Binder<'_> {
     }
 
     /// Binds CHECK constraints and RETURNING over the table scope.
-    fn bind_row_exprs(&mut self, t: &TableDesc, scope: &Scope, ids: Vec<ColId>, returning: Option<&Vec<ast::SelectItem>>) -> Result<RowExprs> {
+    fn bind_row_exprs(
+        &mut self,
+        t: &TableDesc,
+        scope: &Scope,
+        ids: Vec<ColId>,
+        returning: Option<&Vec<ast::SelectItem>>,
+    ) -> Result<RowExprs> {
         let mut checks = Vec::with_capacity(t.checks.len());
         for ch in &t.checks {
             let e = self.bind_expr(&parse_scalar(&ch.expr)?, scope)?;
@@ -184,36 +222,56 @@ impl Binder<'_> {
                             exprs.push(x);
                         }
                         ast::SelectItem::ExprWithAlias { expr, alias } => {
-                            let x = coerce_unknown(self.bind_expr(expr, scope)?, &DataType::Unknown)?;
+                            let x =
+                                coerce_unknown(self.bind_expr(expr, scope)?, &DataType::Unknown)?;
                             cols.push(Column::new(ident_name(alias), x.ty()));
                             exprs.push(x);
                         }
-                        other => return Err(Error::unsupported(format!("unsupported RETURNING item {other}"))),
+                        other => {
+                            return Err(Error::unsupported(format!(
+                                "unsupported RETURNING item {other}"
+                            )))
+                        }
                     }
                 }
                 Some((exprs, cols))
             }
             None => None,
         };
-        Ok(RowExprs { table_ids: ids, checks, returning })
+        Ok(RowExprs {
+            table_ids: ids,
+            checks,
+            returning,
+        })
     }
 
     /// Binds INSERT / UPSERT.
     pub fn bind_insert(&mut self, ins: &ast::Insert) -> Result<InsertPlan> {
         let ast::TableObject::TableName(name) = &ins.table else {
-            return Err(Error::unsupported("INSERT into a table function is not supported"));
+            return Err(Error::unsupported(
+                "INSERT into a table function is not supported",
+            ));
         };
         let table = self.target_table(name)?;
-        let alias = ins.table_alias.as_ref().map(|a| ident_name(&a.alias)).unwrap_or_else(|| table.name.clone());
+        let alias = ins
+            .table_alias
+            .as_ref()
+            .map(|a| ident_name(&a.alias))
+            .unwrap_or_else(|| table.name.clone());
         let target_cols: Vec<usize> = if ins.columns.is_empty() {
-            (0..table.columns.len()).filter(|i| !table.columns[*i].hidden).collect()
+            (0..table.columns.len())
+                .filter(|i| !table.columns[*i].hidden)
+                .collect()
         } else {
             let mut v = Vec::new();
             for c in &ins.columns {
                 let n = object_name_parts(c)?.last().cloned().unwrap_or_default();
                 let p = Self::column_pos(&table, &n)?;
                 if v.contains(&p) {
-                    return Err(Error::new(code::DUPLICATE_COLUMN, format!("column \"{n}\" specified more than once")));
+                    return Err(Error::new(
+                        code::DUPLICATE_COLUMN,
+                        format!("column \"{n}\" specified more than once"),
+                    ));
                 }
                 v.push(p);
             }
@@ -224,7 +282,14 @@ impl Binder<'_> {
         let (ids, scope) = self.table_scope(&table, &alias);
         let row = self.bind_row_exprs(&table, &scope, ids, ins.returning.as_ref())?;
         let on_conflict = self.bind_on_conflict(ins, &table, &scope, &target_cols)?;
-        Ok(InsertPlan { table, source, target_cols, defaults, row, on_conflict })
+        Ok(InsertPlan {
+            table,
+            source,
+            target_cols,
+            defaults,
+            row,
+            on_conflict,
+        })
     }
 
     fn bind_insert_source(
@@ -234,17 +299,29 @@ impl Binder<'_> {
         target_cols: Vec<usize>,
         defaults: &[Option<Expr>],
     ) -> Result<(Plan, Vec<usize>)> {
-        let tys: Vec<DataType> = target_cols.iter().map(|i| table.columns[*i].ty.clone()).collect();
+        let tys: Vec<DataType> = target_cols
+            .iter()
+            .map(|i| table.columns[*i].ty.clone())
+            .collect();
         let Some(src) = &ins.source else {
             // DEFAULT VALUES
-            return Ok((Plan::Values { rows: vec![vec![]], cols: vec![], types: vec![] }, vec![]));
+            return Ok((
+                Plan::Values {
+                    rows: vec![vec![]],
+                    cols: vec![],
+                    types: vec![],
+                },
+                vec![],
+            ));
         };
         if let ast::SetExpr::Values(v) = &*src.body {
             if src.order_by.is_none() && src.limit_clause.is_none() && src.with.is_none() {
                 let mut rows = Vec::with_capacity(v.rows.len());
                 for r in &v.rows {
                     if r.content.len() > target_cols.len() {
-                        return Err(Error::syntax("INSERT has more expressions than target columns"));
+                        return Err(Error::syntax(
+                            "INSERT has more expressions than target columns",
+                        ));
                     }
                     let mut out = Vec::with_capacity(target_cols.len());
                     for (i, &pos) in target_cols.iter().enumerate() {
@@ -256,20 +333,35 @@ impl Binder<'_> {
                                 self.agg_context = saved;
                                 assignment_cast(x?, &col.ty, &col.name)?
                             }
-                            _ => defaults[pos].clone().unwrap_or(Expr::Literal(crate::types::Datum::Null, col.ty.clone())),
+                            _ => defaults[pos].clone().unwrap_or(Expr::Literal(
+                                crate::types::Datum::Null,
+                                col.ty.clone(),
+                            )),
                         };
                         out.push(e);
                     }
                     rows.push(out);
                 }
-                let cols = target_cols.iter().map(|p| self.new_col(None, &table.columns[*p].name)).collect();
-                return Ok((Plan::Values { rows, cols, types: tys }, target_cols));
+                let cols = target_cols
+                    .iter()
+                    .map(|p| self.new_col(None, &table.columns[*p].name))
+                    .collect();
+                return Ok((
+                    Plan::Values {
+                        rows,
+                        cols,
+                        types: tys,
+                    },
+                    target_cols,
+                ));
             }
         }
         let (plan, _) = self.bind_query(src)?;
         let st = plan.types();
         if st.len() > target_cols.len() {
-            return Err(Error::syntax("INSERT has more expressions than target columns"));
+            return Err(Error::syntax(
+                "INSERT has more expressions than target columns",
+            ));
         }
         let target_cols: Vec<usize> = target_cols[..st.len()].to_vec();
         let layout = plan.layout();
@@ -278,43 +370,92 @@ impl Binder<'_> {
             let col = &table.columns[*pos];
             exprs.push(assignment_cast(Expr::Col(*id, t), &col.ty, &col.name)?);
         }
-        let cols = target_cols.iter().map(|p| self.new_col(None, &table.columns[*p].name)).collect();
-        Ok((Plan::Project { input: Box::new(plan), exprs, cols }, target_cols))
+        let cols = target_cols
+            .iter()
+            .map(|p| self.new_col(None, &table.columns[*p].name))
+            .collect();
+        Ok((
+            Plan::Project {
+                input: Box::new(plan),
+                exprs,
+                cols,
+            },
+            target_cols,
+        ))
     }
 
-    fn bind_on_conflict(&mut self, ins: &ast::Insert, table: &TableDesc, scope: &Scope, target_cols: &[usize]) -> Result<Option<OnConflict>> {
+    fn bind_on_conflict(
+        &mut self,
+        ins: &ast::Insert,
+        table: &TableDesc,
+        scope: &Scope,
+        target_cols: &[usize],
+    ) -> Result<Option<OnConflict>> {
         let mut excluded = Scope::default();
         let mut excluded_ids = Vec::with_capacity(table.columns.len());
         for c in &table.columns {
             let id = self.new_col(Some("excluded"), &c.name);
             excluded_ids.push(id);
-            excluded.cols.push(ScopeCol { table: Some("excluded".into()), name: c.name.clone(), id, ty: c.ty.clone(), hidden: c.hidden, using_dup: true });
+            excluded.cols.push(ScopeCol {
+                table: Some("excluded".into()),
+                name: c.name.clone(),
+                id,
+                ty: c.ty.clone(),
+                hidden: c.hidden,
+                using_dup: true,
+            });
         }
         if is_upsert(ins) {
             let pk: Vec<usize> = table.primary.columns.iter().map(|(p, _)| *p).collect();
             let assignments = target_cols
                 .iter()
                 .filter(|p| !pk.contains(p))
-                .map(|p| (*p, Expr::Col(excluded_ids[*p], table.columns[*p].ty.clone())))
+                .map(|p| {
+                    (
+                        *p,
+                        Expr::Col(excluded_ids[*p], table.columns[*p].ty.clone()),
+                    )
+                })
                 .collect();
-            return Ok(Some(OnConflict { arbiter: Some(pk), action: ConflictAction::Update { assignments, filter: None }, excluded_ids }));
+            return Ok(Some(OnConflict {
+                arbiter: Some(pk),
+                action: ConflictAction::Update {
+                    assignments,
+                    filter: None,
+                },
+                excluded_ids,
+            }));
         }
         let Some(ast::OnInsert::OnConflict(oc)) = &ins.on else {
             if ins.on.is_some() {
-                return Err(Error::unsupported("ON DUPLICATE KEY UPDATE is not supported"));
+                return Err(Error::unsupported(
+                    "ON DUPLICATE KEY UPDATE is not supported",
+                ));
             }
             return Ok(None);
         };
         let arbiter = match &oc.conflict_target {
             None => None,
-            Some(ast::ConflictTarget::Columns { columns, .. }) => {
-                Some(columns.iter().map(|c| Self::column_pos(table, &ident_name(c))).collect::<Result<Vec<_>>>()?)
-            }
+            Some(ast::ConflictTarget::Columns { columns, .. }) => Some(
+                columns
+                    .iter()
+                    .map(|c| Self::column_pos(table, &ident_name(c)))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
             Some(ast::ConflictTarget::OnConstraint(name)) => {
                 let n = object_name_parts(name)?.last().cloned().unwrap_or_default();
-                let idx = std::iter::once(&table.primary).chain(table.indexes.iter()).find(|i| i.name == n).ok_or_else(|| {
-                    Error::new(code::UNDEFINED_OBJECT, format!("constraint \"{n}\" for table \"{}\" does not exist", table.name))
-                })?;
+                let idx = std::iter::once(&table.primary)
+                    .chain(table.indexes.iter())
+                    .find(|i| i.name == n)
+                    .ok_or_else(|| {
+                        Error::new(
+                            code::UNDEFINED_OBJECT,
+                            format!(
+                                "constraint \"{n}\" for table \"{}\" does not exist",
+                                table.name
+                            ),
+                        )
+                    })?;
                 Some(idx.columns.iter().map(|(p, _)| *p).collect())
             }
         };
@@ -330,17 +471,32 @@ impl Binder<'_> {
                     }
                 }
                 let filter = match &du.selection {
-                    Some(f) => Some(crate::plan::bind_expr::coerce(self.bind_expr(f, &both)?, &DataType::Bool)?),
+                    Some(f) => Some(crate::plan::bind_expr::coerce(
+                        self.bind_expr(f, &both)?,
+                        &DataType::Bool,
+                    )?),
                     None => None,
                 };
-                ConflictAction::Update { assignments, filter }
+                ConflictAction::Update {
+                    assignments,
+                    filter,
+                }
             }
         };
-        Ok(Some(OnConflict { arbiter, action, excluded_ids }))
+        Ok(Some(OnConflict {
+            arbiter,
+            action,
+            excluded_ids,
+        }))
     }
 
     /// Binds `col = value` (or `(a, b) = (x, y)`) of SET.
-    fn bind_assignment(&mut self, a: &ast::Assignment, table: &TableDesc, scope: &Scope) -> Result<Vec<(usize, Expr)>> {
+    fn bind_assignment(
+        &mut self,
+        a: &ast::Assignment,
+        table: &TableDesc,
+        scope: &Scope,
+    ) -> Result<Vec<(usize, Expr)>> {
         let targets: Vec<&ast::ObjectName> = match &a.target {
             ast::AssignmentTarget::ColumnName(n) => vec![n],
             ast::AssignmentTarget::Tuple(ns) => ns.iter().collect(),
@@ -350,7 +506,9 @@ impl Binder<'_> {
             (v, _) => vec![v],
         };
         if values.len() != targets.len() {
-            return Err(Error::syntax("number of columns does not match number of values"));
+            return Err(Error::syntax(
+                "number of columns does not match number of values",
+            ));
         }
         let mut out = Vec::new();
         for (t, v) in targets.into_iter().zip(values) {
@@ -359,7 +517,9 @@ impl Binder<'_> {
             let col = &table.columns[pos];
             let e = if is_default_kw(v) {
                 match &col.default_expr {
-                    Some(text) => self.bind_expr_hint(&parse_scalar(text)?, &Scope::default(), Some(&col.ty))?,
+                    Some(text) => {
+                        self.bind_expr_hint(&parse_scalar(text)?, &Scope::default(), Some(&col.ty))?
+                    }
                     None => Expr::Literal(crate::types::Datum::Null, col.ty.clone()),
                 }
             } else {
@@ -377,7 +537,7 @@ impl Binder<'_> {
         alias: Option<String>,
         from: &[ast::TableWithJoins],
         selection: Option<&ast::Expr>,
-    ) -> Result<(Arc<TableDesc>, Plan, Scope, Vec<ColId>, Scope)> {
+    ) -> Result<DmlInput> {
         let table = self.target_table(name)?;
         let alias = alias.unwrap_or_else(|| table.name.clone());
         let (ids, tscope) = self.table_scope(&table, &alias);
@@ -393,7 +553,13 @@ impl Binder<'_> {
         let mut scope = tscope.clone();
         if !from.is_empty() {
             let (fp, fs) = self.bind_from(from)?;
-            plan = Plan::Join { left: Box::new(plan), right: Box::new(fp), kind: JoinKind::Inner, on: None, strategy: JoinStrategy::NestedLoop };
+            plan = Plan::Join {
+                left: Box::new(plan),
+                right: Box::new(fp),
+                kind: JoinKind::Inner,
+                on: None,
+                strategy: JoinStrategy::NestedLoop,
+            };
             scope.cols.extend(fs.cols);
         }
         if let Some(w) = selection {
@@ -401,7 +567,10 @@ impl Binder<'_> {
             let p = self.bind_expr_hint(w, &scope, Some(&DataType::Bool));
             self.agg_context = saved;
             let p = crate::plan::bind_expr::coerce(p?, &DataType::Bool)?;
-            plan = Plan::Filter { input: Box::new(plan), predicate: p };
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate: p,
+            };
         }
         Ok((table, plan, scope, ids, tscope))
     }
@@ -409,25 +578,41 @@ impl Binder<'_> {
     /// Binds UPDATE.
     pub fn bind_update(&mut self, u: &ast::Update) -> Result<UpdatePlan> {
         let (name, alias) = match &u.table.relation {
-            ast::TableFactor::Table { name, alias, .. } if u.table.joins.is_empty() => (name, alias.as_ref().map(|a| ident_name(&a.name))),
-            other => return Err(Error::unsupported(format!("unsupported UPDATE target {other}"))),
+            ast::TableFactor::Table { name, alias, .. } if u.table.joins.is_empty() => {
+                (name, alias.as_ref().map(|a| ident_name(&a.name)))
+            }
+            other => {
+                return Err(Error::unsupported(format!(
+                    "unsupported UPDATE target {other}"
+                )))
+            }
         };
         let from: Vec<ast::TableWithJoins> = match &u.from {
-            Some(ast::UpdateTableFromKind::AfterSet(f)) | Some(ast::UpdateTableFromKind::BeforeSet(f)) => f.clone(),
+            Some(ast::UpdateTableFromKind::AfterSet(f))
+            | Some(ast::UpdateTableFromKind::BeforeSet(f)) => f.clone(),
             None => vec![],
         };
-        let (table, input, scope, ids, tscope) = self.bind_dml_input(name, alias, &from, u.selection.as_ref())?;
+        let (table, input, scope, ids, tscope) =
+            self.bind_dml_input(name, alias, &from, u.selection.as_ref())?;
         let mut assignments: Vec<(usize, Expr)> = Vec::new();
         for a in &u.assignments {
             for (pos, e) in self.bind_assignment(a, &table, &scope)? {
                 if assignments.iter().any(|(p, _)| *p == pos) {
-                    return Err(Error::syntax(format!("multiple assignments to same column \"{}\"", table.columns[pos].name)));
+                    return Err(Error::syntax(format!(
+                        "multiple assignments to same column \"{}\"",
+                        table.columns[pos].name
+                    )));
                 }
                 assignments.push((pos, e));
             }
         }
         let row = self.bind_row_exprs(&table, &tscope, ids, u.returning.as_ref())?;
-        Ok(UpdatePlan { table, input, assignments, row })
+        Ok(UpdatePlan {
+            table,
+            input,
+            assignments,
+            row,
+        })
     }
 
     /// Binds DELETE.
@@ -435,16 +620,32 @@ impl Binder<'_> {
         let froms = match &d.from {
             ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,
         };
-        let first = froms.first().ok_or_else(|| Error::syntax("DELETE without a table"))?;
+        let first = froms
+            .first()
+            .ok_or_else(|| Error::syntax("DELETE without a table"))?;
         let (name, alias) = match &first.relation {
-            ast::TableFactor::Table { name, alias, .. } if first.joins.is_empty() && froms.len() == 1 => {
+            ast::TableFactor::Table { name, alias, .. }
+                if first.joins.is_empty() && froms.len() == 1 =>
+            {
                 (name, alias.as_ref().map(|a| ident_name(&a.name)))
             }
-            other => return Err(Error::unsupported(format!("unsupported DELETE target {other}"))),
+            other => {
+                return Err(Error::unsupported(format!(
+                    "unsupported DELETE target {other}"
+                )))
+            }
         };
         let using = d.using.clone().unwrap_or_default();
-        let (table, input, _scope, ids, tscope) = self.bind_dml_input(name, alias, &using, d.selection.as_ref())?;
+        let (table, input, _scope, ids, tscope) =
+            self.bind_dml_input(name, alias, &using, d.selection.as_ref())?;
         let row = self.bind_row_exprs(&table, &tscope, ids, d.returning.as_ref())?;
-        Ok(DeletePlan { table, input, row: RowExprs { checks: vec![], ..row } })
+        Ok(DeletePlan {
+            table,
+            input,
+            row: RowExprs {
+                checks: vec![],
+                ..row
+            },
+        })
     }
 }

@@ -27,7 +27,16 @@ impl Binder<'_> {
                 Some((lp, ls)) => join_plans(lp, ls, p, s, JoinKind::Inner, None),
             });
         }
-        Ok(acc.unwrap_or_else(|| (Plan::Values { rows: vec![vec![]], cols: vec![], types: vec![] }, Scope::default())))
+        Ok(acc.unwrap_or_else(|| {
+            (
+                Plan::Values {
+                    rows: vec![vec![]],
+                    cols: vec![],
+                    types: vec![],
+                },
+                Scope::default(),
+            )
+        }))
     }
 
     fn bind_table_with_joins(&mut self, twj: &ast::TableWithJoins) -> Result<(Plan, Scope)> {
@@ -41,10 +50,16 @@ impl Binder<'_> {
                 J::Right(c) | J::RightOuter(c) => (JoinKind::Right, Some(c)),
                 J::FullOuter(c) => (JoinKind::Full, Some(c)),
                 J::CrossJoin(_) => (JoinKind::Inner, None),
-                other => return Err(Error::unsupported(format!("unsupported join type {other:?}"))),
+                other => {
+                    return Err(Error::unsupported(format!(
+                        "unsupported join type {other:?}"
+                    )))
+                }
             };
             let (p, s) = match constraint {
-                None | Some(ast::JoinConstraint::None) => join_plans(plan, scope, rp, rs, kind, None),
+                None | Some(ast::JoinConstraint::None) => {
+                    join_plans(plan, scope, rp, rs, kind, None)
+                }
                 Some(ast::JoinConstraint::On(e)) => {
                     let mut both = scope.clone();
                     both.cols.extend(rs.cols.iter().cloned());
@@ -59,7 +74,9 @@ impl Binder<'_> {
                 Some(ast::JoinConstraint::Using(names)) => {
                     let cols = names
                         .iter()
-                        .map(|n| object_name_parts(n).map(|p| p.last().cloned().unwrap_or_default()))
+                        .map(|n| {
+                            object_name_parts(n).map(|p| p.last().cloned().unwrap_or_default())
+                        })
                         .collect::<Result<Vec<_>>>()?;
                     self.join_using(plan, scope, rp, rs, kind, &cols)?
                 }
@@ -67,12 +84,18 @@ impl Binder<'_> {
                     let cols: Vec<String> = scope
                         .cols
                         .iter()
-                        .filter(|c| !c.hidden && rs.cols.iter().any(|r| !r.hidden && r.name == c.name))
+                        .filter(|c| {
+                            !c.hidden && rs.cols.iter().any(|r| !r.hidden && r.name == c.name)
+                        })
                         .map(|c| c.name.clone())
                         .collect();
                     self.join_using(plan, scope, rp, rs, kind, &cols)?
                 }
-                Some(other) => return Err(Error::unsupported(format!("unsupported join constraint {other:?}"))),
+                Some(other) => {
+                    return Err(Error::unsupported(format!(
+                        "unsupported join constraint {other:?}"
+                    )))
+                }
             };
             plan = p;
             scope = s;
@@ -93,10 +116,20 @@ impl Binder<'_> {
         let mut conds = Vec::new();
         for name in cols {
             let l = ls.find(None, name)?.ok_or_else(|| {
-                Error::new(code::UNDEFINED_COLUMN, format!("column \"{name}\" specified in USING clause does not exist in left table"))
+                Error::new(
+                    code::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{name}\" specified in USING clause does not exist in left table"
+                    ),
+                )
             })?;
             let r = rs.find(None, name)?.ok_or_else(|| {
-                Error::new(code::UNDEFINED_COLUMN, format!("column \"{name}\" specified in USING clause does not exist in right table"))
+                Error::new(
+                    code::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{name}\" specified in USING clause does not exist in right table"
+                    ),
+                )
             })?;
             let (lid, lty, rid, rty) = (l.id, l.ty.clone(), r.id, r.ty.clone());
             conds.push(self.make_binary(BinaryOp::Eq, Expr::Col(lid, lty), Expr::Col(rid, rty))?);
@@ -109,14 +142,24 @@ impl Binder<'_> {
 
     fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<(Plan, Scope)> {
         match tf {
-            ast::TableFactor::Table { name, alias, args, .. } => {
+            ast::TableFactor::Table {
+                name, alias, args, ..
+            } => {
                 if args.is_some() {
-                    return Err(Error::unsupported(format!("table functions are not supported: {name}")));
+                    return Err(Error::unsupported(format!(
+                        "table functions are not supported: {name}"
+                    )));
                 }
-                let (plan, scope) = self.bind_named_table(name, alias.as_ref().map(|a| ident_name(&a.name)))?;
+                let (plan, scope) =
+                    self.bind_named_table(name, alias.as_ref().map(|a| ident_name(&a.name)))?;
                 apply_alias(plan, scope, alias.as_ref(), self)
             }
-            ast::TableFactor::Derived { lateral, subquery, alias, .. } => {
+            ast::TableFactor::Derived {
+                lateral,
+                subquery,
+                alias,
+                ..
+            } => {
                 if *lateral {
                     return Err(Error::unsupported("LATERAL is not supported"));
                 }
@@ -125,19 +168,35 @@ impl Binder<'_> {
                 let types = plan.types();
                 let mut scope = Scope::default();
                 for ((id, name), ty) in plan.layout().into_iter().zip(names).zip(types) {
-                    scope.cols.push(ScopeCol { table: tname.clone(), name, id, ty, hidden: false, using_dup: false });
+                    scope.cols.push(ScopeCol {
+                        table: tname.clone(),
+                        name,
+                        id,
+                        ty,
+                        hidden: false,
+                        using_dup: false,
+                    });
                 }
                 apply_alias(plan, scope, alias.as_ref(), self)
             }
-            ast::TableFactor::NestedJoin { table_with_joins, alias } => {
+            ast::TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
                 let (plan, scope) = self.bind_table_with_joins(table_with_joins)?;
                 apply_alias(plan, scope, alias.as_ref(), self)
             }
-            other => Err(Error::unsupported(format!("unsupported FROM item: {other}"))),
+            other => Err(Error::unsupported(format!(
+                "unsupported FROM item: {other}"
+            ))),
         }
     }
 
-    fn bind_named_table(&mut self, name: &ast::ObjectName, alias: Option<String>) -> Result<(Plan, Scope)> {
+    fn bind_named_table(
+        &mut self,
+        name: &ast::ObjectName,
+        alias: Option<String>,
+    ) -> Result<(Plan, Scope)> {
         let parts = object_name_parts(name)?;
         let tname = parts.last().cloned().unwrap_or_default();
         let alias = alias.unwrap_or_else(|| tname.clone());
@@ -147,7 +206,11 @@ impl Binder<'_> {
             }
         }
         let ctx = self.ctx()?;
-        let schema = if parts.len() >= 2 { Some(parts[parts.len() - 2].as_str()) } else { None };
+        let schema = if parts.len() >= 2 {
+            Some(parts[parts.len() - 2].as_str())
+        } else {
+            None
+        };
         let database = match (parts.len(), schema) {
             (3, _) => parts[0].clone(),
             (2, Some(s)) if s != "public" && !VIRTUAL_SCHEMAS.contains(&s) => s.to_string(),
@@ -159,22 +222,40 @@ impl Binder<'_> {
         match Catalog::table(&ctx.txn, &database, &tname)? {
             Some(t) => {
                 let (cols, scope) = self.table_scope(&t, &alias);
-                let scan = Scan { table: t, alias, cols, index: IndexChoice::Primary, spans: Spans::Full, filter: None };
+                let scan = Scan {
+                    table: t,
+                    alias,
+                    cols,
+                    index: IndexChoice::Primary,
+                    spans: Spans::Full,
+                    filter: None,
+                };
                 Ok((Plan::Scan(scan), scope))
             }
             None if schema.is_none() && ctx.vtables.lookup("pg_catalog", &tname).is_some() => {
                 self.virtual_table("pg_catalog", &tname, &alias, name)
             }
-            None => Err(Error::new(code::UNDEFINED_TABLE, format!("relation \"{name}\" does not exist"))),
+            None => Err(Error::new(
+                code::UNDEFINED_TABLE,
+                format!("relation \"{name}\" does not exist"),
+            )),
         }
     }
 
-    fn virtual_table(&mut self, schema: &str, tname: &str, alias: &str, name: &ast::ObjectName) -> Result<(Plan, Scope)> {
+    fn virtual_table(
+        &mut self,
+        schema: &str,
+        tname: &str,
+        alias: &str,
+        name: &ast::ObjectName,
+    ) -> Result<(Plan, Scope)> {
         let ctx = self.ctx()?;
-        let cols = ctx
-            .vtables
-            .lookup(schema, tname)
-            .ok_or_else(|| Error::new(code::UNDEFINED_TABLE, format!("relation \"{name}\" does not exist")))?;
+        let cols = ctx.vtables.lookup(schema, tname).ok_or_else(|| {
+            Error::new(
+                code::UNDEFINED_TABLE,
+                format!("relation \"{name}\" does not exist"),
+            )
+        })?;
         let mut scope = Scope::default();
         let mut ids = Vec::with_capacity(cols.len());
         for c in &cols {
@@ -190,7 +271,15 @@ impl Binder<'_> {
             });
         }
         let types = cols.into_iter().map(|c| c.ty).collect();
-        Ok((Plan::VirtualScan { schema: schema.to_string(), name: tname.to_string(), cols: ids, types }, scope))
+        Ok((
+            Plan::VirtualScan {
+                schema: schema.to_string(),
+                name: tname.to_string(),
+                cols: ids,
+                types,
+            },
+            scope,
+        ))
     }
 
     /// A reference to a CTE: its plan under a projection with fresh column ids, so two
@@ -205,17 +294,40 @@ impl Binder<'_> {
             let id = self.new_col(Some(alias), &name);
             cols.push(id);
             exprs.push(Expr::Col(old, ty.clone()));
-            scope.cols.push(ScopeCol { table: Some(alias.to_string()), name, id, ty, hidden: false, using_dup: false });
+            scope.cols.push(ScopeCol {
+                table: Some(alias.to_string()),
+                name,
+                id,
+                ty,
+                hidden: false,
+                using_dup: false,
+            });
         }
-        (Plan::Project { input: Box::new(cte.plan), exprs, cols }, scope)
+        (
+            Plan::Project {
+                input: Box::new(cte.plan),
+                exprs,
+                cols,
+            },
+            scope,
+        )
     }
 }
 
 /// Renames a FROM item: `AS alias (c1, c2...)`.
-fn apply_alias(plan: Plan, mut scope: Scope, alias: Option<&ast::TableAlias>, b: &mut Binder) -> Result<(Plan, Scope)> {
-    let Some(a) = alias else { return Ok((plan, scope)) };
+fn apply_alias(
+    plan: Plan,
+    mut scope: Scope,
+    alias: Option<&ast::TableAlias>,
+    b: &mut Binder,
+) -> Result<(Plan, Scope)> {
+    let Some(a) = alias else {
+        return Ok((plan, scope));
+    };
     let name = ident_name(&a.name);
-    let visible: Vec<usize> = (0..scope.cols.len()).filter(|i| !scope.cols[*i].hidden).collect();
+    let visible: Vec<usize> = (0..scope.cols.len())
+        .filter(|i| !scope.cols[*i].hidden)
+        .collect();
     if a.columns.len() > visible.len() {
         return Err(Error::syntax(format!(
             "table \"{name}\" has {} columns available but {} columns specified",
@@ -230,15 +342,29 @@ fn apply_alias(plan: Plan, mut scope: Scope, alias: Option<&ast::TableAlias>, b:
         scope.cols[*i].name = ident_name(&col.name);
     }
     for c in &scope.cols {
-        b.col_names.insert(c.id, (Some(name.clone()), c.name.clone()));
+        b.col_names
+            .insert(c.id, (Some(name.clone()), c.name.clone()));
     }
     Ok((plan, scope))
 }
 
 /// Joins two bound FROM items.
-pub fn join_plans(lp: Plan, ls: Scope, rp: Plan, rs: Scope, kind: JoinKind, on: Option<Expr>) -> (Plan, Scope) {
+pub fn join_plans(
+    lp: Plan,
+    ls: Scope,
+    rp: Plan,
+    rs: Scope,
+    kind: JoinKind,
+    on: Option<Expr>,
+) -> (Plan, Scope) {
     let mut scope = ls;
     scope.cols.extend(rs.cols);
-    let plan = Plan::Join { left: Box::new(lp), right: Box::new(rp), kind, on, strategy: JoinStrategy::NestedLoop };
+    let plan = Plan::Join {
+        left: Box::new(lp),
+        right: Box::new(rp),
+        kind,
+        on,
+        strategy: JoinStrategy::NestedLoop,
+    };
     (plan, scope)
 }

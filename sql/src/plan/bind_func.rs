@@ -14,7 +14,12 @@ use sqlparser::ast;
 
 impl Binder<'_> {
     /// Binds a function call.
-    pub fn bind_function(&mut self, f: &ast::Function, scope: &Scope, hint: Option<&DataType>) -> Result<Expr> {
+    pub fn bind_function(
+        &mut self,
+        f: &ast::Function,
+        scope: &Scope,
+        hint: Option<&DataType>,
+    ) -> Result<Expr> {
         let name = f
             .name
             .0
@@ -28,7 +33,9 @@ impl Binder<'_> {
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::None => (vec![], false, false),
             ast::FunctionArguments::Subquery(_) => {
-                return Err(Error::unsupported("function arguments as a bare subquery are not supported"))
+                return Err(Error::unsupported(
+                    "function arguments as a bare subquery are not supported",
+                ))
             }
             ast::FunctionArguments::List(l) => {
                 let mut out = Vec::with_capacity(l.args.len());
@@ -37,18 +44,35 @@ impl Binder<'_> {
                     match a {
                         ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => out.push(e),
                         ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
-                        other => return Err(Error::unsupported(format!("unsupported function argument {other}"))),
+                        other => {
+                            return Err(Error::unsupported(format!(
+                                "unsupported function argument {other}"
+                            )))
+                        }
                     }
                 }
-                let distinct = matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+                let distinct = matches!(
+                    l.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                );
                 (out, distinct, star)
             }
         };
         if let Some(agg) = AggFunc::from_name(&name) {
-            return self.bind_aggregate(agg, &name, &args, distinct, star, f.filter.as_deref(), scope);
+            return self.bind_aggregate(
+                agg,
+                &name,
+                &args,
+                distinct,
+                star,
+                f.filter.as_deref(),
+                scope,
+            );
         }
         if star {
-            return Err(Error::syntax(format!("{name}(*) specified, but {name} is not an aggregate function")));
+            return Err(Error::syntax(format!(
+                "{name}(*) specified, but {name} is not an aggregate function"
+            )));
         }
         match name.as_str() {
             "coalesce" => {
@@ -57,7 +81,10 @@ impl Binder<'_> {
                     bound.push(self.bind_expr_hint(a, scope, hint)?);
                 }
                 let ty = common_of(bound.iter().map(|e| e.ty()))?;
-                let bound = bound.into_iter().map(|e| coerce(e, &ty)).collect::<Result<Vec<_>>>()?;
+                let bound = bound
+                    .into_iter()
+                    .map(|e| coerce(e, &ty))
+                    .collect::<Result<Vec<_>>>()?;
                 Ok(Expr::Coalesce(bound, ty))
             }
             "nullif" if args.len() == 2 => {
@@ -73,7 +100,12 @@ impl Binder<'_> {
     }
 
     /// Binds and resolves a scalar function over AST arguments.
-    pub fn call_function(&mut self, name: &str, args: &[&ast::Expr], scope: &Scope) -> Result<Expr> {
+    pub fn call_function(
+        &mut self,
+        name: &str,
+        args: &[&ast::Expr],
+        scope: &Scope,
+    ) -> Result<Expr> {
         let mut bound = Vec::with_capacity(args.len());
         for a in args {
             bound.push(self.bind_expr(a, scope)?);
@@ -83,14 +115,25 @@ impl Binder<'_> {
 
     /// Resolves a scalar function over bound arguments (untyped literals become text).
     pub fn make_function(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
-        let args = args.into_iter().map(|e| coerce_unknown(e, &DataType::Text)).collect::<Result<Vec<_>>>()?;
+        let args = args
+            .into_iter()
+            .map(|e| coerce_unknown(e, &DataType::Text))
+            .collect::<Result<Vec<_>>>()?;
         let tys: Vec<DataType> = args.iter().map(|e| e.ty()).collect();
         if name == "unique_rowid" && args.is_empty() {
             // Evaluated by the executor through storage (the rowid generator lives there).
-            return Ok(Expr::Func { name: name.to_string(), args, ty: DataType::Int8 });
+            return Ok(Expr::Func {
+                name: name.to_string(),
+                args,
+                ty: DataType::Int8,
+            });
         }
         let ty = func::resolve_function(name, &tys)?;
-        Ok(Expr::Func { name: name.to_string(), args, ty })
+        Ok(Expr::Func {
+            name: name.to_string(),
+            args,
+            ty,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -108,7 +151,10 @@ impl Binder<'_> {
             let msg = if self.agg_context == "nested" {
                 "aggregate function calls cannot be nested".to_string()
             } else {
-                format!("aggregate functions are not allowed in {}", self.agg_context)
+                format!(
+                    "aggregate functions are not allowed in {}",
+                    self.agg_context
+                )
             };
             return Err(Error::new(code::GROUPING_ERROR, msg));
         };
@@ -130,7 +176,13 @@ impl Binder<'_> {
                 return Err(e);
             }
         };
-        let call = AggCall { func, args: bound, distinct, filter, ty: ty.clone() };
+        let call = AggCall {
+            func,
+            args: bound,
+            distinct,
+            filter,
+            ty: ty.clone(),
+        };
         let id = match collector.calls.iter().find(|(c, _)| *c == call) {
             Some((_, id)) => *id,
             None => {
@@ -165,7 +217,10 @@ impl Binder<'_> {
             if args.len() != want {
                 return Err(Error::new(
                     code::UNDEFINED_FUNCTION,
-                    format!("function {name} with {} arguments does not exist", args.len()),
+                    format!(
+                        "function {name} with {} arguments does not exist",
+                        args.len()
+                    ),
                 ));
             }
             agg

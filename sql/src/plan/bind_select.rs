@@ -9,8 +9,12 @@
 
 use crate::error::code;
 use crate::plan::bind_expr::{coerce, common_of};
-use crate::plan::binder::{ident_name, object_name_parts, AggCollector, Binder, Cte, Scope, ScopeCol};
+use crate::plan::binder::{
+    ident_name, object_name_parts, AggCollector, Binder, Cte, Scope, ScopeCol,
+};
 use crate::plan::expr::{ColId, Expr};
+use crate::plan::grouping::GroupRewrite;
+pub use crate::plan::output_name::output_name;
 use crate::plan::{Plan, SetOpKind, SortKey};
 use crate::types::DataType;
 use crate::{Error, Result};
@@ -61,7 +65,9 @@ impl Binder<'_> {
         let order_by: &[ast::OrderByExpr] = match &q.order_by {
             Some(ob) => match &ob.kind {
                 ast::OrderByKind::Expressions(v) => v,
-                ast::OrderByKind::All(_) => return Err(Error::unsupported("ORDER BY ALL is not supported")),
+                ast::OrderByKind::All(_) => {
+                    return Err(Error::unsupported("ORDER BY ALL is not supported"))
+                }
             },
             None => &[],
         };
@@ -73,16 +79,30 @@ impl Binder<'_> {
             }
         };
         let (limit, offset) = match &q.limit_clause {
-            Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => (limit.as_ref(), offset.as_ref().map(|o| &o.value)),
-            Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => (Some(limit), Some(offset)),
+            Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
+                (limit.as_ref(), offset.as_ref().map(|o| &o.value))
+            }
+            Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => {
+                (Some(limit), Some(offset))
+            }
             None => (None, None),
         };
         let fetch = q.fetch.as_ref().and_then(|f| f.quantity.as_ref());
         let limit = limit.or(fetch);
         if limit.is_some() || offset.is_some() {
-            let limit = limit.map(|e| self.bind_count(e, "LIMIT")).transpose()?.flatten();
-            let offset = offset.map(|e| self.bind_count(e, "OFFSET")).transpose()?.flatten();
-            plan = Plan::Limit { input: Box::new(plan), limit, offset };
+            let limit = limit
+                .map(|e| self.bind_count(e, "LIMIT"))
+                .transpose()?
+                .flatten();
+            let offset = offset
+                .map(|e| self.bind_count(e, "OFFSET"))
+                .transpose()?
+                .flatten();
+            plan = Plan::Limit {
+                input: Box::new(plan),
+                limit,
+                offset,
+            };
         }
         Ok((plan, names))
     }
@@ -106,8 +126,16 @@ impl Binder<'_> {
         match body {
             ast::SetExpr::Select(s) => self.bind_select(s, &[]),
             ast::SetExpr::Query(q) => self.bind_query(q),
-            ast::SetExpr::Values(v) => self.bind_values(&v.rows.iter().map(|r| r.content.clone()).collect::<Vec<_>>(), None),
-            ast::SetExpr::SetOperation { left, op, set_quantifier, right } => {
+            ast::SetExpr::Values(v) => self.bind_values(
+                &v.rows.iter().map(|r| r.content.clone()).collect::<Vec<_>>(),
+                None,
+            ),
+            ast::SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
                 let op = match op {
                     ast::SetOperator::Union => SetOpKind::Union,
                     ast::SetOperator::Intersect => SetOpKind::Intersect,
@@ -118,11 +146,20 @@ impl Binder<'_> {
                 let (rp, _) = self.bind_set_expr(right)?;
                 self.set_op(lp, rp, op, all, names)
             }
-            other => Err(Error::unsupported(format!("unsupported query form: {other}"))),
+            other => Err(Error::unsupported(format!(
+                "unsupported query form: {other}"
+            ))),
         }
     }
 
-    fn set_op(&mut self, lp: Plan, rp: Plan, op: SetOpKind, all: bool, names: Vec<String>) -> Result<(Plan, Vec<String>)> {
+    fn set_op(
+        &mut self,
+        lp: Plan,
+        rp: Plan,
+        op: SetOpKind,
+        all: bool,
+        names: Vec<String>,
+    ) -> Result<(Plan, Vec<String>)> {
         let (lt, rt) = (lp.types(), rp.types());
         if lt.len() != rt.len() {
             let w = match op {
@@ -130,13 +167,28 @@ impl Binder<'_> {
                 SetOpKind::Intersect => "INTERSECT",
                 SetOpKind::Except => "EXCEPT",
             };
-            return Err(Error::syntax(format!("each {w} query must have the same number of columns")));
+            return Err(Error::syntax(format!(
+                "each {w} query must have the same number of columns"
+            )));
         }
-        let common = lt.iter().zip(&rt).map(|(a, b)| common_of([a.clone(), b.clone()].into_iter())).collect::<Result<Vec<_>>>()?;
+        let common = lt
+            .iter()
+            .zip(&rt)
+            .map(|(a, b)| common_of([a.clone(), b.clone()].into_iter()))
+            .collect::<Result<Vec<_>>>()?;
         let lp = self.cast_columns(lp, &common)?;
         let rp = self.cast_columns(rp, &common)?;
         let cols = names.iter().map(|n| self.new_col(None, n)).collect();
-        Ok((Plan::SetOp { left: Box::new(lp), right: Box::new(rp), op, all, cols }, names))
+        Ok((
+            Plan::SetOp {
+                left: Box::new(lp),
+                right: Box::new(rp),
+                op,
+                all,
+                cols,
+            },
+            names,
+        ))
     }
 
     /// Wraps `plan` in a projection casting its columns to `types` when they differ.
@@ -153,11 +205,19 @@ impl Binder<'_> {
             let name = self.col_display(*id);
             cols.push(self.new_col(None, &name));
         }
-        Ok(Plan::Project { input: Box::new(plan), exprs, cols })
+        Ok(Plan::Project {
+            input: Box::new(plan),
+            exprs,
+            cols,
+        })
     }
 
     /// Binds VALUES rows; `hints` gives expected column types (INSERT targets).
-    pub fn bind_values(&mut self, rows: &[Vec<ast::Expr>], hints: Option<&[DataType]>) -> Result<(Plan, Vec<String>)> {
+    pub fn bind_values(
+        &mut self,
+        rows: &[Vec<ast::Expr>],
+        hints: Option<&[DataType]>,
+    ) -> Result<(Plan, Vec<String>)> {
         let width = rows.first().map(|r| r.len()).unwrap_or(0);
         let scope = Scope::default();
         let mut bound = Vec::with_capacity(rows.len());
@@ -193,12 +253,24 @@ impl Binder<'_> {
         }
         let names: Vec<String> = (1..=width).map(|i| format!("column{i}")).collect();
         let cols = names.iter().map(|n| self.new_col(None, n)).collect();
-        Ok((Plan::Values { rows: bound, cols, types }, names))
+        Ok((
+            Plan::Values {
+                rows: bound,
+                cols,
+                types,
+            },
+            names,
+        ))
     }
 
     /// ORDER BY over a set operation's output: ordinals, output names, or expressions over
     /// the output columns.
-    fn order_over_output(&mut self, plan: Plan, names: Vec<String>, order_by: &[ast::OrderByExpr]) -> Result<(Plan, Vec<String>)> {
+    fn order_over_output(
+        &mut self,
+        plan: Plan,
+        names: Vec<String>,
+        order_by: &[ast::OrderByExpr],
+    ) -> Result<(Plan, Vec<String>)> {
         if order_by.is_empty() {
             return Ok((plan, names));
         }
@@ -206,7 +278,14 @@ impl Binder<'_> {
         let types = plan.types();
         let mut scope = Scope::default();
         for ((id, n), t) in layout.iter().zip(&names).zip(&types) {
-            scope.cols.push(ScopeCol { table: None, name: n.clone(), id: *id, ty: t.clone(), hidden: false, using_dup: false });
+            scope.cols.push(ScopeCol {
+                table: None,
+                name: n.clone(),
+                id: *id,
+                ty: t.clone(),
+                hidden: false,
+                using_dup: false,
+            });
         }
         let mut keys = Vec::new();
         for ob in order_by {
@@ -216,12 +295,26 @@ impl Binder<'_> {
             };
             keys.push(sort_key(expr, &ob.options));
         }
-        Ok((Plan::Sort { input: Box::new(plan), keys }, names))
+        Ok((
+            Plan::Sort {
+                input: Box::new(plan),
+                keys,
+            },
+            names,
+        ))
     }
 
     /// Binds one SELECT with the enclosing query's ORDER BY.
-    pub fn bind_select(&mut self, sel: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<(Plan, Vec<String>)> {
-        if sel.top.is_some() || sel.into.is_some() || !sel.lateral_views.is_empty() || sel.qualify.is_some() {
+    pub fn bind_select(
+        &mut self,
+        sel: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+    ) -> Result<(Plan, Vec<String>)> {
+        if sel.top.is_some()
+            || sel.into.is_some()
+            || !sel.lateral_views.is_empty()
+            || sel.qualify.is_some()
+        {
             return Err(Error::unsupported("unsupported SELECT clause"));
         }
         let (mut plan, scope) = self.bind_from(&sel.from)?;
@@ -232,7 +325,10 @@ impl Binder<'_> {
             self.aggs = saved_aggs;
             self.agg_context = saved;
             let p = coerce(p?, &DataType::Bool)?;
-            plan = Plan::Filter { input: Box::new(plan), predicate: p };
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate: p,
+            };
         }
         let outer_aggs = self.aggs.replace(AggCollector::default());
         let r = self.bind_select_rest(sel, order_by, plan, &scope);
@@ -240,11 +336,20 @@ impl Binder<'_> {
         r
     }
 
-    fn bind_select_rest(&mut self, sel: &ast::Select, order_by: &[ast::OrderByExpr], mut plan: Plan, scope: &Scope) -> Result<(Plan, Vec<String>)> {
+    fn bind_select_rest(
+        &mut self,
+        sel: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+        mut plan: Plan,
+        scope: &Scope,
+    ) -> Result<(Plan, Vec<String>)> {
         let (mut proj, names) = self.bind_projection(&sel.projection, scope)?;
         let group = self.bind_group_by(&sel.group_by, scope, &proj, &names)?;
         let having = match &sel.having {
-            Some(h) => Some(coerce(self.bind_expr_hint(h, scope, Some(&DataType::Bool))?, &DataType::Bool)?),
+            Some(h) => Some(coerce(
+                self.bind_expr_hint(h, scope, Some(&DataType::Bool))?,
+                &DataType::Bool,
+            )?),
             None => None,
         };
         let mut order_targets = Vec::with_capacity(order_by.len());
@@ -273,14 +378,21 @@ impl Binder<'_> {
                 });
             }
             let local: HashSet<ColId> = scope.cols.iter().map(|c| c.id).collect();
-            let rw = GroupRewrite { group: &group, group_ids: &group_ids, local: &local };
+            let rw = GroupRewrite {
+                group: &group,
+                group_ids: &group_ids,
+                local: &local,
+            };
             for e in proj.iter_mut() {
                 *e = rw.apply(std::mem::replace(e, Expr::bool(false)), self)?;
             }
             if let Some(h) = having.take() {
                 having = Some(rw.apply(h, self)?);
             }
-            for t in order_targets.iter_mut().chain(distinct_on.iter_mut().flatten()) {
+            for t in order_targets
+                .iter_mut()
+                .chain(distinct_on.iter_mut().flatten())
+            {
                 if let Target::Expr(e) = t {
                     *e = rw.apply(std::mem::replace(e, Expr::bool(false)), self)?;
                 }
@@ -288,12 +400,28 @@ impl Binder<'_> {
             let mut cols = group_ids.clone();
             cols.extend(calls.iter().map(|(_, id)| *id));
             let aggs = calls.into_iter().map(|(c, _)| c).collect();
-            plan = Plan::Aggregate { input: Box::new(plan), group, aggs, cols };
+            plan = Plan::Aggregate {
+                input: Box::new(plan),
+                group,
+                aggs,
+                cols,
+            };
             if let Some(h) = having {
-                plan = Plan::Filter { input: Box::new(plan), predicate: h };
+                plan = Plan::Filter {
+                    input: Box::new(plan),
+                    predicate: h,
+                };
             }
         }
-        self.finish_select(plan, proj, names, sel.distinct.as_ref(), order_by, order_targets, distinct_on)
+        self.finish_select(
+            plan,
+            proj,
+            names,
+            sel.distinct.as_ref(),
+            order_by,
+            order_targets,
+            distinct_on,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -321,8 +449,12 @@ impl Binder<'_> {
                 },
             }
         };
-        let order_pos: Vec<usize> = order_targets.into_iter().map(|t| to_col(t, &mut exprs)).collect();
-        let on_pos: Option<Vec<usize>> = distinct_on.map(|v| v.into_iter().map(|t| to_col(t, &mut exprs)).collect());
+        let order_pos: Vec<usize> = order_targets
+            .into_iter()
+            .map(|t| to_col(t, &mut exprs))
+            .collect();
+        let on_pos: Option<Vec<usize>> =
+            distinct_on.map(|v| v.into_iter().map(|t| to_col(t, &mut exprs)).collect());
         let plain_distinct = matches!(distinct, Some(ast::Distinct::Distinct));
         if plain_distinct && exprs.len() > n {
             return Err(Error::new(
@@ -330,39 +462,77 @@ impl Binder<'_> {
                 "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
             ));
         }
-        let cols: Vec<ColId> = (0..exprs.len()).map(|i| self.new_col(None, names.get(i).map(String::as_str).unwrap_or("?column?"))).collect();
+        let cols: Vec<ColId> = (0..exprs.len())
+            .map(|i| self.new_col(None, names.get(i).map(String::as_str).unwrap_or("?column?")))
+            .collect();
         let types: Vec<DataType> = exprs.iter().map(|e| e.ty()).collect();
-        let mut plan = Plan::Project { input: Box::new(plan), exprs, cols: cols.clone() };
+        let mut plan = Plan::Project {
+            input: Box::new(plan),
+            exprs,
+            cols: cols.clone(),
+        };
         let keys: Vec<SortKey> = order_pos
             .iter()
             .zip(order_by)
             .map(|(i, ob)| sort_key(Expr::Col(cols[*i], types[*i].clone()), &ob.options))
             .collect();
         if plain_distinct {
-            plan = Plan::Distinct { input: Box::new(plan), on: None };
+            plan = Plan::Distinct {
+                input: Box::new(plan),
+                on: None,
+            };
         }
         if let Some(on) = on_pos {
             // DISTINCT ON keeps the first row of each group in ORDER BY order.
             let mut keys = keys.clone();
             for i in &on {
-                if !keys.iter().any(|k| k.expr == Expr::Col(cols[*i], types[*i].clone())) {
-                    keys.push(SortKey { expr: Expr::Col(cols[*i], types[*i].clone()), desc: false, nulls_first: false });
+                if !keys
+                    .iter()
+                    .any(|k| k.expr == Expr::Col(cols[*i], types[*i].clone()))
+                {
+                    keys.push(SortKey {
+                        expr: Expr::Col(cols[*i], types[*i].clone()),
+                        desc: false,
+                        nulls_first: false,
+                    });
                 }
             }
-            plan = Plan::Sort { input: Box::new(plan), keys };
-            let on_exprs = on.iter().map(|i| Expr::Col(cols[*i], types[*i].clone())).collect();
-            plan = Plan::Distinct { input: Box::new(plan), on: Some(on_exprs) };
+            plan = Plan::Sort {
+                input: Box::new(plan),
+                keys,
+            };
+            let on_exprs = on
+                .iter()
+                .map(|i| Expr::Col(cols[*i], types[*i].clone()))
+                .collect();
+            plan = Plan::Distinct {
+                input: Box::new(plan),
+                on: Some(on_exprs),
+            };
         } else if !keys.is_empty() {
-            plan = Plan::Sort { input: Box::new(plan), keys };
+            plan = Plan::Sort {
+                input: Box::new(plan),
+                keys,
+            };
         }
         if cols.len() > n {
-            let exprs = (0..n).map(|i| Expr::Col(cols[i], types[i].clone())).collect();
-            plan = Plan::Project { input: Box::new(plan), exprs, cols: cols[..n].to_vec() };
+            let exprs = (0..n)
+                .map(|i| Expr::Col(cols[i], types[i].clone()))
+                .collect();
+            plan = Plan::Project {
+                input: Box::new(plan),
+                exprs,
+                cols: cols[..n].to_vec(),
+            };
         }
         Ok((plan, names))
     }
 
-    fn bind_projection(&mut self, items: &[ast::SelectItem], scope: &Scope) -> Result<(Vec<Expr>, Vec<String>)> {
+    fn bind_projection(
+        &mut self,
+        items: &[ast::SelectItem],
+        scope: &Scope,
+    ) -> Result<(Vec<Expr>, Vec<String>)> {
         let mut exprs = Vec::new();
         let mut names = Vec::new();
         for item in items {
@@ -379,7 +549,9 @@ impl Binder<'_> {
                 }
                 ast::SelectItem::Wildcard(_) => {
                     if scope.cols.is_empty() {
-                        return Err(Error::syntax("SELECT * with no tables specified is not valid"));
+                        return Err(Error::syntax(
+                            "SELECT * with no tables specified is not valid",
+                        ));
                     }
                     for c in scope.cols.iter().filter(|c| !c.hidden && !c.using_dup) {
                         exprs.push(Expr::Col(c.id, c.ty.clone()));
@@ -388,24 +560,45 @@ impl Binder<'_> {
                 }
                 ast::SelectItem::QualifiedWildcard(kind, _) => {
                     let t = match kind {
-                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_name_parts(n)?.last().cloned().unwrap_or_default(),
-                        ast::SelectItemQualifiedWildcardKind::Expr(e) => return Err(Error::unsupported(format!("unsupported {e}.*"))),
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                            object_name_parts(n)?.last().cloned().unwrap_or_default()
+                        }
+                        ast::SelectItemQualifiedWildcardKind::Expr(e) => {
+                            return Err(Error::unsupported(format!("unsupported {e}.*")))
+                        }
                     };
                     if !scope.has_table(&t) {
-                        return Err(Error::new(code::UNDEFINED_TABLE, format!("missing FROM-clause entry for table \"{t}\"")));
+                        return Err(Error::new(
+                            code::UNDEFINED_TABLE,
+                            format!("missing FROM-clause entry for table \"{t}\""),
+                        ));
                     }
-                    for c in scope.cols.iter().filter(|c| !c.hidden && c.table.as_deref() == Some(t.as_str())) {
+                    for c in scope
+                        .cols
+                        .iter()
+                        .filter(|c| !c.hidden && c.table.as_deref() == Some(t.as_str()))
+                    {
                         exprs.push(Expr::Col(c.id, c.ty.clone()));
                         names.push(c.name.clone());
                     }
                 }
-                other => return Err(Error::unsupported(format!("unsupported select item {other}"))),
+                other => {
+                    return Err(Error::unsupported(format!(
+                        "unsupported select item {other}"
+                    )))
+                }
             }
         }
         Ok((exprs, names))
     }
 
-    fn bind_group_by(&mut self, gb: &ast::GroupByExpr, scope: &Scope, proj: &[Expr], names: &[String]) -> Result<Option<Vec<Expr>>> {
+    fn bind_group_by(
+        &mut self,
+        gb: &ast::GroupByExpr,
+        scope: &Scope,
+        proj: &[Expr],
+        names: &[String],
+    ) -> Result<Option<Vec<Expr>>> {
         let exprs = match gb {
             ast::GroupByExpr::Expressions(e, mods) => {
                 if !mods.is_empty() {
@@ -413,7 +606,9 @@ impl Binder<'_> {
                 }
                 e
             }
-            ast::GroupByExpr::All(_) => return Err(Error::unsupported("GROUP BY ALL is not supported")),
+            ast::GroupByExpr::All(_) => {
+                return Err(Error::unsupported("GROUP BY ALL is not supported"))
+            }
         };
         if exprs.is_empty() {
             return Ok(None);
@@ -431,7 +626,9 @@ impl Binder<'_> {
                     Ok(x) => out.push(x),
                     Err(err) if err.code == code::UNDEFINED_COLUMN => {
                         let alias = match e {
-                            ast::Expr::Identifier(id) => names.iter().position(|n| *n == ident_name(id)),
+                            ast::Expr::Identifier(id) => {
+                                names.iter().position(|n| *n == ident_name(id))
+                            }
                             _ => None,
                         };
                         match alias {
@@ -450,7 +647,13 @@ impl Binder<'_> {
     }
 
     /// Resolves an ORDER BY / DISTINCT ON item: ordinal, output alias, or expression.
-    fn resolve_target(&mut self, e: &ast::Expr, scope: &Scope, proj: &[Expr], names: &[String]) -> Result<Target> {
+    fn resolve_target(
+        &mut self,
+        e: &ast::Expr,
+        scope: &Scope,
+        proj: &[Expr],
+        names: &[String],
+    ) -> Result<Target> {
         if let Some(i) = ordinal(e, proj.len())? {
             return Ok(Target::Output(i));
         }
@@ -465,95 +668,16 @@ impl Binder<'_> {
     }
 }
 
-/// Rewrites post-aggregation expressions over the Aggregate's output.
-struct GroupRewrite<'a> {
-    group: &'a [Expr],
-    group_ids: &'a [ColId],
-    local: &'a HashSet<ColId>,
-}
-
-impl GroupRewrite<'_> {
-    fn apply(&self, e: Expr, b: &Binder) -> Result<Expr> {
-        if let Some(i) = self.group.iter().position(|g| *g == e) {
-            return Ok(Expr::Col(self.group_ids[i], e.ty()));
-        }
-        match e {
-            Expr::Col(id, ty) => {
-                if self.local.contains(&id) && !self.group_ids.contains(&id) {
-                    return Err(Error::new(
-                        code::GROUPING_ERROR,
-                        format!("column \"{}\" must appear in the GROUP BY clause or be used in an aggregate function", b.col_display(id)),
-                    ));
-                }
-                Ok(Expr::Col(id, ty))
-            }
-            Expr::Subquery(..) => Ok(e),
-            other => {
-                // Rebuild children through the same rule (top-down, so whole group
-                // expressions are matched before their parts).
-                let mut err = None;
-                let rebuilt = rebuild_children(other, &mut |c| match self.apply(c, b) {
-                    Ok(x) => x,
-                    Err(e) => {
-                        err.get_or_insert(e);
-                        Expr::bool(false)
-                    }
-                });
-                match err {
-                    Some(e) => Err(e),
-                    None => Ok(rebuilt),
-                }
-            }
-        }
-    }
-}
-
-/// Applies `f` to each direct child of `e` (top-down rewriting helper).
-fn rebuild_children(e: Expr, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
-    let mut b = |x: Box<Expr>| Box::new(f(*x));
-    match e {
-        Expr::Binary { op, left, right, ty } => {
-            let left = b(left);
-            let right = b(right);
-            Expr::Binary { op, left, right, ty }
-        }
-        Expr::Unary { op, expr, ty } => Expr::Unary { op, expr: b(expr), ty },
-        Expr::Func { name, args, ty } => Expr::Func { name, args: args.into_iter().map(&mut *f).collect(), ty },
-        Expr::Cast { expr, ty, explicit } => Expr::Cast { expr: b(expr), ty, explicit },
-        Expr::Case { operand, whens, else_, ty } => {
-            let operand = operand.map(&mut b);
-            let whens = whens.into_iter().map(|(w, t)| (f(w), f(t))).collect();
-            let else_ = else_.map(|x| Box::new(f(*x)));
-            Expr::Case { operand, whens, else_, ty }
-        }
-        Expr::IsNull { expr, negated } => Expr::IsNull { expr: b(expr), negated },
-        Expr::IsBool { expr, value, negated } => Expr::IsBool { expr: b(expr), value, negated },
-        Expr::IsDistinct { left, right, negated } => {
-            let left = b(left);
-            let right = b(right);
-            Expr::IsDistinct { left, right, negated }
-        }
-        Expr::InList { expr, list, negated } => {
-            let expr = b(expr);
-            Expr::InList { expr, list: list.into_iter().map(&mut *f).collect(), negated }
-        }
-        Expr::Coalesce(args, ty) => Expr::Coalesce(args.into_iter().map(&mut *f).collect(), ty),
-        Expr::NullIf(x, y, ty) => {
-            let x = b(x);
-            let y = b(y);
-            Expr::NullIf(x, y, ty)
-        }
-        other => other,
-    }
-}
-
 /// `ORDER BY 2` / `GROUP BY 1`: a positive integer literal is an output ordinal.
 fn ordinal(e: &ast::Expr, n: usize) -> Result<Option<usize>> {
     if let ast::Expr::Value(v) = e {
         if let ast::Value::Number(s, _) = &v.value {
             return match s.parse::<usize>() {
                 Ok(i) if i >= 1 && i <= n => Ok(Some(i - 1)),
-                _ => Err(Error::new(code::INVALID_COLUMN_REFERENCE, format!("ORDER BY position {s} is not in select list"))),
+                _ => Err(Error::new(
+                    code::INVALID_COLUMN_REFERENCE,
+                    format!("ORDER BY position {s} is not in select list"),
+                )),
             };
         }
     }
@@ -563,7 +687,11 @@ fn ordinal(e: &ast::Expr, n: usize) -> Result<Option<usize>> {
 fn sort_key(expr: Expr, opts: &ast::OrderByOptions) -> SortKey {
     let desc = matches!(opts.sort, Some(ast::OrderBySort::Desc));
     let nulls_first = opts.nulls_first.unwrap_or(desc);
-    SortKey { expr, desc, nulls_first }
+    SortKey {
+        expr,
+        desc,
+        nulls_first,
+    }
 }
 
 /// Select-list literals of unknown type are text in the output.
@@ -573,60 +701,4 @@ fn finalize_unknown(e: Expr) -> Result<Expr> {
     } else {
         Ok(e)
     }
-}
-
-/// PostgreSQL's output column name for an unaliased select item.
-pub fn output_name(e: &ast::Expr) -> String {
-    match e {
-        ast::Expr::Identifier(id) => ident_name(id),
-        ast::Expr::CompoundIdentifier(ids) => ids.last().map(ident_name).unwrap_or_default(),
-        ast::Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).map(ident_name).unwrap_or_default(),
-        ast::Expr::Nested(x) => output_name(x),
-        ast::Expr::Cast { expr, data_type, .. } => match output_name(expr).as_str() {
-            "?column?" => DataType::from_sql(data_type).map(|t| pg_short_name(&t)).unwrap_or_else(|_| "?column?".into()),
-            n => n.to_string(),
-        },
-        ast::Expr::Case { .. } => "case".into(),
-        ast::Expr::Exists { .. } => "exists".into(),
-        ast::Expr::Subquery(q) => match &*q.body {
-            ast::SetExpr::Select(s) => match s.projection.first() {
-                Some(ast::SelectItem::UnnamedExpr(e)) => output_name(e),
-                Some(ast::SelectItem::ExprWithAlias { alias, .. }) => ident_name(alias),
-                _ => "?column?".into(),
-            },
-            _ => "?column?".into(),
-        },
-        ast::Expr::Ceil { .. } => "ceil".into(),
-        ast::Expr::Floor { .. } => "floor".into(),
-        ast::Expr::Substring { .. } => "substring".into(),
-        ast::Expr::Trim { .. } => "btrim".into(),
-        ast::Expr::Position { .. } => "position".into(),
-        ast::Expr::Extract { .. } => "extract".into(),
-        _ => "?column?".into(),
-    }
-}
-
-/// The internal type name PostgreSQL uses for `SELECT 1::int` columns (int4, text, ...).
-fn pg_short_name(t: &DataType) -> String {
-    match t {
-        DataType::Bool => "bool",
-        DataType::Int2 => "int2",
-        DataType::Int4 => "int4",
-        DataType::Int8 => "int8",
-        DataType::Float4 => "float4",
-        DataType::Float8 => "float8",
-        DataType::Numeric(_) => "numeric",
-        DataType::Text => "text",
-        DataType::Varchar(_) => "varchar",
-        DataType::Char(_) => "bpchar",
-        DataType::Bytea => "bytea",
-        DataType::Date => "date",
-        DataType::Timestamp => "timestamp",
-        DataType::TimestampTz => "timestamptz",
-        DataType::Interval => "interval",
-        DataType::Uuid => "uuid",
-        DataType::Jsonb => "jsonb",
-        DataType::Unknown => "?column?",
-    }
-    .to_string()
 }

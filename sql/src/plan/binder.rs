@@ -123,7 +123,13 @@ impl<'a> Binder<'a> {
         b.ctx = Some(ctx);
         b.params = param_hints
             .iter()
-            .map(|t| if *t == DataType::Unknown { None } else { Some(t.clone()) })
+            .map(|t| {
+                if *t == DataType::Unknown {
+                    None
+                } else {
+                    Some(t.clone())
+                }
+            })
             .collect();
         b
     }
@@ -145,14 +151,16 @@ impl<'a> Binder<'a> {
 
     /// The context, or an internal error when detached.
     pub fn ctx(&self) -> Result<&'a ExecContext> {
-        self.ctx.ok_or_else(|| Error::internal("no execution context to read the catalog"))
+        self.ctx
+            .ok_or_else(|| Error::internal("no execution context to read the catalog"))
     }
 
     /// Allocates a column id with a display name.
     pub fn new_col(&mut self, table: Option<&str>, name: &str) -> ColId {
         let id = self.next_col;
         self.next_col += 1;
-        self.col_names.insert(id, (table.map(str::to_string), name.to_string()));
+        self.col_names
+            .insert(id, (table.map(str::to_string), name.to_string()));
         id
     }
 
@@ -185,12 +193,19 @@ impl<'a> Binder<'a> {
     }
 
     /// Resolves a column reference in `scope`, then in the enclosing scopes.
-    pub fn resolve_column(&mut self, scope: &Scope, table: Option<&str>, name: &str) -> Result<Expr> {
+    pub fn resolve_column(
+        &mut self,
+        scope: &Scope,
+        table: Option<&str>,
+        name: &str,
+    ) -> Result<Expr> {
         if let Some(c) = scope.find(table, name)? {
             return Ok(Expr::Col(c.id, c.ty.clone()));
         }
         for level in (0..self.outer.len()).rev() {
-            let hit = self.outer[level].find(table, name)?.map(|c| (c.id, c.ty.clone()));
+            let hit = self.outer[level]
+                .find(table, name)?
+                .map(|c| (c.id, c.ty.clone()));
             if let Some((id, ty)) = hit {
                 for f in self.frames.iter_mut() {
                     if f.base > level {
@@ -213,7 +228,10 @@ impl<'a> Binder<'a> {
             }
             None => name.to_string(),
         };
-        Err(Error::new(code::UNDEFINED_COLUMN, format!("column \"{full}\" does not exist")))
+        Err(Error::new(
+            code::UNDEFINED_COLUMN,
+            format!("column \"{full}\" does not exist"),
+        ))
     }
 
     /// Binds a subquery with `scope` as its innermost outer scope; returns its result and
@@ -224,7 +242,10 @@ impl<'a> Binder<'a> {
         f: impl FnOnce(&mut Self) -> Result<T>,
     ) -> Result<(T, bool)> {
         self.outer.push(scope.clone());
-        self.frames.push(Frame { base: self.outer.len(), correlated: false });
+        self.frames.push(Frame {
+            base: self.outer.len(),
+            correlated: false,
+        });
         let saved_aggs = self.aggs.take();
         let r = f(self);
         self.aggs = saved_aggs;
@@ -236,7 +257,10 @@ impl<'a> Binder<'a> {
     /// The type of `$n` (1-based in SQL), recording `hint` when it is the first information.
     pub fn param_type(&mut self, n: usize, hint: Option<&DataType>) -> Result<DataType> {
         if n == 0 || n > 65535 {
-            return Err(Error::new(code::UNDEFINED_PARAMETER, format!("there is no parameter ${n}")));
+            return Err(Error::new(
+                code::UNDEFINED_PARAMETER,
+                format!("there is no parameter ${n}"),
+            ));
         }
         if self.params.len() < n {
             self.params.resize(n, None);
@@ -252,7 +276,10 @@ impl<'a> Binder<'a> {
 
     /// Final parameter types (unknown ones default to text).
     pub fn param_types(&self) -> Vec<DataType> {
-        self.params.iter().map(|p| p.clone().unwrap_or(DataType::Text)).collect()
+        self.params
+            .iter()
+            .map(|p| p.clone().unwrap_or(DataType::Text))
+            .collect()
     }
 
     /// Looks up a CTE by name, innermost first.
@@ -276,7 +303,9 @@ pub fn object_name_parts(name: &sqlparser::ast::ObjectName) -> Result<Vec<String
         .iter()
         .map(|p| match p.as_ident() {
             Some(i) => Ok(ident_name(i)),
-            None => Err(Error::unsupported(format!("unsupported object name {name}"))),
+            None => Err(Error::unsupported(format!(
+                "unsupported object name {name}"
+            ))),
         })
         .collect()
 }

@@ -36,7 +36,11 @@ pub struct Described {
 
 /// Binds and optimizes a statement. Returns the plan, the inferred parameter types and
 /// column display names.
-pub fn plan_statement(ctx: &ExecContext, stmt: &Statement, hints: &[DataType]) -> Result<(Planned, Vec<DataType>, Names)> {
+pub fn plan_statement(
+    ctx: &ExecContext,
+    stmt: &Statement,
+    hints: &[DataType],
+) -> Result<(Planned, Vec<DataType>, Names)> {
     let mut b = Binder::new(ctx, hints);
     let planned = plan_with(&mut b, stmt)?;
     Ok((planned, b.param_types(), std::mem::take(&mut b.col_names)))
@@ -46,8 +50,15 @@ fn plan_with(b: &mut Binder, stmt: &Statement) -> Result<Planned> {
     Ok(match stmt {
         Statement::Query(q) => {
             let (plan, names) = b.bind_query(q)?;
-            let columns = names.into_iter().zip(plan.types()).map(|(n, t)| Column::new(n, out_type(t))).collect();
-            Planned::Query { plan: optimize(plan)?, columns }
+            let columns = names
+                .into_iter()
+                .zip(plan.types())
+                .map(|(n, t)| Column::new(n, out_type(t)))
+                .collect();
+            Planned::Query {
+                plan: optimize(plan)?,
+                columns,
+            }
         }
         Statement::Insert(ins) => {
             let mut p = b.bind_insert(ins)?;
@@ -64,7 +75,9 @@ fn plan_with(b: &mut Binder, stmt: &Statement) -> Result<Planned> {
             p.input = optimize(p.input)?;
             Planned::Delete(p)
         }
-        Statement::Explain { statement, analyze, .. } => {
+        Statement::Explain {
+            statement, analyze, ..
+        } => {
             if *analyze {
                 return Err(Error::unsupported("EXPLAIN ANALYZE is not supported"));
             }
@@ -72,14 +85,28 @@ fn plan_with(b: &mut Binder, stmt: &Statement) -> Result<Planned> {
             let names = b.col_names.clone();
             let lines = match &inner {
                 Planned::Query { plan, .. } => explain(plan, &names),
-                Planned::Insert(p) => prefixed(&format!("insert {}", p.table.name), explain(&p.source, &names)),
-                Planned::Update(p) => prefixed(&format!("update {}", p.table.name), explain(&p.input, &names)),
-                Planned::Delete(p) => prefixed(&format!("delete {}", p.table.name), explain(&p.input, &names)),
+                Planned::Insert(p) => prefixed(
+                    &format!("insert {}", p.table.name),
+                    explain(&p.source, &names),
+                ),
+                Planned::Update(p) => prefixed(
+                    &format!("update {}", p.table.name),
+                    explain(&p.input, &names),
+                ),
+                Planned::Delete(p) => prefixed(
+                    &format!("delete {}", p.table.name),
+                    explain(&p.input, &names),
+                ),
                 Planned::Explain(l) => l.clone(),
             };
             Planned::Explain(lines)
         }
-        other => return Err(Error::unsupported(format!("statement not supported by the query engine: {}", first_words(other)))),
+        other => {
+            return Err(Error::unsupported(format!(
+                "statement not supported by the query engine: {}",
+                first_words(other)
+            )))
+        }
     })
 }
 
@@ -90,7 +117,11 @@ fn prefixed(head: &str, lines: Vec<String>) -> Vec<String> {
 }
 
 fn first_words(s: &Statement) -> String {
-    s.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    s.to_string()
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Result columns never have the unknown type.
@@ -103,7 +134,11 @@ pub fn out_type(t: DataType) -> DataType {
 }
 
 /// Parameter types and result columns of a statement, without running it.
-pub fn describe(ctx: &ExecContext, stmt: &Statement, param_hints: &[DataType]) -> Result<Described> {
+pub fn describe(
+    ctx: &ExecContext,
+    stmt: &Statement,
+    param_hints: &[DataType],
+) -> Result<Described> {
     let (planned, params, _) = plan_statement(ctx, stmt, param_hints)?;
     let columns = match planned {
         Planned::Query { columns, .. } => columns,

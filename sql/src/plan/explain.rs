@@ -17,7 +17,11 @@ pub fn explain(plan: &Plan, names: &Names) -> Vec<String> {
 }
 
 fn line(out: &mut Vec<String>, depth: usize, s: String) {
-    let indent = if depth == 0 { String::new() } else { format!("{}└── ", "    ".repeat(depth - 1)) };
+    let indent = if depth == 0 {
+        String::new()
+    } else {
+        format!("{}└── ", "    ".repeat(depth - 1))
+    };
     out.push(format!("{indent}{s}"));
 }
 
@@ -28,7 +32,12 @@ fn detail(out: &mut Vec<String>, depth: usize, s: String) {
 fn index_name(s: &Scan) -> String {
     match s.index {
         IndexChoice::Primary => s.table.primary.name.clone(),
-        IndexChoice::Secondary(i) => s.table.indexes.get(i).map(|x| x.name.clone()).unwrap_or_default(),
+        IndexChoice::Secondary(i) => s
+            .table
+            .indexes
+            .get(i)
+            .map(|x| x.name.clone())
+            .unwrap_or_default(),
     }
 }
 
@@ -39,15 +48,25 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
                 Spans::Full => "FULL SCAN".to_string(),
                 Spans::Ranges(r) => r.iter().map(span_text).collect::<Vec<_>>().join(" "),
             };
-            line(out, depth, format!("scan {}@{} spans: {spans}", s.table.name, index_name(s)));
+            line(
+                out,
+                depth,
+                format!("scan {}@{} spans: {spans}", s.table.name, index_name(s)),
+            );
             if let Some(f) = &s.filter {
                 detail(out, depth, format!("filter: {}", expr_text(f, names)));
             }
         }
-        Plan::VirtualScan { schema, name, .. } => line(out, depth, format!("virtual table {schema}.{name}")),
+        Plan::VirtualScan { schema, name, .. } => {
+            line(out, depth, format!("virtual table {schema}.{name}"))
+        }
         Plan::Values { rows, .. } => line(out, depth, format!("values ({} rows)", rows.len())),
         Plan::Filter { input, predicate } => {
-            line(out, depth, format!("filter: {}", expr_text(predicate, names)));
+            line(
+                out,
+                depth,
+                format!("filter: {}", expr_text(predicate, names)),
+            );
             render(input, names, depth + 1, out);
         }
         Plan::Project { input, exprs, .. } => {
@@ -55,7 +74,13 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
             line(out, depth, format!("project: {}", cols.join(", ")));
             render(input, names, depth + 1, out);
         }
-        Plan::Join { left, right, kind, on, strategy } => {
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+            strategy,
+        } => {
             let k = match kind {
                 JoinKind::Inner => "inner",
                 JoinKind::Left => "left outer",
@@ -63,14 +88,31 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
                 JoinKind::Full => "full outer",
             };
             let (name, extra) = match strategy {
-                JoinStrategy::NestedLoop => ("cross join".replace("cross", if on.is_some() { "nested loop" } else { "cross" }), String::new()),
-                JoinStrategy::Hash { left_keys, right_keys } => {
-                    let eq: Vec<String> = left_keys.iter().zip(right_keys).map(|(l, r)| format!("{} = {}", expr_text(l, names), expr_text(r, names))).collect();
-                    ("hash join".to_string(), format!(" equality: ({})", eq.join(", ")))
+                JoinStrategy::NestedLoop => (
+                    "cross join"
+                        .replace("cross", if on.is_some() { "nested loop" } else { "cross" }),
+                    String::new(),
+                ),
+                JoinStrategy::Hash {
+                    left_keys,
+                    right_keys,
+                } => {
+                    let eq: Vec<String> = left_keys
+                        .iter()
+                        .zip(right_keys)
+                        .map(|(l, r)| format!("{} = {}", expr_text(l, names), expr_text(r, names)))
+                        .collect();
+                    (
+                        "hash join".to_string(),
+                        format!(" equality: ({})", eq.join(", ")),
+                    )
                 }
                 JoinStrategy::Lookup { left_keys, .. } => {
                     let keys: Vec<String> = left_keys.iter().map(|e| expr_text(e, names)).collect();
-                    ("lookup join".to_string(), format!(" keys: ({})", keys.join(", ")))
+                    (
+                        "lookup join".to_string(),
+                        format!(" keys: ({})", keys.join(", ")),
+                    )
                 }
             };
             line(out, depth, format!("{name} ({k}){extra}"));
@@ -80,8 +122,15 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
             render(left, names, depth + 1, out);
             match (strategy, &**right) {
                 (JoinStrategy::Lookup { index, .. }, Plan::Scan(s)) => {
-                    let s2 = Scan { index: *index, ..s.clone() };
-                    line(out, depth + 1, format!("lookup {}@{}", s.table.name, index_name(&s2)));
+                    let s2 = Scan {
+                        index: *index,
+                        ..s.clone()
+                    };
+                    line(
+                        out,
+                        depth + 1,
+                        format!("lookup {}@{}", s.table.name, index_name(&s2)),
+                    );
                     if let Some(f) = &s.filter {
                         detail(out, depth + 1, format!("filter: {}", expr_text(f, names)));
                     }
@@ -89,27 +138,58 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
                 _ => render(right, names, depth + 1, out),
             }
         }
-        Plan::Aggregate { input, group, aggs, .. } => {
+        Plan::Aggregate {
+            input, group, aggs, ..
+        } => {
             let g: Vec<String> = group.iter().map(|e| expr_text(e, names)).collect();
             let a: Vec<String> = aggs
                 .iter()
                 .map(|c| {
                     let args: Vec<String> = c.args.iter().map(|e| expr_text(e, names)).collect();
                     let f = format!("{:?}", c.func).to_lowercase();
-                    let f = if c.func == AggFunc::CountStar { "count(*)".to_string() } else { format!("{f}({}{})", if c.distinct { "DISTINCT " } else { "" }, args.join(", ")) };
+                    let f = if c.func == AggFunc::CountStar {
+                        "count(*)".to_string()
+                    } else {
+                        format!(
+                            "{f}({}{})",
+                            if c.distinct { "DISTINCT " } else { "" },
+                            args.join(", ")
+                        )
+                    };
                     f
                 })
                 .collect();
-            let kind = if group.is_empty() { "scalar group" } else { "group (hash)" };
-            line(out, depth, format!("{kind}: [{}] aggregates: [{}]", g.join(", "), a.join(", ")));
+            let kind = if group.is_empty() {
+                "scalar group"
+            } else {
+                "group (hash)"
+            };
+            line(
+                out,
+                depth,
+                format!("{kind}: [{}] aggregates: [{}]", g.join(", "), a.join(", ")),
+            );
             render(input, names, depth + 1, out);
         }
         Plan::Sort { input, keys } => {
-            let k: Vec<String> = keys.iter().map(|k| format!("{}{}", if k.desc { "-" } else { "+" }, expr_text(&k.expr, names))).collect();
+            let k: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}{}",
+                        if k.desc { "-" } else { "+" },
+                        expr_text(&k.expr, names)
+                    )
+                })
+                .collect();
             line(out, depth, format!("sort: {}", k.join(", ")));
             render(input, names, depth + 1, out);
         }
-        Plan::Limit { input, limit, offset } => {
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => {
             let mut s = "limit".to_string();
             if let Some(l) = limit {
                 s += &format!(" count: {}", expr_text(l, names));
@@ -121,10 +201,24 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
             render(input, names, depth + 1, out);
         }
         Plan::Distinct { input, on } => {
-            line(out, depth, if on.is_some() { "distinct on".into() } else { "distinct".into() });
+            line(
+                out,
+                depth,
+                if on.is_some() {
+                    "distinct on".into()
+                } else {
+                    "distinct".into()
+                },
+            );
             render(input, names, depth + 1, out);
         }
-        Plan::SetOp { left, right, op, all, .. } => {
+        Plan::SetOp {
+            left,
+            right,
+            op,
+            all,
+            ..
+        } => {
             let o = match op {
                 SetOpKind::Union => "union",
                 SetOpKind::Intersect => "intersect",
@@ -139,10 +233,20 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
 
 fn bound_text(e: &Expr) -> String {
     match e {
-        Expr::Literal(d, t) => d.to_pg_text(&if *t == DataType::Unknown { DataType::Text } else { t.clone() }).unwrap_or_else(|| "NULL".into()),
+        Expr::Literal(d, t) => d
+            .to_pg_text(&if *t == DataType::Unknown {
+                DataType::Text
+            } else {
+                t.clone()
+            })
+            .unwrap_or_else(|| "NULL".into()),
         Expr::Param(i, _) => format!("${}", i + 1),
         Expr::Cast { expr, .. } => bound_text(expr),
-        Expr::Unary { op: UnaryOp::Minus, expr, .. } => format!("-{}", bound_text(expr)),
+        Expr::Unary {
+            op: UnaryOp::Minus,
+            expr,
+            ..
+        } => format!("-{}", bound_text(expr)),
         _ => "?".into(),
     }
 }
@@ -151,11 +255,17 @@ fn bound_text(e: &Expr) -> String {
 pub fn span_text(s: &SpanExpr) -> String {
     let prefix: String = s.eq.iter().map(|e| format!("/{}", bound_text(e))).collect();
     let (open, lo) = match &s.lo {
-        Some((e, incl)) => (if *incl { "[" } else { "(" }, format!("{prefix}/{}", bound_text(e))),
+        Some((e, incl)) => (
+            if *incl { "[" } else { "(" },
+            format!("{prefix}/{}", bound_text(e)),
+        ),
         None => ("[", prefix.clone()),
     };
     let (close, hi) = match &s.hi {
-        Some((e, incl)) => (if *incl { "]" } else { ")" }, format!("{prefix}/{}", bound_text(e))),
+        Some((e, incl)) => (
+            if *incl { "]" } else { ")" },
+            format!("{prefix}/{}", bound_text(e)),
+        ),
         None => ("]", prefix.clone()),
     };
     format!("{open}{lo} - {hi}{close}")
@@ -206,26 +316,67 @@ pub fn expr_text(e: &Expr, names: &Names) -> String {
         Expr::Literal(Datum::Null, _) => "NULL".into(),
         Expr::Literal(Datum::Text(s), _) => format!("'{s}'"),
         Expr::Literal(..) | Expr::Param(..) => bound_text(e),
-        Expr::Binary { op, left, right, .. } => format!("({} {} {})", t(left), op_text(*op), t(right)),
+        Expr::Binary {
+            op, left, right, ..
+        } => format!("({} {} {})", t(left), op_text(*op), t(right)),
         Expr::Unary { op, expr, .. } => match op {
             UnaryOp::Not => format!("NOT {}", t(expr)),
             UnaryOp::Minus => format!("-{}", t(expr)),
             UnaryOp::Plus => t(expr),
             UnaryOp::BitNot => format!("~{}", t(expr)),
         },
-        Expr::Func { name, args, .. } => format!("{name}({})", args.iter().map(t).collect::<Vec<_>>().join(", ")),
+        Expr::Func { name, args, .. } => format!(
+            "{name}({})",
+            args.iter().map(t).collect::<Vec<_>>().join(", ")
+        ),
         Expr::Cast { expr, ty, .. } => format!("{}::{}", t(expr), ty.pg_name()),
         Expr::Case { .. } => "CASE ... END".into(),
-        Expr::IsNull { expr, negated } => format!("{} IS {}NULL", t(expr), if *negated { "NOT " } else { "" }),
-        Expr::IsBool { expr, value, negated } => format!("{} IS {}{}", t(expr), if *negated { "NOT " } else { "" }, if *value { "TRUE" } else { "FALSE" }),
-        Expr::IsDistinct { left, right, negated } => format!("{} IS {}DISTINCT FROM {}", t(left), if *negated { "NOT " } else { "" }, t(right)),
-        Expr::InList { expr, list, negated } => format!("{} {}IN ({})", t(expr), if *negated { "NOT " } else { "" }, list.iter().map(t).collect::<Vec<_>>().join(", ")),
-        Expr::Coalesce(args, _) => format!("COALESCE({})", args.iter().map(t).collect::<Vec<_>>().join(", ")),
+        Expr::IsNull { expr, negated } => {
+            format!("{} IS {}NULL", t(expr), if *negated { "NOT " } else { "" })
+        }
+        Expr::IsBool {
+            expr,
+            value,
+            negated,
+        } => format!(
+            "{} IS {}{}",
+            t(expr),
+            if *negated { "NOT " } else { "" },
+            if *value { "TRUE" } else { "FALSE" }
+        ),
+        Expr::IsDistinct {
+            left,
+            right,
+            negated,
+        } => format!(
+            "{} IS {}DISTINCT FROM {}",
+            t(left),
+            if *negated { "NOT " } else { "" },
+            t(right)
+        ),
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => format!(
+            "{} {}IN ({})",
+            t(expr),
+            if *negated { "NOT " } else { "" },
+            list.iter().map(t).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Coalesce(args, _) => format!(
+            "COALESCE({})",
+            args.iter().map(t).collect::<Vec<_>>().join(", ")
+        ),
         Expr::NullIf(a, b, _) => format!("NULLIF({}, {})", t(a), t(b)),
         Expr::Subquery(sq, _) => match &sq.kind {
             SubqueryKind::Scalar => "(subquery)".into(),
             SubqueryKind::Exists => "EXISTS (subquery)".into(),
-            SubqueryKind::In { lhs, negated } => format!("{} {}IN (subquery)", t(lhs), if *negated { "NOT " } else { "" }),
+            SubqueryKind::In { lhs, negated } => format!(
+                "{} {}IN (subquery)",
+                t(lhs),
+                if *negated { "NOT " } else { "" }
+            ),
         },
     }
 }

@@ -69,29 +69,67 @@ pub enum Expr {
     /// A column of the input row by position (after compilation).
     Slot(usize, DataType),
     /// A column of an enclosing query's current row: `level` 0 is the innermost enclosing row.
-    Outer { level: usize, slot: usize, ty: DataType },
+    Outer {
+        level: usize,
+        slot: usize,
+        ty: DataType,
+    },
     /// A constant.
     Literal(Datum, DataType),
     /// `$n` (0-based index here).
     Param(usize, DataType),
     /// A binary operator; `ty` is the result type.
-    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr>, ty: DataType },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        ty: DataType,
+    },
     /// A unary operator.
-    Unary { op: UnaryOp, expr: Box<Expr>, ty: DataType },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+        ty: DataType,
+    },
     /// A scalar function call.
-    Func { name: String, args: Vec<Expr>, ty: DataType },
+    Func {
+        name: String,
+        args: Vec<Expr>,
+        ty: DataType,
+    },
     /// A cast; `explicit` for CAST/:: (truncating), false for assignment-like implicit casts.
-    Cast { expr: Box<Expr>, ty: DataType, explicit: bool },
+    Cast {
+        expr: Box<Expr>,
+        ty: DataType,
+        explicit: bool,
+    },
     /// `CASE [operand] WHEN .. THEN .. ELSE .. END`.
-    Case { operand: Option<Box<Expr>>, whens: Vec<(Expr, Expr)>, else_: Option<Box<Expr>>, ty: DataType },
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        else_: Option<Box<Expr>>,
+        ty: DataType,
+    },
     /// `x IS [NOT] NULL`.
     IsNull { expr: Box<Expr>, negated: bool },
     /// `x IS [NOT] TRUE/FALSE`: `value` is the compared boolean.
-    IsBool { expr: Box<Expr>, value: bool, negated: bool },
+    IsBool {
+        expr: Box<Expr>,
+        value: bool,
+        negated: bool,
+    },
     /// `a IS [NOT] DISTINCT FROM b`.
-    IsDistinct { left: Box<Expr>, right: Box<Expr>, negated: bool },
+    IsDistinct {
+        left: Box<Expr>,
+        right: Box<Expr>,
+        negated: bool,
+    },
     /// `x [NOT] IN (list)` with SQL's NULL semantics.
-    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
     /// `COALESCE(a, b, ...)` (lazy).
     Coalesce(Vec<Expr>, DataType),
     /// `NULLIF(a, b)`.
@@ -104,16 +142,19 @@ impl Expr {
     /// The expression's type.
     pub fn ty(&self) -> DataType {
         match self {
-            Expr::Col(_, t) | Expr::Slot(_, t) | Expr::Literal(_, t) | Expr::Param(_, t) => t.clone(),
+            Expr::Col(_, t) | Expr::Slot(_, t) | Expr::Literal(_, t) | Expr::Param(_, t) => {
+                t.clone()
+            }
             Expr::Outer { ty, .. }
             | Expr::Binary { ty, .. }
             | Expr::Unary { ty, .. }
             | Expr::Func { ty, .. }
             | Expr::Cast { ty, .. }
             | Expr::Case { ty, .. } => ty.clone(),
-            Expr::IsNull { .. } | Expr::IsBool { .. } | Expr::IsDistinct { .. } | Expr::InList { .. } => {
-                DataType::Bool
-            }
+            Expr::IsNull { .. }
+            | Expr::IsBool { .. }
+            | Expr::IsDistinct { .. }
+            | Expr::InList { .. } => DataType::Bool,
             Expr::Coalesce(_, t) | Expr::NullIf(_, _, t) | Expr::Subquery(_, t) => t.clone(),
         }
     }
@@ -125,7 +166,12 @@ impl Expr {
 
     /// `a AND b`.
     pub fn and(a: Expr, b: Expr) -> Expr {
-        Expr::Binary { op: BinaryOp::And, left: Box::new(a), right: Box::new(b), ty: DataType::Bool }
+        Expr::Binary {
+            op: BinaryOp::And,
+            left: Box::new(a),
+            right: Box::new(b),
+            ty: DataType::Bool,
+        }
     }
 
     /// The conjunction of `parts` (TRUE when empty).
@@ -136,7 +182,12 @@ impl Expr {
     /// Splits a conjunction into its terms.
     pub fn split_conjuncts(self, out: &mut Vec<Expr>) {
         match self {
-            Expr::Binary { op: BinaryOp::And, left, right, .. } => {
+            Expr::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+                ..
+            } => {
                 left.split_conjuncts(out);
                 right.split_conjuncts(out);
             }
@@ -158,15 +209,26 @@ impl Expr {
     /// Calls `f` on every direct child expression (not into subquery plans).
     pub fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Col(..) | Expr::Slot(..) | Expr::Outer { .. } | Expr::Literal(..) | Expr::Param(..) => vec![],
-            Expr::Binary { left, right, .. } | Expr::IsDistinct { left, right, .. } => vec![left, right],
+            Expr::Col(..)
+            | Expr::Slot(..)
+            | Expr::Outer { .. }
+            | Expr::Literal(..)
+            | Expr::Param(..) => vec![],
+            Expr::Binary { left, right, .. } | Expr::IsDistinct { left, right, .. } => {
+                vec![left, right]
+            }
             Expr::NullIf(a, b, _) => vec![a, b],
             Expr::Unary { expr, .. }
             | Expr::Cast { expr, .. }
             | Expr::IsNull { expr, .. }
             | Expr::IsBool { expr, .. } => vec![expr],
             Expr::Func { args, .. } | Expr::Coalesce(args, _) => args.iter().collect(),
-            Expr::Case { operand, whens, else_, .. } => {
+            Expr::Case {
+                operand,
+                whens,
+                else_,
+                ..
+            } => {
                 let mut v: Vec<&Expr> = operand.iter().map(|b| &**b).collect();
                 for (w, t) in whens {
                     v.push(w);
@@ -190,11 +252,38 @@ impl Expr {
     /// Rebuilds the expression bottom-up, applying `f` to every node after its children.
     pub fn transform(self, f: &mut dyn FnMut(Expr) -> crate::Result<Expr>) -> crate::Result<Expr> {
         let rebuilt = match self {
-            Expr::Binary { op, left, right, ty } => Expr::Binary { op, left: tb(left, f)?, right: tb(right, f)?, ty },
-            Expr::Unary { op, expr, ty } => Expr::Unary { op, expr: tb(expr, f)?, ty },
-            Expr::Func { name, args, ty } => Expr::Func { name, args: transform_vec(args, f)?, ty },
-            Expr::Cast { expr, ty, explicit } => Expr::Cast { expr: tb(expr, f)?, ty, explicit },
-            Expr::Case { operand, whens, else_, ty } => {
+            Expr::Binary {
+                op,
+                left,
+                right,
+                ty,
+            } => Expr::Binary {
+                op,
+                left: tb(left, f)?,
+                right: tb(right, f)?,
+                ty,
+            },
+            Expr::Unary { op, expr, ty } => Expr::Unary {
+                op,
+                expr: tb(expr, f)?,
+                ty,
+            },
+            Expr::Func { name, args, ty } => Expr::Func {
+                name,
+                args: transform_vec(args, f)?,
+                ty,
+            },
+            Expr::Cast { expr, ty, explicit } => Expr::Cast {
+                expr: tb(expr, f)?,
+                ty,
+                explicit,
+            },
+            Expr::Case {
+                operand,
+                whens,
+                else_,
+                ty,
+            } => {
                 let operand = match operand {
                     Some(o) => Some(tb(o, f)?),
                     None => None,
@@ -207,21 +296,52 @@ impl Expr {
                     Some(e) => Some(tb(e, f)?),
                     None => None,
                 };
-                Expr::Case { operand, whens: nw, else_, ty }
+                Expr::Case {
+                    operand,
+                    whens: nw,
+                    else_,
+                    ty,
+                }
             }
-            Expr::IsNull { expr, negated } => Expr::IsNull { expr: tb(expr, f)?, negated },
-            Expr::IsBool { expr, value, negated } => Expr::IsBool { expr: tb(expr, f)?, value, negated },
-            Expr::IsDistinct { left, right, negated } => {
-                Expr::IsDistinct { left: tb(left, f)?, right: tb(right, f)?, negated }
-            }
-            Expr::InList { expr, list, negated } => {
-                Expr::InList { expr: tb(expr, f)?, list: transform_vec(list, f)?, negated }
-            }
+            Expr::IsNull { expr, negated } => Expr::IsNull {
+                expr: tb(expr, f)?,
+                negated,
+            },
+            Expr::IsBool {
+                expr,
+                value,
+                negated,
+            } => Expr::IsBool {
+                expr: tb(expr, f)?,
+                value,
+                negated,
+            },
+            Expr::IsDistinct {
+                left,
+                right,
+                negated,
+            } => Expr::IsDistinct {
+                left: tb(left, f)?,
+                right: tb(right, f)?,
+                negated,
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList {
+                expr: tb(expr, f)?,
+                list: transform_vec(list, f)?,
+                negated,
+            },
             Expr::Coalesce(args, ty) => Expr::Coalesce(transform_vec(args, f)?, ty),
             Expr::NullIf(a, b, ty) => Expr::NullIf(tb(a, f)?, tb(b, f)?, ty),
             Expr::Subquery(mut sq, ty) => {
                 if let SubqueryKind::In { lhs, negated } = sq.kind {
-                    sq.kind = SubqueryKind::In { lhs: tb(lhs, f)?, negated };
+                    sq.kind = SubqueryKind::In {
+                        lhs: tb(lhs, f)?,
+                        negated,
+                    };
                 }
                 Expr::Subquery(sq, ty)
             }
@@ -258,7 +378,11 @@ impl Expr {
 
     /// Compiles column ids to positions in `layout`, or to outer-row references through
     /// `outer` (the layouts of enclosing rows, innermost first). See the module docs.
-    pub fn compile(self, layout: &Arc<Vec<ColId>>, outer: &[Arc<Vec<ColId>>]) -> crate::Result<Expr> {
+    pub fn compile(
+        self,
+        layout: &Arc<Vec<ColId>>,
+        outer: &[Arc<Vec<ColId>>],
+    ) -> crate::Result<Expr> {
         self.transform(&mut |e| match e {
             Expr::Col(id, ty) => {
                 if let Some(i) = layout.iter().position(|c| *c == id) {
@@ -269,7 +393,9 @@ impl Expr {
                         return Ok(Expr::Outer { level, slot: i, ty });
                     }
                 }
-                Err(crate::Error::internal(format!("column #{id} is not available here")))
+                Err(crate::Error::internal(format!(
+                    "column #{id} is not available here"
+                )))
             }
             Expr::Subquery(mut sq, ty) => {
                 sq.outer_layout = Some(layout.clone());
@@ -280,11 +406,15 @@ impl Expr {
     }
 }
 
+#[allow(clippy::boxed_local)] // the Box is reused: children arrive and leave boxed
 fn tb(e: Box<Expr>, f: &mut dyn FnMut(Expr) -> crate::Result<Expr>) -> crate::Result<Box<Expr>> {
     Ok(Box::new(e.transform(f)?))
 }
 
-fn transform_vec(v: Vec<Expr>, f: &mut dyn FnMut(Expr) -> crate::Result<Expr>) -> crate::Result<Vec<Expr>> {
+fn transform_vec(
+    v: Vec<Expr>,
+    f: &mut dyn FnMut(Expr) -> crate::Result<Expr>,
+) -> crate::Result<Vec<Expr>> {
     v.into_iter().map(|e| e.transform(f)).collect()
 }
 
@@ -363,7 +493,11 @@ impl AggFunc {
             }
             AggFunc::BoolAnd | AggFunc::BoolOr => {
                 if arg != Bool && arg != Unknown {
-                    return Err(bad(if self == AggFunc::BoolAnd { "bool_and" } else { "bool_or" }));
+                    return Err(bad(if self == AggFunc::BoolAnd {
+                        "bool_and"
+                    } else {
+                        "bool_or"
+                    }));
                 }
                 Bool
             }

@@ -34,7 +34,9 @@ pub mod binder;
 pub mod describe;
 pub mod explain;
 pub mod expr;
+pub mod grouping;
 pub mod optimize;
+pub mod output_name;
 pub mod spans;
 
 pub use describe::{describe, Described};
@@ -113,9 +115,15 @@ pub enum JoinStrategy {
     /// Nested loops over a materialized right side.
     NestedLoop,
     /// Hash join: builds a table on the right keys, probes with the left keys.
-    Hash { left_keys: Vec<Expr>, right_keys: Vec<Expr> },
+    Hash {
+        left_keys: Vec<Expr>,
+        right_keys: Vec<Expr>,
+    },
     /// For each left row, look up the right table (a [`Plan::Scan`]) by index prefix.
-    Lookup { index: IndexChoice, left_keys: Vec<Expr> },
+    Lookup {
+        index: IndexChoice,
+        left_keys: Vec<Expr>,
+    },
 }
 
 /// UNION / INTERSECT / EXCEPT.
@@ -147,13 +155,26 @@ pub enum Plan {
     /// Reads a stored table.
     Scan(Scan),
     /// Reads a virtual table (pg_catalog, information_schema).
-    VirtualScan { schema: String, name: String, cols: Vec<ColId>, types: Vec<DataType> },
+    VirtualScan {
+        schema: String,
+        name: String,
+        cols: Vec<ColId>,
+        types: Vec<DataType>,
+    },
     /// Literal rows.
-    Values { rows: Vec<Vec<Expr>>, cols: Vec<ColId>, types: Vec<DataType> },
+    Values {
+        rows: Vec<Vec<Expr>>,
+        cols: Vec<ColId>,
+        types: Vec<DataType>,
+    },
     /// Keeps rows where the predicate is true.
     Filter { input: Box<Plan>, predicate: Expr },
     /// Computes new columns.
-    Project { input: Box<Plan>, exprs: Vec<Expr>, cols: Vec<ColId> },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<Expr>,
+        cols: Vec<ColId>,
+    },
     /// Joins two inputs; output is left columns then right columns.
     Join {
         left: Box<Plan>,
@@ -164,15 +185,36 @@ pub enum Plan {
         strategy: JoinStrategy,
     },
     /// GROUP BY / aggregates; output is the group columns then the aggregates.
-    Aggregate { input: Box<Plan>, group: Vec<Expr>, aggs: Vec<AggCall>, cols: Vec<ColId> },
+    Aggregate {
+        input: Box<Plan>,
+        group: Vec<Expr>,
+        aggs: Vec<AggCall>,
+        cols: Vec<ColId>,
+    },
     /// ORDER BY.
-    Sort { input: Box<Plan>, keys: Vec<SortKey> },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
     /// LIMIT / OFFSET.
-    Limit { input: Box<Plan>, limit: Option<Expr>, offset: Option<Expr> },
+    Limit {
+        input: Box<Plan>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
     /// DISTINCT (all columns) or DISTINCT ON (the given expressions; first row per key).
-    Distinct { input: Box<Plan>, on: Option<Vec<Expr>> },
+    Distinct {
+        input: Box<Plan>,
+        on: Option<Vec<Expr>>,
+    },
     /// UNION/INTERSECT/EXCEPT [ALL]; inputs have the same column types.
-    SetOp { left: Box<Plan>, right: Box<Plan>, op: SetOpKind, all: bool, cols: Vec<ColId> },
+    SetOp {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        op: SetOpKind,
+        all: bool,
+        cols: Vec<ColId>,
+    },
 }
 
 impl Plan {
@@ -247,19 +289,28 @@ impl Plan {
                 exprs.iter().for_each(ex);
                 input.col_refs(out);
             }
-            Plan::Join { left, right, on, strategy, .. } => {
+            Plan::Join {
+                left,
+                right,
+                on,
+                strategy,
+                ..
+            } => {
                 on.iter().for_each(&mut ex);
                 match strategy {
-                    JoinStrategy::Hash { left_keys, right_keys } => {
-                        left_keys.iter().chain(right_keys.iter()).for_each(&mut ex)
-                    }
+                    JoinStrategy::Hash {
+                        left_keys,
+                        right_keys,
+                    } => left_keys.iter().chain(right_keys.iter()).for_each(&mut ex),
                     JoinStrategy::Lookup { left_keys, .. } => left_keys.iter().for_each(&mut ex),
                     JoinStrategy::NestedLoop => {}
                 }
                 left.col_refs(out);
                 right.col_refs(out);
             }
-            Plan::Aggregate { input, group, aggs, .. } => {
+            Plan::Aggregate {
+                input, group, aggs, ..
+            } => {
                 group.iter().for_each(&mut ex);
                 for a in aggs {
                     a.args.iter().for_each(&mut ex);
@@ -271,7 +322,11 @@ impl Plan {
                 keys.iter().for_each(|k| ex(&k.expr));
                 input.col_refs(out);
             }
-            Plan::Limit { input, limit, offset } => {
+            Plan::Limit {
+                input,
+                limit,
+                offset,
+            } => {
                 limit.iter().chain(offset.iter()).for_each(ex);
                 input.col_refs(out);
             }

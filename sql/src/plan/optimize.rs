@@ -30,14 +30,52 @@ pub fn optimize(plan: Plan) -> Result<Plan> {
             choose_access_path(&mut s);
             Plan::Scan(s)
         }
-        Plan::Project { input, exprs, cols } => Plan::Project { input: Box::new(optimize(*input)?), exprs, cols },
-        Plan::Aggregate { input, group, aggs, cols } => Plan::Aggregate { input: Box::new(optimize(*input)?), group, aggs, cols },
-        Plan::Sort { input, keys } => Plan::Sort { input: Box::new(optimize(*input)?), keys },
-        Plan::Limit { input, limit, offset } => Plan::Limit { input: Box::new(optimize(*input)?), limit, offset },
-        Plan::Distinct { input, on } => Plan::Distinct { input: Box::new(optimize(*input)?), on },
-        Plan::SetOp { left, right, op, all, cols } => {
-            Plan::SetOp { left: Box::new(optimize(*left)?), right: Box::new(optimize(*right)?), op, all, cols }
-        }
+        Plan::Project { input, exprs, cols } => Plan::Project {
+            input: Box::new(optimize(*input)?),
+            exprs,
+            cols,
+        },
+        Plan::Aggregate {
+            input,
+            group,
+            aggs,
+            cols,
+        } => Plan::Aggregate {
+            input: Box::new(optimize(*input)?),
+            group,
+            aggs,
+            cols,
+        },
+        Plan::Sort { input, keys } => Plan::Sort {
+            input: Box::new(optimize(*input)?),
+            keys,
+        },
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => Plan::Limit {
+            input: Box::new(optimize(*input)?),
+            limit,
+            offset,
+        },
+        Plan::Distinct { input, on } => Plan::Distinct {
+            input: Box::new(optimize(*input)?),
+            on,
+        },
+        Plan::SetOp {
+            left,
+            right,
+            op,
+            all,
+            cols,
+        } => Plan::SetOp {
+            left: Box::new(optimize(*left)?),
+            right: Box::new(optimize(*right)?),
+            op,
+            all,
+            cols,
+        },
         other @ (Plan::VirtualScan { .. } | Plan::Values { .. }) => other,
     })
 }
@@ -52,7 +90,10 @@ fn refs_in(e: &Expr, universe: &HashSet<ColId>) -> HashSet<ColId> {
 
 fn wrap_filter(plan: Plan, preds: Vec<Expr>) -> Plan {
     match Expr::conjunction(preds) {
-        Some(p) => Plan::Filter { input: Box::new(plan), predicate: p },
+        Some(p) => Plan::Filter {
+            input: Box::new(plan),
+            predicate: p,
+        },
         None => plan,
     }
 }
@@ -72,12 +113,21 @@ fn push(plan: Plan, mut preds: Vec<Expr>) -> Result<Plan> {
             predicate.split_conjuncts(&mut preds);
             push(*input, preds)
         }
-        Plan::Join { kind: JoinKind::Inner, .. } => {
+        Plan::Join {
+            kind: JoinKind::Inner,
+            ..
+        } => {
             let mut rels = Vec::new();
             flatten_inner(plan, &mut rels, &mut preds);
             join_order(rels, preds)
         }
-        Plan::Join { left, right, kind, on, .. } => push_outer(*left, *right, kind, on, preds),
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+            ..
+        } => push_outer(*left, *right, kind, on, preds),
         other => Ok(wrap_filter(optimize(other)?, preds)),
     }
 }
@@ -85,14 +135,28 @@ fn push(plan: Plan, mut preds: Vec<Expr>) -> Result<Plan> {
 /// Collects the relations and conditions of a tree of inner joins.
 fn flatten_inner(plan: Plan, rels: &mut Vec<Plan>, preds: &mut Vec<Expr>) {
     match plan {
-        Plan::Join { left, right, kind: JoinKind::Inner, on, .. } => {
+        Plan::Join {
+            left,
+            right,
+            kind: JoinKind::Inner,
+            on,
+            ..
+        } => {
             if let Some(on) = on {
                 on.split_conjuncts(preds);
             }
             flatten_inner(*left, rels, preds);
             flatten_inner(*right, rels, preds);
         }
-        Plan::Filter { input, predicate } if matches!(*input, Plan::Join { kind: JoinKind::Inner, .. }) => {
+        Plan::Filter { input, predicate }
+            if matches!(
+                *input,
+                Plan::Join {
+                    kind: JoinKind::Inner,
+                    ..
+                }
+            ) =>
+        {
             predicate.split_conjuncts(preds);
             flatten_inner(*input, rels, preds);
         }
@@ -100,7 +164,13 @@ fn flatten_inner(plan: Plan, rels: &mut Vec<Plan>, preds: &mut Vec<Expr>) {
     }
 }
 
-fn push_outer(left: Plan, right: Plan, kind: JoinKind, on: Option<Expr>, preds: Vec<Expr>) -> Result<Plan> {
+fn push_outer(
+    left: Plan,
+    right: Plan,
+    kind: JoinKind,
+    on: Option<Expr>,
+    preds: Vec<Expr>,
+) -> Result<Plan> {
     let lcols: HashSet<ColId> = left.layout().into_iter().collect();
     let rcols: HashSet<ColId> = right.layout().into_iter().collect();
     let all: HashSet<ColId> = lcols.union(&rcols).copied().collect();
@@ -151,7 +221,13 @@ fn make_join(
     let all: HashSet<ColId> = lcols.union(rcols).copied().collect();
     let (mut lkeys, mut rkeys, mut residual) = (vec![], vec![], vec![]);
     for c in conds {
-        if let Expr::Binary { op: BinaryOp::Eq, left: a, right: b, .. } = &c {
+        if let Expr::Binary {
+            op: BinaryOp::Eq,
+            left: a,
+            right: b,
+            ..
+        } = &c
+        {
             let (ra, rb) = (refs_in(a, &all), refs_in(b, &all));
             let usable = |x: &HashSet<ColId>| !x.is_empty();
             if usable(&ra) && usable(&rb) && !a.has_subquery() && !b.has_subquery() {
@@ -172,7 +248,13 @@ fn make_join(
         residual.push(c);
     }
     if lkeys.is_empty() {
-        return Plan::Join { left: Box::new(left), right: Box::new(right), kind, on: Expr::conjunction(residual), strategy: JoinStrategy::NestedLoop };
+        return Plan::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            on: Expr::conjunction(residual),
+            strategy: JoinStrategy::NestedLoop,
+        };
     }
     if allow_lookup && matches!(kind, JoinKind::Inner | JoinKind::Left) && is_filtered(&left) {
         if let Plan::Scan(s) = &right {
@@ -183,7 +265,10 @@ fn make_join(
                         right: Box::new(right),
                         kind,
                         on: Expr::conjunction(residual),
-                        strategy: JoinStrategy::Lookup { index, left_keys: keys },
+                        strategy: JoinStrategy::Lookup {
+                            index,
+                            left_keys: keys,
+                        },
                     };
                 }
             }
@@ -193,8 +278,16 @@ fn make_join(
     let residual: Vec<Expr> = residual
         .into_iter()
         .filter(|c| match c {
-            Expr::Binary { op: BinaryOp::Eq, left: a, right: b, .. } => {
-                !(lkeys.iter().zip(&rkeys).any(|(l, r)| (**a == *l && **b == *r) || (**a == *r && **b == *l)))
+            Expr::Binary {
+                op: BinaryOp::Eq,
+                left: a,
+                right: b,
+                ..
+            } => {
+                !(lkeys
+                    .iter()
+                    .zip(&rkeys)
+                    .any(|(l, r)| (**a == *l && **b == *r) || (**a == *r && **b == *l)))
             }
             _ => true,
         })
@@ -204,7 +297,10 @@ fn make_join(
         right: Box::new(right),
         kind,
         on: Expr::conjunction(residual),
-        strategy: JoinStrategy::Hash { left_keys: lkeys, right_keys: rkeys },
+        strategy: JoinStrategy::Hash {
+            left_keys: lkeys,
+            right_keys: rkeys,
+        },
     }
 }
 
@@ -214,8 +310,16 @@ fn is_filtered(p: &Plan) -> bool {
     match p {
         Plan::Scan(s) => s.spans != Spans::Full || s.filter.is_some(),
         Plan::Filter { .. } | Plan::Limit { .. } | Plan::Values { .. } => true,
-        Plan::Join { left, strategy, .. } => is_filtered(left) && matches!(strategy, JoinStrategy::Lookup { .. } | JoinStrategy::Hash { .. }),
-        Plan::Project { input, .. } | Plan::Sort { input, .. } | Plan::Distinct { input, .. } => is_filtered(input),
+        Plan::Join { left, strategy, .. } => {
+            is_filtered(left)
+                && matches!(
+                    strategy,
+                    JoinStrategy::Lookup { .. } | JoinStrategy::Hash { .. }
+                )
+        }
+        Plan::Project { input, .. } | Plan::Sort { input, .. } | Plan::Distinct { input, .. } => {
+            is_filtered(input)
+        }
         _ => false,
     }
 }
@@ -237,14 +341,19 @@ fn score(p: &Plan) -> u32 {
 
 /// Rebuilds a set of inner-joined relations greedily along equality predicates.
 fn join_order(rels: Vec<Plan>, preds: Vec<Expr>) -> Result<Plan> {
-    let rel_cols: Vec<HashSet<ColId>> = rels.iter().map(|r| r.layout().into_iter().collect()).collect();
+    let rel_cols: Vec<HashSet<ColId>> = rels
+        .iter()
+        .map(|r| r.layout().into_iter().collect())
+        .collect();
     let all: HashSet<ColId> = rel_cols.iter().flatten().copied().collect();
     // Which relations each predicate touches.
     let mut per_rel: Vec<Vec<Expr>> = vec![Vec::new(); rels.len()];
     let mut multi: Vec<(Expr, HashSet<usize>)> = Vec::new();
     for p in preds {
         let r = refs_in(&p, &all);
-        let touched: HashSet<usize> = (0..rels.len()).filter(|i| !r.is_disjoint(&rel_cols[*i])).collect();
+        let touched: HashSet<usize> = (0..rels.len())
+            .filter(|i| !r.is_disjoint(&rel_cols[*i]))
+            .collect();
         match touched.len() {
             0 => per_rel[0].push(p),
             1 => {
@@ -259,22 +368,53 @@ fn join_order(rels: Vec<Plan>, preds: Vec<Expr>) -> Result<Plan> {
         pending.push(Some(push(r, ps)?));
     }
     if pending.len() == 1 {
-        let only = pending.pop().flatten().ok_or_else(|| crate::Error::internal("empty join"))?;
-        return Ok(wrap_filter(only, multi.into_iter().map(|(p, _)| p).collect()));
+        let only = pending
+            .pop()
+            .flatten()
+            .ok_or_else(|| crate::Error::internal("empty join"))?;
+        return Ok(wrap_filter(
+            only,
+            multi.into_iter().map(|(p, _)| p).collect(),
+        ));
     }
-    let start = (0..pending.len()).max_by_key(|i| (pending[*i].as_ref().map(score).unwrap_or(0), std::cmp::Reverse(*i))).unwrap_or(0);
+    let start = (0..pending.len())
+        .max_by_key(|i| {
+            (
+                pending[*i].as_ref().map(score).unwrap_or(0),
+                std::cmp::Reverse(*i),
+            )
+        })
+        .unwrap_or(0);
     let mut joined: HashSet<usize> = HashSet::from([start]);
-    let mut cur = pending[start].take().ok_or_else(|| crate::Error::internal("join relation taken twice"))?;
+    let mut cur = pending[start]
+        .take()
+        .ok_or_else(|| crate::Error::internal("join relation taken twice"))?;
     let mut cur_cols = rel_cols[start].clone();
     while joined.len() < pending.len() {
-        let connected = |i: usize| multi.iter().any(|(_, t)| t.contains(&i) && t.iter().all(|x| *x == i || joined.contains(x)));
+        let connected = |i: usize| {
+            multi
+                .iter()
+                .any(|(_, t)| t.contains(&i) && t.iter().all(|x| *x == i || joined.contains(x)))
+        };
         let candidates: Vec<usize> = (0..pending.len()).filter(|i| !joined.contains(i)).collect();
         let next = candidates
             .iter()
             .copied()
             .filter(|i| connected(*i))
-            .max_by_key(|i| (pending[*i].as_ref().map(score).unwrap_or(0), std::cmp::Reverse(*i)))
-            .or_else(|| candidates.iter().copied().max_by_key(|i| (pending[*i].as_ref().map(score).unwrap_or(0), std::cmp::Reverse(*i))))
+            .max_by_key(|i| {
+                (
+                    pending[*i].as_ref().map(score).unwrap_or(0),
+                    std::cmp::Reverse(*i),
+                )
+            })
+            .or_else(|| {
+                candidates.iter().copied().max_by_key(|i| {
+                    (
+                        pending[*i].as_ref().map(score).unwrap_or(0),
+                        std::cmp::Reverse(*i),
+                    )
+                })
+            })
             .ok_or_else(|| crate::Error::internal("no relation left to join"))?;
         joined.insert(next);
         let mut conds = Vec::new();
@@ -287,9 +427,22 @@ fn join_order(rels: Vec<Plan>, preds: Vec<Expr>) -> Result<Plan> {
             }
         }
         multi = rest;
-        let right = pending[next].take().ok_or_else(|| crate::Error::internal("join relation taken twice"))?;
-        cur = make_join(cur, right, JoinKind::Inner, conds, &cur_cols, &rel_cols[next], true);
+        let right = pending[next]
+            .take()
+            .ok_or_else(|| crate::Error::internal("join relation taken twice"))?;
+        cur = make_join(
+            cur,
+            right,
+            JoinKind::Inner,
+            conds,
+            &cur_cols,
+            &rel_cols[next],
+            true,
+        );
         cur_cols.extend(rel_cols[next].iter().copied());
     }
-    Ok(wrap_filter(cur, multi.into_iter().map(|(p, _)| p).collect()))
+    Ok(wrap_filter(
+        cur,
+        multi.into_iter().map(|(p, _)| p).collect(),
+    ))
 }

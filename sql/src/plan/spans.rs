@@ -19,6 +19,9 @@ use crate::types::BinaryOp;
 /// Bound on the number of point spans an IN list product may expand to.
 const MAX_SPANS: usize = 512;
 
+/// A range bound: (value, inclusive).
+type Bound = (Expr, bool);
+
 /// What the filter says about one column.
 #[derive(Default, Clone)]
 struct ColConstraint {
@@ -44,7 +47,9 @@ fn constraints_for(col: ColId, conjuncts: &[Expr]) -> ColConstraint {
     let mut c = ColConstraint::default();
     for p in conjuncts {
         match p {
-            Expr::Binary { op, left, right, .. } => {
+            Expr::Binary {
+                op, left, right, ..
+            } => {
                 let (op, val) = match (&**left, &**right) {
                     (Expr::Col(id, _), v) if *id == col && v.is_const() => (*op, v.clone()),
                     (v, Expr::Col(id, _)) if *id == col && v.is_const() => match flip(*op) {
@@ -54,20 +59,25 @@ fn constraints_for(col: ColId, conjuncts: &[Expr]) -> ColConstraint {
                     _ => continue,
                 };
                 match op {
-                    BinaryOp::Eq => {
-                        if c.eq.is_none() {
-                            c.eq = Some(vec![val]);
-                        }
+                    BinaryOp::Eq if c.eq.is_none() => c.eq = Some(vec![val]),
+                    BinaryOp::Gt | BinaryOp::GtEq if c.lo.is_none() => {
+                        c.lo = Some((val, op == BinaryOp::GtEq))
                     }
-                    BinaryOp::Gt | BinaryOp::GtEq if c.lo.is_none() => c.lo = Some((val, op == BinaryOp::GtEq)),
-                    BinaryOp::Lt | BinaryOp::LtEq if c.hi.is_none() => c.hi = Some((val, op == BinaryOp::LtEq)),
+                    BinaryOp::Lt | BinaryOp::LtEq if c.hi.is_none() => {
+                        c.hi = Some((val, op == BinaryOp::LtEq))
+                    }
                     _ => {}
                 }
             }
-            Expr::InList { expr, list, negated: false } => {
-                if matches!(&**expr, Expr::Col(id, _) if *id == col) && list.iter().all(Expr::is_const) && c.eq.is_none() {
-                    c.eq = Some(list.clone());
-                }
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } if matches!(&**expr, Expr::Col(id, _) if *id == col)
+                && list.iter().all(Expr::is_const)
+                && c.eq.is_none() =>
+            {
+                c.eq = Some(list.clone());
             }
             _ => {}
         }
@@ -79,7 +89,7 @@ fn constraints_for(col: ColId, conjuncts: &[Expr]) -> ColConstraint {
 fn spans_for(index: &IndexDesc, cols: &[ColId], conjuncts: &[Expr]) -> (u32, Vec<SpanExpr>) {
     let mut prefixes: Vec<Vec<Expr>> = vec![vec![]];
     let mut score = 0;
-    let mut range: (Option<(Expr, bool)>, Option<(Expr, bool)>) = (None, None);
+    let mut range: (Option<Bound>, Option<Bound>) = (None, None);
     for (pos, _dir) in &index.columns {
         let Some(col) = cols.get(*pos) else { break };
         let c = constraints_for(*col, conjuncts);
@@ -107,7 +117,11 @@ fn spans_for(index: &IndexDesc, cols: &[ColId], conjuncts: &[Expr]) -> (u32, Vec
     }
     let spans = prefixes
         .into_iter()
-        .map(|eq| SpanExpr { eq, lo: range.0.clone(), hi: range.1.clone() })
+        .map(|eq| SpanExpr {
+            eq,
+            lo: range.0.clone(),
+            hi: range.1.clone(),
+        })
         .collect();
     (score, spans)
 }
@@ -138,10 +152,17 @@ pub fn choose_access_path(scan: &mut Scan) {
 /// For an index lookup join into `scan`: an index whose leading columns are all bound by
 /// the equalities `lkeys[i] = rkeys[i]` (rkeys over the scan's columns). Returns the index
 /// and the left-side expressions giving its leading column values, in index order.
-pub fn lookup_index(scan: &Scan, lkeys: &[Expr], rkeys: &[Expr]) -> Option<(IndexChoice, Vec<Expr>)> {
+pub fn lookup_index(
+    scan: &Scan,
+    lkeys: &[Expr],
+    rkeys: &[Expr],
+) -> Option<(IndexChoice, Vec<Expr>)> {
     let key_for = |pos: usize| -> Option<Expr> {
         let id = *scan.cols.get(pos)?;
-        rkeys.iter().position(|r| matches!(r, Expr::Col(c, _) if *c == id)).map(|i| lkeys[i].clone())
+        rkeys
+            .iter()
+            .position(|r| matches!(r, Expr::Col(c, _) if *c == id))
+            .map(|i| lkeys[i].clone())
     };
     let try_index = |idx: &IndexDesc| -> Option<Vec<Expr>> {
         let mut keys = Vec::new();
@@ -157,7 +178,8 @@ pub fn lookup_index(scan: &Scan, lkeys: &[Expr], rkeys: &[Expr]) -> Option<(Inde
             Some(keys)
         }
     };
-    let mut best: Option<(IndexChoice, Vec<Expr>)> = try_index(&scan.table.primary).map(|k| (IndexChoice::Primary, k));
+    let mut best: Option<(IndexChoice, Vec<Expr>)> =
+        try_index(&scan.table.primary).map(|k| (IndexChoice::Primary, k));
     for (i, idx) in scan.table.indexes.iter().enumerate() {
         if let Some(k) = try_index(idx) {
             if best.as_ref().is_none_or(|(_, b)| k.len() > b.len()) {
