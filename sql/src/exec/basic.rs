@@ -29,6 +29,39 @@ pub fn build_values(rows: &[Vec<Expr>], env: &Env) -> Result<RowStream> {
     })))
 }
 
+/// `generate_series(start, stop[, step])`: integers, lazily (PostgreSQL: step 0 is an error).
+pub fn build_series(args: &[Expr], env: &Env) -> Result<RowStream> {
+    let empty = Arc::new(Vec::new());
+    let mut vals = Vec::with_capacity(3);
+    for a in args {
+        match eval(&env.compile(a, &empty)?, &[], env)? {
+            Datum::Int(i) => vals.push(i),
+            Datum::Null => return Ok(Box::new(std::iter::empty())),
+            other => {
+                return Err(Error::internal(format!(
+                    "generate_series argument {other:?}"
+                )))
+            }
+        }
+    }
+    let (start, stop, step) = (vals[0], vals[1], vals.get(2).copied().unwrap_or(1));
+    if step == 0 {
+        return Err(Error::new(
+            code::INVALID_PARAMETER_VALUE,
+            "step size cannot equal zero",
+        ));
+    }
+    let mut next = Some(start);
+    Ok(Box::new(std::iter::from_fn(move || {
+        let cur = next?;
+        if (step > 0 && cur > stop) || (step < 0 && cur < stop) {
+            return None;
+        }
+        next = cur.checked_add(step);
+        Some(Ok(vec![Datum::Int(cur)]))
+    })))
+}
+
 /// A filter over any row stream with a compiled predicate.
 pub struct FilterIter {
     /// Input rows.

@@ -184,6 +184,7 @@ pub fn build(plan: &Plan, env: &Env) -> Result<RowStream> {
             Ok(Box::new(rows.into_iter().map(Ok)))
         }
         Plan::Values { rows, .. } => basic::build_values(rows, env),
+        Plan::Series { args, .. } => basic::build_series(args, env),
         Plan::Filter { input, predicate } => basic::build_filter(input, predicate, env),
         Plan::Project { input, exprs, .. } => basic::build_project(input, exprs, env),
         Plan::Join { .. } => join::build_join(plan, env),

@@ -408,3 +408,29 @@ fn memory_budget_is_enforced() {
     db.ctx.memory_budget_bytes = 64;
     assert_eq!(db.err("SELECT * FROM t ORDER BY c").code, "53200");
 }
+
+#[test]
+fn generate_series_streams() {
+    let db = Db::new();
+    assert_eq!(
+        db.q("SELECT * FROM generate_series(1, 3)"),
+        vec!["1", "2", "3"]
+    );
+    assert_eq!(
+        db.q("SELECT i * 2 FROM generate_series(5, 1, -2) AS g(i)"),
+        vec!["10", "6", "2"]
+    );
+    db.ok("CREATE TABLE s (k INT PRIMARY KEY, v INT)");
+    assert_eq!(
+        db.ok("INSERT INTO s SELECT i, i % 3 FROM generate_series(1, 100) AS g(i)"),
+        "INSERT 0 100"
+    );
+    assert_eq!(
+        db.q("SELECT v, count(*) FROM s GROUP BY v ORDER BY v"),
+        vec!["0|33", "1|34", "2|33"]
+    );
+    assert_eq!(
+        db.err("SELECT * FROM generate_series(1, 3, 0)").code,
+        "22023"
+    );
+}

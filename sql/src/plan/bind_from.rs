@@ -145,10 +145,9 @@ impl Binder<'_> {
             ast::TableFactor::Table {
                 name, alias, args, ..
             } => {
-                if args.is_some() {
-                    return Err(Error::unsupported(format!(
-                        "table functions are not supported: {name}"
-                    )));
+                if let Some(a) = args {
+                    let (plan, scope) = self.bind_table_function(name, &a.args, alias.as_ref())?;
+                    return apply_alias(plan, scope, alias.as_ref(), self);
                 }
                 let (plan, scope) =
                     self.bind_named_table(name, alias.as_ref().map(|a| ident_name(&a.name)))?;
@@ -190,6 +189,62 @@ impl Binder<'_> {
                 "unsupported FROM item: {other}"
             ))),
         }
+    }
+
+    fn bind_table_function(
+        &mut self,
+        name: &ast::ObjectName,
+        args: &[ast::FunctionArg],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
+        let fname = object_name_parts(name)?.last().cloned().unwrap_or_default();
+        if fname != "generate_series" || !(2..=3).contains(&args.len()) {
+            return Err(Error::unsupported(format!(
+                "table function {name} is not supported"
+            )));
+        }
+        let mut bound = Vec::with_capacity(args.len());
+        for a in args {
+            let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
+                return Err(Error::syntax(format!("invalid argument to {fname}")));
+            };
+            let x = self.bind_expr_hint(e, &Scope::default(), Some(&DataType::Int8))?;
+            bound.push(x);
+        }
+        let ty = if bound
+            .iter()
+            .all(|e| matches!(e.ty(), DataType::Int2 | DataType::Int4))
+        {
+            DataType::Int4
+        } else {
+            DataType::Int8
+        };
+        let bound = bound
+            .into_iter()
+            .map(|e| coerce(e, &ty))
+            .collect::<Result<Vec<_>>>()?;
+        let table = alias
+            .map(|a| ident_name(&a.name))
+            .unwrap_or_else(|| fname.clone());
+        let col = self.new_col(Some(&table), &fname);
+        let scope = Scope {
+            cols: vec![ScopeCol {
+                table: Some(table),
+                name: fname,
+                id: col,
+                ty: ty.clone(),
+                hidden: false,
+                using_dup: false,
+            }],
+        };
+        Ok((
+            Plan::Series {
+                args: bound,
+                col,
+                ty,
+            },
+            scope,
+        ))
     }
 
     fn bind_named_table(

@@ -57,6 +57,7 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
                 detail(out, depth, format!("filter: {}", expr_text(f, names)));
             }
         }
+        Plan::Series { .. } => line(out, depth, "generate_series".into()),
         Plan::VirtualScan { schema, name, .. } => {
             line(out, depth, format!("virtual table {schema}.{name}"))
         }

@@ -161,6 +161,12 @@ pub enum Plan {
         cols: Vec<ColId>,
         types: Vec<DataType>,
     },
+    /// `generate_series(start, stop[, step])` over integers, streamed.
+    Series {
+        args: Vec<Expr>,
+        col: ColId,
+        ty: DataType,
+    },
     /// Literal rows.
     Values {
         rows: Vec<Vec<Expr>>,
@@ -222,6 +228,7 @@ impl Plan {
     pub fn layout(&self) -> Vec<ColId> {
         match self {
             Plan::Scan(s) => s.cols.clone(),
+            Plan::Series { col, .. } => vec![*col],
             Plan::VirtualScan { cols, .. }
             | Plan::Values { cols, .. }
             | Plan::Project { cols, .. }
@@ -244,6 +251,7 @@ impl Plan {
         match self {
             Plan::Scan(s) => s.table.columns.iter().map(|c| c.ty.clone()).collect(),
             Plan::VirtualScan { types, .. } | Plan::Values { types, .. } => types.clone(),
+            Plan::Series { ty, .. } => vec![ty.clone()],
             Plan::Project { exprs, .. } => exprs.iter().map(|e| e.ty()).collect(),
             Plan::Aggregate { group, aggs, .. } => {
                 let mut t: Vec<DataType> = group.iter().map(|e| e.ty()).collect();
@@ -280,6 +288,7 @@ impl Plan {
                 }
             }
             Plan::VirtualScan { .. } => {}
+            Plan::Series { args, .. } => args.iter().for_each(ex),
             Plan::Values { rows, .. } => rows.iter().flatten().for_each(ex),
             Plan::Filter { input, predicate } => {
                 ex(predicate);

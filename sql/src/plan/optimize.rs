@@ -76,7 +76,7 @@ pub fn optimize(plan: Plan) -> Result<Plan> {
             all,
             cols,
         },
-        other @ (Plan::VirtualScan { .. } | Plan::Values { .. }) => other,
+        other @ (Plan::VirtualScan { .. } | Plan::Values { .. } | Plan::Series { .. }) => other,
     })
 }
 
