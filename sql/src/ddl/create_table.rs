@@ -117,6 +117,7 @@ impl Builder {
         } else {
             DataType::from_sql(&col.data_type)?
         };
+        ty.check_storable()?;
         let mut c = ColumnDesc {
             id: self.columns.len() as u32 + 1,
             name: name.clone(),

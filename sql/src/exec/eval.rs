@@ -55,6 +55,10 @@ pub fn eval(e: &Expr, row: &[Datum], env: &Env) -> Result<Datum> {
                 vals.push(eval(a, row, env)?);
                 tys.push(a.ty());
             }
+            // Internal array/ANY/reg* forms and catalog functions: exec/pgcompat.rs.
+            if let Some(r) = crate::exec::pgcompat::eval_func(name, &vals, &tys, e, env) {
+                return r;
+            }
             func::eval_function(name, &vals, &tys, &env.shared.func_ctx)
         }
         Expr::Cast { expr, ty, explicit } => {
@@ -257,6 +261,7 @@ fn eval_subquery(sq: &Subquery, row: &[Datum], env: &Env) -> Result<Datum> {
     match &sq.kind {
         SubqueryKind::Scalar => scalar_result(&mut stream),
         SubqueryKind::Exists => Ok(Datum::Bool(stream.next().transpose()?.is_some())),
+        SubqueryKind::Array => crate::exec::pgcompat::array_result(stream, env),
         SubqueryKind::In { lhs, negated } => {
             let v = eval(lhs, row, env)?;
             let mut vals = Vec::new();
@@ -294,6 +299,9 @@ fn run_uncorrelated(sq: &Subquery, row: &[Datum], env: &Env) -> Result<SubqueryC
     Ok(match &sq.kind {
         SubqueryKind::Scalar => SubqueryCache::Scalar(scalar_result(&mut stream)?),
         SubqueryKind::Exists => SubqueryCache::Exists(stream.next().transpose()?.is_some()),
+        SubqueryKind::Array => {
+            SubqueryCache::Scalar(crate::exec::pgcompat::array_result(stream, env)?)
+        }
         SubqueryKind::In { .. } => {
             let mut set = HashSet::new();
             let mut has_null = false;

@@ -26,6 +26,7 @@ pub mod eval;
 pub mod insert;
 pub mod join;
 pub mod modify;
+pub mod pgcompat;
 pub mod scan;
 pub mod setop;
 pub mod sort;
@@ -185,6 +186,7 @@ pub fn build(plan: &Plan, env: &Env) -> Result<RowStream> {
         }
         Plan::Values { rows, .. } => basic::build_values(rows, env),
         Plan::Series { args, .. } => basic::build_series(args, env),
+        Plan::Unnest { arg, .. } => pgcompat::build_unnest(arg, env),
         Plan::Filter { input, predicate } => basic::build_filter(input, predicate, env),
         Plan::Project { input, exprs, .. } => basic::build_project(input, exprs, env),
         Plan::Join { .. } => join::build_join(plan, env),

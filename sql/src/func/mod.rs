@@ -19,6 +19,7 @@
 //! log) compute through rust_decimal and pick result scales approximating PostgreSQL's;
 //! date_part/extract and date_trunc work in UTC (the only session time zone).
 
+mod array;
 mod math;
 mod md5;
 mod misc;
@@ -48,7 +49,8 @@ pub fn resolve_function(name: &str, args: &[DataType]) -> Result<DataType> {
     let found = string::resolve(&lname, args)
         .or_else(|| math::resolve(&lname, args))
         .or_else(|| time::resolve(&lname, args))
-        .or_else(|| misc::resolve(&lname, args));
+        .or_else(|| misc::resolve(&lname, args))
+        .or_else(|| array::resolve(&lname, args));
     match found {
         Some(r) => r,
         None => Err(no_function(&lname, args)),
@@ -62,6 +64,7 @@ pub fn is_function(name: &str) -> bool {
         || math::NAMES.contains(&lname.as_str())
         || time::NAMES.contains(&lname.as_str())
         || misc::NAMES.contains(&lname.as_str())
+        || array::NAMES.contains(&lname.as_str())
 }
 
 /// 42883 `function foo(integer, text) does not exist` with PostgreSQL's hint.
@@ -123,6 +126,7 @@ pub fn eval_function(
         .or_else(|| math::eval(&call))
         .or_else(|| time::eval(&call))
         .or_else(|| misc::eval(&call))
+        .or_else(|| array::eval(&call))
         .unwrap_or_else(|| Err(no_function(&lname, arg_types)))
 }
 

@@ -24,6 +24,9 @@ impl Binder<'_> {
         hint: Option<&DataType>,
     ) -> Result<Expr> {
         use ast::Expr as E;
+        if let Some(r) = self.bind_pg_expr(e, scope, hint) {
+            return r; // arrays, ANY/ALL, regex operators, COLLATE, reg* casts: bind_pg.rs
+        }
         match e {
             E::Identifier(id) => self.resolve_column(scope, None, &ident_name(id)),
             E::CompoundIdentifier(ids) => {

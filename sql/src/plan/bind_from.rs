@@ -198,6 +198,9 @@ impl Binder<'_> {
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
         let fname = object_name_parts(name)?.last().cloned().unwrap_or_default();
+        if fname == "unnest" {
+            return self.bind_unnest(args, alias); // plan/bind_pg.rs
+        }
         if fname != "generate_series" || !(2..=3).contains(&args.len()) {
             return Err(Error::unsupported(format!(
                 "table function {name} is not supported"
@@ -229,8 +232,9 @@ impl Binder<'_> {
         let col = self.new_col(Some(&table), &fname);
         let scope = Scope {
             cols: vec![ScopeCol {
+                // PostgreSQL names a scalar function's column after the alias, if any.
+                name: table.clone(),
                 table: Some(table),
-                name: fname,
                 id: col,
                 ty: ty.clone(),
                 hidden: false,

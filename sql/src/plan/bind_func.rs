@@ -128,6 +128,14 @@ impl Binder<'_> {
                 ty: DataType::Int8,
             });
         }
+        // Catalog functions (pg_get_userbyid, format_type, ...) run in exec::pgcompat.
+        if let Some(ty) = crate::vtable::functions::catalog_function_type(name) {
+            return Ok(Expr::Func {
+                name: name.to_string(),
+                args,
+                ty,
+            });
+        }
         let ty = func::resolve_function(name, &tys)?;
         Ok(Expr::Func {
             name: name.to_string(),

@@ -58,6 +58,7 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
             }
         }
         Plan::Series { .. } => line(out, depth, "generate_series".into()),
+        Plan::Unnest { .. } => line(out, depth, "unnest".into()),
         Plan::VirtualScan { schema, name, .. } => {
             line(out, depth, format!("virtual table {schema}.{name}"))
         }
@@ -301,6 +302,7 @@ fn op_text(op: BinaryOp) -> &'static str {
         JsonGet => "->",
         JsonGetText => "->>",
         Pow => "^",
+        RegexMatch | RegexIMatch | NotRegexMatch | NotRegexIMatch => op.symbol(),
     }
 }
 
@@ -373,6 +375,7 @@ pub fn expr_text(e: &Expr, names: &Names) -> String {
         Expr::Subquery(sq, _) => match &sq.kind {
             SubqueryKind::Scalar => "(subquery)".into(),
             SubqueryKind::Exists => "EXISTS (subquery)".into(),
+            SubqueryKind::Array => "ARRAY(subquery)".into(),
             SubqueryKind::In { lhs, negated } => format!(
                 "{} {}IN (subquery)",
                 t(lhs),

@@ -26,6 +26,8 @@ pub enum SubqueryKind {
     Exists,
     /// `lhs [NOT] IN (SELECT ...)` with SQL's NULL semantics.
     In { lhs: Box<Expr>, negated: bool },
+    /// `ARRAY(SELECT x ...)`: the values as an array (empty when no row).
+    Array,
 }
 
 /// The cached result of an uncorrelated subquery (computed once per statement).

@@ -29,6 +29,7 @@ pub mod bind_dml;
 pub mod bind_expr;
 pub mod bind_from;
 pub mod bind_func;
+pub mod bind_pg;
 pub mod bind_select;
 pub mod binder;
 pub mod describe;
@@ -167,6 +168,8 @@ pub enum Plan {
         col: ColId,
         ty: DataType,
     },
+    /// `unnest(array)`: one row per element, streamed (exec::pgcompat).
+    Unnest { arg: Expr, col: ColId, ty: DataType },
     /// Literal rows.
     Values {
         rows: Vec<Vec<Expr>>,
@@ -228,7 +231,7 @@ impl Plan {
     pub fn layout(&self) -> Vec<ColId> {
         match self {
             Plan::Scan(s) => s.cols.clone(),
-            Plan::Series { col, .. } => vec![*col],
+            Plan::Series { col, .. } | Plan::Unnest { col, .. } => vec![*col],
             Plan::VirtualScan { cols, .. }
             | Plan::Values { cols, .. }
             | Plan::Project { cols, .. }
@@ -251,7 +254,7 @@ impl Plan {
         match self {
             Plan::Scan(s) => s.table.columns.iter().map(|c| c.ty.clone()).collect(),
             Plan::VirtualScan { types, .. } | Plan::Values { types, .. } => types.clone(),
-            Plan::Series { ty, .. } => vec![ty.clone()],
+            Plan::Series { ty, .. } | Plan::Unnest { ty, .. } => vec![ty.clone()],
             Plan::Project { exprs, .. } => exprs.iter().map(|e| e.ty()).collect(),
             Plan::Aggregate { group, aggs, .. } => {
                 let mut t: Vec<DataType> = group.iter().map(|e| e.ty()).collect();
@@ -289,6 +292,7 @@ impl Plan {
             }
             Plan::VirtualScan { .. } => {}
             Plan::Series { args, .. } => args.iter().for_each(ex),
+            Plan::Unnest { arg, .. } => ex(arg),
             Plan::Values { rows, .. } => rows.iter().flatten().for_each(ex),
             Plan::Filter { input, predicate } => {
                 ex(predicate);

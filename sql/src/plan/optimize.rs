@@ -76,7 +76,10 @@ pub fn optimize(plan: Plan) -> Result<Plan> {
             all,
             cols,
         },
-        other @ (Plan::VirtualScan { .. } | Plan::Values { .. } | Plan::Series { .. }) => other,
+        other @ (Plan::VirtualScan { .. }
+        | Plan::Values { .. }
+        | Plan::Series { .. }
+        | Plan::Unnest { .. }) => other,
     })
 }
 

@@ -108,6 +108,13 @@ fn encode_value(buf: &mut Vec<u8>, d: &Datum) {
             buf.push(T_BYTES);
             put_len_bytes(buf, b);
         }
+        // Array columns are rejected by CREATE TABLE (0A000); an array reaching storage is
+        // kept in its text form rather than dropped.
+        Datum::Array(items) => {
+            buf.push(T_TEXT);
+            let text = crate::types::array::format_array(items, &crate::types::DataType::Text);
+            put_len_bytes(buf, text.as_bytes());
+        }
         Datum::Date(x) => {
             buf.push(T_DATE);
             put_varint(buf, i64::from(chrono::Datelike::num_days_from_ce(x)));

@@ -86,6 +86,7 @@ impl Datum {
                 .map_err(|_| Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range"))?
                 .to_be_bytes()
                 .to_vec(),
+            (Datum::Int(i), t) if t.is_reg() => (*i as u32).to_be_bytes().to_vec(),
             (Datum::Int(i), _) => i.to_be_bytes().to_vec(),
             (Datum::Float(f), DataType::Float4) => (*f as f32).to_be_bytes().to_vec(),
             (Datum::Float(f), _) => f.to_be_bytes().to_vec(),
@@ -131,6 +132,9 @@ impl Datum {
                 let mut out = vec![1u8];
                 out.extend_from_slice(super::text_out::jsonb_text(j).as_bytes());
                 out
+            }
+            (Datum::Array(items), t) => {
+                super::array::to_binary(items, t.array_elem().unwrap_or(&DataType::Text))?
             }
         }))
     }
@@ -200,6 +204,10 @@ impl Datum {
                 Some((v, _)) => return Err(bad(&format!("unsupported jsonb version number {v}"))),
                 None => return Err(bad("empty jsonb value")),
             },
+            DataType::RegClass | DataType::RegType | DataType::RegNamespace | DataType::RegProc => {
+                Datum::Int(u32::from_be_bytes(fixed(b, "oid")?) as i64)
+            }
+            DataType::Array(elem) => super::array::from_binary(b, elem)?,
         })
     }
 }

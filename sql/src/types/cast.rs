@@ -56,6 +56,16 @@ pub fn cast(d: Datum, from: &DataType, to: &DataType, explicit: bool) -> Result<
     if d.is_null() {
         return Ok(Datum::Null);
     }
+    if let Some(r) = super::array::cast_array(d.clone(), from, to, explicit) {
+        return r;
+    }
+    // OID-valued types relabel integers both ways (names need the catalog: exec::pgcompat).
+    if (to.is_reg() && (from.is_integer() || from.is_reg())) || (from.is_reg() && to.is_integer()) {
+        return match d {
+            Datum::Int(i) => Ok(Datum::Int(i)),
+            other => Err(cannot_cast(&datum_type(&other), to)),
+        };
+    }
     if to.is_string() {
         let s = match d {
             Datum::Text(s) if matches!(from, DataType::Char(_)) => {
@@ -130,6 +140,11 @@ pub fn cast(d: Datum, from: &DataType, to: &DataType, explicit: bool) -> Result<
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
             Ok(Datum::Text(d.to_pg_text(from).unwrap_or_default()))
         }
+        DataType::RegClass
+        | DataType::RegType
+        | DataType::RegNamespace
+        | DataType::RegProc
+        | DataType::Array(_) => Err(cannot_cast(from, to)),
     }
 }
 
@@ -157,6 +172,13 @@ pub(crate) fn datum_type(d: &Datum) -> DataType {
         Datum::Uuid(_) => DataType::Uuid,
         Datum::Json(_) => DataType::Jsonb,
         Datum::Text(_) | Datum::Null => DataType::Text,
+        Datum::Array(items) => DataType::Array(Box::new(
+            items
+                .iter()
+                .find(|d| !d.is_null())
+                .map(datum_type)
+                .unwrap_or(DataType::Text),
+        )),
     }
 }
 
@@ -329,6 +351,12 @@ pub fn can_cast_implicit(from: &DataType, to: &DataType) -> bool {
     if from.is_string() && to.is_string() {
         return true;
     }
+    if (from.is_reg() && to.is_integer()) || (from.is_integer() && to.is_reg()) {
+        return true;
+    }
+    if let (DataType::Array(a), DataType::Array(b)) = (from, to) {
+        return can_cast_implicit(a, b);
+    }
     matches!(
         (from, to),
         (DataType::Date, DataType::Timestamp | DataType::TimestampTz)
@@ -347,6 +375,9 @@ pub fn can_cast(from: &DataType, to: &DataType, explicit: bool) -> bool {
     }
     if to.is_string() {
         return true;
+    }
+    if let (DataType::Array(a), DataType::Array(b)) = (from, to) {
+        return can_cast(a, b, explicit);
     }
     if matches!(
         (from, to),
@@ -391,6 +422,12 @@ pub fn common_type(a: &DataType, b: &DataType) -> Result<DataType> {
             (DataType::Char(_), DataType::Char(_)) => DataType::Char(a_len(a).max(a_len(b))),
             _ => DataType::Text,
         });
+    }
+    if a.is_reg() && b.is_integer() || a.is_integer() && b.is_reg() {
+        return Ok(DataType::Int8);
+    }
+    if let (DataType::Array(x), DataType::Array(y)) = (a, b) {
+        return Ok(DataType::Array(Box::new(common_type(x, y)?)));
     }
     if a.is_datetime() && b.is_datetime() {
         return Ok(

@@ -74,6 +74,7 @@ impl Datum {
                     a.to_string().cmp(&b.to_string())
                 }
             }
+            (Array(a), Array(b)) => super::array::cmp_elements(a, b),
             (a, b) => variant_rank(a).cmp(&variant_rank(b)),
         }
     }
@@ -120,6 +121,7 @@ fn variant_name(d: &Datum) -> &'static str {
         Datum::Interval(_) => "type interval",
         Datum::Uuid(_) => "type uuid",
         Datum::Json(_) => "type jsonb",
+        Datum::Array(_) => "type array",
     }
 }
 
@@ -136,7 +138,8 @@ fn variant_rank(d: &Datum) -> u8 {
         Datum::Interval(_) => 7,
         Datum::Uuid(_) => 8,
         Datum::Json(_) => 9,
-        Datum::Null => 10,
+        Datum::Array(_) => 10,
+        Datum::Null => 11,
     }
 }
 
@@ -230,6 +233,12 @@ impl Hash for Datum {
             Datum::Interval(i) => interval_span(i).hash(state),
             Datum::Uuid(u) => u.hash(state),
             Datum::Json(j) => super::text_out::jsonb_text(j).hash(state),
+            Datum::Array(items) => {
+                items.len().hash(state);
+                for d in items {
+                    d.hash(state);
+                }
+            }
             Datum::Int(_) | Datum::Float(_) | Datum::Decimal(_) => {}
         }
     }

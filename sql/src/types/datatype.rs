@@ -41,6 +41,11 @@ impl DataType {
             DataType::Uuid => 2950,
             DataType::Jsonb => 3802,
             DataType::Unknown => 705,
+            DataType::RegClass => 2205,
+            DataType::RegType => 2206,
+            DataType::RegNamespace => 4089,
+            DataType::RegProc => 24,
+            DataType::Array(elem) => super::array::array_oid(elem),
         }
     }
 
@@ -66,7 +71,12 @@ impl DataType {
             2950 => DataType::Uuid,
             3802 | 114 => DataType::Jsonb,
             705 => DataType::Unknown,
-            _ => return None,
+            26 => DataType::Int8,
+            2205 => DataType::RegClass,
+            2206 => DataType::RegType,
+            4089 => DataType::RegNamespace,
+            24 | 2202 => DataType::RegProc,
+            other => DataType::Array(Box::new(super::array::elem_of_array_oid(other)?)),
         })
     }
 
@@ -87,6 +97,9 @@ impl DataType {
             DataType::Bool => 1,
             DataType::Int2 => 2,
             DataType::Int4 | DataType::Float4 | DataType::Date => 4,
+            DataType::RegClass | DataType::RegType | DataType::RegNamespace | DataType::RegProc => {
+                4
+            }
             DataType::Int8 | DataType::Float8 | DataType::Timestamp | DataType::TimestampTz => 8,
             DataType::Interval | DataType::Uuid => 16,
             DataType::Unknown => -2,
@@ -137,6 +150,25 @@ impl DataType {
             A::Uuid => DataType::Uuid,
             A::JSON | A::JSONB => DataType::Jsonb,
             A::Custom(name, mods) => custom_type(name, mods)?,
+            A::Regclass => DataType::RegClass,
+            A::Array(def) => match def {
+                ast::ArrayElemTypeDef::AngleBracket(t)
+                | ast::ArrayElemTypeDef::SquareBracket(t, _)
+                | ast::ArrayElemTypeDef::Parenthesis(t)
+                | ast::ArrayElemTypeDef::ParenthesisNotNull(t)
+                | ast::ArrayElemTypeDef::Qualified(t, _) => {
+                    let elem = DataType::from_sql(t)?;
+                    if matches!(elem, DataType::Array(_)) {
+                        return Err(Error::unsupported(
+                            "multidimensional arrays are not supported",
+                        ));
+                    }
+                    DataType::Array(Box::new(elem))
+                }
+                ast::ArrayElemTypeDef::None => {
+                    return Err(Error::unsupported("type array is not supported"))
+                }
+            },
             other => {
                 return Err(Error::unsupported(format!(
                     "type {} is not supported",
@@ -153,6 +185,7 @@ impl DataType {
             DataType::Numeric(Some((p, s))) => format!("numeric({p},{s})"),
             DataType::Varchar(Some(n)) => format!("character varying({n})"),
             DataType::Char(n) => format!("character({n})"),
+            DataType::Array(elem) => format!("{}[]", elem.pg_name()),
             other => other.pg_base_name().to_string(),
         }
     }
@@ -179,6 +212,21 @@ impl DataType {
             DataType::Uuid => "uuid",
             DataType::Jsonb => "jsonb",
             DataType::Unknown => "unknown",
+            DataType::RegClass => "regclass",
+            DataType::RegType => "regtype",
+            DataType::RegNamespace => "regnamespace",
+            DataType::RegProc => "regproc",
+            DataType::Array(elem) => match **elem {
+                DataType::Bool => "boolean[]",
+                DataType::Int2 => "smallint[]",
+                DataType::Int4 => "integer[]",
+                DataType::Int8 => "bigint[]",
+                DataType::Float8 => "double precision[]",
+                DataType::Numeric(_) => "numeric[]",
+                DataType::Text => "text[]",
+                DataType::Varchar(_) => "character varying[]",
+                _ => "anyarray",
+            },
         }
     }
 
@@ -203,6 +251,21 @@ impl DataType {
             DataType::Uuid => "uuid",
             DataType::Jsonb => "jsonb",
             DataType::Unknown => "unknown",
+            DataType::RegClass => "regclass",
+            DataType::RegType => "regtype",
+            DataType::RegNamespace => "regnamespace",
+            DataType::RegProc => "regproc",
+            DataType::Array(elem) => match **elem {
+                DataType::Bool => "_bool",
+                DataType::Int2 => "_int2",
+                DataType::Int4 => "_int4",
+                DataType::Int8 => "_int8",
+                DataType::Float4 => "_float4",
+                DataType::Float8 => "_float8",
+                DataType::Numeric(_) => "_numeric",
+                DataType::Varchar(_) => "_varchar",
+                _ => "_text",
+            },
         }
     }
 
@@ -229,6 +292,11 @@ impl DataType {
             DataType::Uuid => "UUID".into(),
             DataType::Jsonb => "JSONB".into(),
             DataType::Unknown => "UNKNOWN".into(),
+            DataType::RegClass => "REGCLASS".into(),
+            DataType::RegType => "REGTYPE".into(),
+            DataType::RegNamespace => "REGNAMESPACE".into(),
+            DataType::RegProc => "REGPROC".into(),
+            DataType::Array(elem) => format!("{}[]", elem.sql_name()),
         }
     }
 
@@ -253,6 +321,34 @@ impl DataType {
             self,
             DataType::Text | DataType::Varchar(_) | DataType::Char(_)
         )
+    }
+
+    /// The OID-valued types regclass, regtype, regnamespace, regproc.
+    pub fn is_reg(&self) -> bool {
+        matches!(
+            self,
+            DataType::RegClass | DataType::RegType | DataType::RegNamespace | DataType::RegProc
+        )
+    }
+
+    /// 0A000 for types that exist as values but cannot be stored in a column yet (arrays,
+    /// the reg* OID types): the row and key encodings have no form for them.
+    pub fn check_storable(&self) -> Result<()> {
+        if matches!(self, DataType::Array(_)) || self.is_reg() {
+            return Err(Error::unsupported(format!(
+                "column type {} is not supported (arrays and OID alias types are values only)",
+                self.pg_name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The element type of an array type.
+    pub fn array_elem(&self) -> Option<&DataType> {
+        match self {
+            DataType::Array(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// DATE, TIMESTAMP, TIMESTAMPTZ.
@@ -357,7 +453,15 @@ fn custom_type(name: &ast::ObjectName, mods: &[ast::TypeModifier]) -> Result<Dat
     Ok(match last.as_str() {
         "smallserial" | "serial2" | "int2" => DataType::Int2,
         "serial" | "serial4" | "int4" | "int" | "integer" => DataType::Int4,
-        "bigserial" | "serial8" | "int8" | "bigint" | "oid" => DataType::Int8,
+        "bigserial" | "serial8" | "int8" | "bigint" | "oid" | "xid" => DataType::Int8,
+        "regclass" => DataType::RegClass,
+        "regtype" => DataType::RegType,
+        "regnamespace" => DataType::RegNamespace,
+        "regproc" | "regprocedure" => DataType::RegProc,
+        "_int2" | "int2vector" => DataType::Array(Box::new(DataType::Int2)),
+        "_int4" => DataType::Array(Box::new(DataType::Int4)),
+        "_int8" | "_oid" | "oidvector" => DataType::Array(Box::new(DataType::Int8)),
+        "_text" | "_name" => DataType::Array(Box::new(DataType::Text)),
         "float4" | "real" => DataType::Float4,
         "float8" | "float" => DataType::Float8,
         "numeric" | "decimal" => match nums.as_slice() {
@@ -383,8 +487,7 @@ fn custom_type(name: &ast::ObjectName, mods: &[ast::TypeModifier]) -> Result<Dat
         "uuid" => DataType::Uuid,
         "json" | "jsonb" => DataType::Jsonb,
         "time" | "timetz" | "bit" | "varbit" | "money" | "inet" | "cidr" | "macaddr" | "xml"
-        | "point" | "line" | "box" | "path" | "polygon" | "circle" | "tsvector" | "tsquery"
-        | "regclass" | "regtype" | "regproc" => {
+        | "point" | "line" | "box" | "path" | "polygon" | "circle" | "tsvector" | "tsquery" => {
             return Err(Error::unsupported(format!("type {last} is not supported")))
         }
         _ => {

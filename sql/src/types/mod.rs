@@ -51,6 +51,16 @@ pub enum DataType {
     Jsonb,
     /// The type of an untyped literal or parameter before inference (PostgreSQL's "unknown").
     Unknown,
+    /// A one-dimensional array of the element type (`int4[]`, `text[]`); see [`array`].
+    Array(Box<DataType>),
+    /// `regclass`: a relation OID whose text form is the relation's name (values are `Datum::Int`).
+    RegClass,
+    /// `regtype`: a type OID whose text form is the type's name.
+    RegType,
+    /// `regnamespace`: a schema OID whose text form is the schema's name.
+    RegNamespace,
+    /// `regproc` / `regprocedure`: a function OID.
+    RegProc,
 }
 
 /// A PostgreSQL interval: months, days and microseconds kept apart, as PostgreSQL does,
@@ -94,12 +104,15 @@ pub enum Datum {
     Uuid(Uuid),
     /// JSONB
     Json(Box<serde_json::Value>),
+    /// An array (one-dimensional, lower bound 1); elements may be NULL.
+    Array(Vec<Datum>),
 }
 
 /// A row of values.
 pub type Row = Vec<Datum>;
 
 mod arith;
+pub mod array;
 mod binary;
 mod cast;
 mod compare;
@@ -110,6 +123,7 @@ mod numeric;
 mod ops;
 #[cfg(test)]
 mod ops_tests;
+pub mod regex;
 #[cfg(test)]
 mod tests;
 mod text_in;

@@ -76,6 +76,14 @@ pub enum BinaryOp {
     JsonGetText,
     /// `^`
     Pow,
+    /// `~` (POSIX regular expression match)
+    RegexMatch,
+    /// `~*` (case-insensitive regular expression match)
+    RegexIMatch,
+    /// `!~`
+    NotRegexMatch,
+    /// `!~*`
+    NotRegexIMatch,
 }
 
 impl BinaryOp {
@@ -109,6 +117,10 @@ impl BinaryOp {
             JsonGet => "->",
             JsonGetText => "->>",
             Pow => "^",
+            RegexMatch => "~",
+            RegexIMatch => "~*",
+            NotRegexMatch => "!~",
+            NotRegexIMatch => "!~*",
         }
     }
 
@@ -205,6 +217,8 @@ fn adopt(op: BinaryOp, other: &DataType, unknown_is_left: bool) -> DataType {
         (Multiply | Divide, DataType::Interval) => DataType::Float8,
         (Plus | Minus, DataType::Interval) if !unknown_is_left => DataType::Interval,
         (JsonGet | JsonGetText, DataType::Jsonb) if !unknown_is_left => DataType::Text,
+        (Concat, DataType::Array(_)) => other.clone(),
+        (RegexMatch | RegexIMatch | NotRegexMatch | NotRegexIMatch, _) => DataType::Text,
         (Concat, t) if !t.is_string() && *t != DataType::Bytea && *t != DataType::Jsonb => {
             DataType::Text
         }
@@ -248,6 +262,13 @@ pub fn binary_op_type(op: BinaryOp, l: &DataType, r: &DataType) -> Result<DataTy
                 Err(none())
             }
         }
+        RegexMatch | RegexIMatch | NotRegexMatch | NotRegexIMatch => {
+            if l.is_string() && r.is_string() {
+                Ok(DataType::Bool)
+            } else {
+                Err(none())
+            }
+        }
         Like | NotLike | ILike | NotILike => {
             if (l.is_string() && r.is_string())
                 || (*l == DataType::Bytea && *r == DataType::Bytea && matches!(op, Like | NotLike))
@@ -258,6 +279,12 @@ pub fn binary_op_type(op: BinaryOp, l: &DataType, r: &DataType) -> Result<DataTy
             }
         }
         Concat => match (l, r) {
+            (DataType::Array(a), DataType::Array(b)) => {
+                Ok(DataType::Array(Box::new(super::common_type(a, b)?)))
+            }
+            (DataType::Array(a), e) | (e, DataType::Array(a)) if super::can_cast_implicit(e, a) => {
+                Ok(DataType::Array(a.clone()))
+            }
             (DataType::Bytea, DataType::Bytea) => Ok(DataType::Bytea),
             (DataType::Jsonb, DataType::Jsonb) => Ok(DataType::Jsonb),
             (a, b) if a.is_string() || b.is_string() => Ok(DataType::Text),
@@ -314,6 +341,7 @@ pub(crate) fn comparable(l: &DataType, r: &DataType) -> bool {
         || (l.is_string() && r.is_string())
         || (l.is_datetime() && r.is_datetime())
         || std::mem::discriminant(l) == std::mem::discriminant(r)
+        || ((l.is_integer() || l.is_reg()) && (r.is_integer() || r.is_reg()))
 }
 
 /// Result type of arithmetic, None when the operator does not exist.
@@ -401,6 +429,17 @@ pub fn eval_binary(
             };
             Ok(Datum::Bool(matched != matches!(op, NotLike | NotILike)))
         }
+        RegexMatch | RegexIMatch | NotRegexMatch | NotRegexIMatch => {
+            let (Datum::Text(s), Datum::Text(p)) = (l, r) else {
+                return Err(no_operator(op.symbol(), lt, rt));
+            };
+            let icase = matches!(op, RegexIMatch | NotRegexIMatch);
+            let m = super::regex::regex_match(s, p, icase)?;
+            Ok(Datum::Bool(
+                m != matches!(op, NotRegexMatch | NotRegexIMatch),
+            ))
+        }
+        Concat if matches!(out, DataType::Array(_)) => Ok(concat_arrays(l, lt, r, rt)),
         Concat => arith::concat(l, lt, r, rt),
         JsonGet | JsonGetText => Ok(arith::json_get(l, r, op == JsonGetText)),
         _ => arith::eval_arith(op, l, lt, r, rt, out),
@@ -531,4 +570,17 @@ pub fn eval_unary(op: UnaryOp, v: &Datum, t: &DataType) -> Result<Datum> {
         (UnaryOp::BitNot, Datum::Int(i)) => Ok(Datum::Int(!i)),
         _ => Err(mismatch()),
     }
+}
+
+/// `array || array`, `array || element`, `element || array`.
+fn concat_arrays(l: &Datum, lt: &DataType, r: &Datum, rt: &DataType) -> Datum {
+    let mut items = match (l, lt) {
+        (Datum::Array(a), DataType::Array(_)) => a.clone(),
+        (other, _) => vec![other.clone()],
+    };
+    match (r, rt) {
+        (Datum::Array(b), DataType::Array(_)) => items.extend(b.iter().cloned()),
+        (other, _) => items.push(other.clone()),
+    }
+    Datum::Array(items)
 }

@@ -60,6 +60,18 @@ impl Datum {
             DataType::Interval => Datum::Interval(parse_interval(s)?),
             DataType::Uuid => Datum::Uuid(parse_uuid(s).ok_or_else(|| invalid_syntax("uuid", s))?),
             DataType::Jsonb => Datum::Json(Box::new(parse_jsonb(s)?)),
+            DataType::Array(elem) => Datum::Array(super::array::parse_array(s, elem)?),
+            DataType::RegType => Datum::Int(reg_type_input(s)?),
+            DataType::RegClass | DataType::RegNamespace | DataType::RegProc => {
+                // Names need the catalog: the executor resolves them (exec::pgcompat); here
+                // only the numeric form is accepted.
+                Datum::Int(s.trim().parse().map_err(|_| {
+                    Error::new(
+                        code::FEATURE_NOT_SUPPORTED,
+                        format!("cannot resolve {} name \"{s}\" here", ty.pg_base_name()),
+                    )
+                })?)
+            }
         })
     }
 }
@@ -273,5 +285,13 @@ pub fn normalize_jsonb(v: serde_json::Value) -> serde_json::Value {
             serde_json::Value::Array(items.into_iter().map(normalize_jsonb).collect())
         }
         other => other,
+    }
+}
+
+/// `regtype` input: an OID, or a type name as `format_type` or pg_type spell it.
+fn reg_type_input(s: &str) -> Result<i64> {
+    match s.trim().parse::<i64>() {
+        Ok(oid) => Ok(oid),
+        Err(_) => crate::vtable::functions::regtype_oid(s),
     }
 }

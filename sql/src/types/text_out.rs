@@ -17,7 +17,13 @@ impl Datum {
         Some(match self {
             Datum::Null => return None,
             Datum::Bool(b) => if *b { "t" } else { "f" }.to_string(),
-            Datum::Int(i) => i.to_string(),
+            Datum::Int(i) => match ty {
+                DataType::RegType => crate::vtable::functions::regtype_name(*i),
+                DataType::RegNamespace => crate::vtable::oids::namespace_name(*i)
+                    .map_or_else(|| i.to_string(), str::to_string),
+                DataType::RegProc | DataType::RegClass if *i == 0 => "-".to_string(),
+                _ => i.to_string(),
+            },
             Datum::Float(f) => {
                 if *ty == DataType::Float4 {
                     format_float4(*f as f32)
@@ -37,6 +43,9 @@ impl Datum {
             Datum::Interval(i) => format_interval(i),
             Datum::Uuid(u) => u.hyphenated().to_string(),
             Datum::Json(j) => jsonb_text(j),
+            Datum::Array(items) => {
+                super::array::format_array(items, ty.array_elem().unwrap_or(&DataType::Text))
+            }
         })
     }
 }

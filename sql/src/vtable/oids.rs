@@ -22,6 +22,26 @@ pub const DEFAULT_TABLESPACE: i64 = 1663;
 /// pg_class's own OID (classoid of relations).
 pub const PG_CLASS_OID: i64 = 1259;
 
+/// The name of a fixed namespace OID (`regnamespace` output); None for others.
+pub fn namespace_name(oid: i64) -> Option<&'static str> {
+    match oid {
+        PG_CATALOG_NAMESPACE => Some("pg_catalog"),
+        PUBLIC_NAMESPACE => Some("public"),
+        INFORMATION_SCHEMA_NAMESPACE => Some("information_schema"),
+        _ => None,
+    }
+}
+
+/// The OID of a fixed namespace by name.
+pub fn namespace_oid(name: &str) -> Option<i64> {
+    match name {
+        "pg_catalog" => Some(PG_CATALOG_NAMESPACE),
+        "public" => Some(PUBLIC_NAMESPACE),
+        "information_schema" => Some(INFORMATION_SCHEMA_NAMESPACE),
+        _ => None,
+    }
+}
+
 const TABLE_BASE: i64 = 1_000_000;
 const TABLE_STRIDE: i64 = 1000;
 const CONSTRAINT_OFFSET: i64 = 500;

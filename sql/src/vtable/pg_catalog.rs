@@ -500,7 +500,11 @@ fn pg_constraint(ctx: &ExecContext) -> Result<Vec<RowBuilder>> {
                         if key.is_empty() {
                             Datum::Null
                         } else {
-                            Datum::Text(format!("{{{}}}", key.join(",")))
+                            Datum::Array(
+                                key.iter()
+                                    .map(|k| k.parse().map_or(Datum::Null, Datum::Int))
+                                    .collect(),
+                            )
                         },
                     )
                     .set("conbin", con.expr.map(Datum::Text).unwrap_or(Datum::Null)),

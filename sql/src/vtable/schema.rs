@@ -20,6 +20,12 @@ pub enum Ty {
     I8,
     /// float4.
     F4,
+    /// text[] (aclitem[], name[], "char"[] and option lists).
+    TextArr,
+    /// oid[] (as int8[]).
+    OidArr,
+    /// int2[] (also int2vector columns that psql subscripts).
+    I2Arr,
 }
 
 impl Ty {
@@ -31,6 +37,9 @@ impl Ty {
             Ty::I2 => DataType::Int2,
             Ty::I4 => DataType::Int4,
             Ty::F4 => DataType::Float4,
+            Ty::TextArr => DataType::Array(Box::new(DataType::Text)),
+            Ty::OidArr => DataType::Array(Box::new(DataType::Int8)),
+            Ty::I2Arr => DataType::Array(Box::new(DataType::Int2)),
         }
     }
 
@@ -41,7 +50,7 @@ impl Ty {
             Ty::Oid | Ty::I8 | Ty::I2 | Ty::I4 => Datum::Int(0),
             Ty::F4 => Datum::Float(0.0),
             Ty::Bool => Datum::Bool(false),
-            Ty::Text => Datum::Null,
+            Ty::Text | Ty::TextArr | Ty::OidArr | Ty::I2Arr => Datum::Null,
         }
     }
 }
@@ -136,7 +145,7 @@ static TABLES: &[TableSpec] = &[
             ("oid", Oid),
             ("nspname", Text),
             ("nspowner", Oid),
-            ("nspacl", Text)
+            ("nspacl", TextArr)
         ]
     ),
     table!(
@@ -173,8 +182,8 @@ static TABLES: &[TableSpec] = &[
             ("relrewrite", Oid),
             ("relfrozenxid", Oid),
             ("relminmxid", Oid),
-            ("relacl", Text),
-            ("reloptions", Text),
+            ("relacl", TextArr),
+            ("reloptions", TextArr),
             ("relpartbound", Text),
         ]
     ),
@@ -204,9 +213,9 @@ static TABLES: &[TableSpec] = &[
             ("attislocal", Bool),
             ("attinhcount", I4),
             ("attcollation", Oid),
-            ("attacl", Text),
-            ("attoptions", Text),
-            ("attfdwoptions", Text),
+            ("attacl", TextArr),
+            ("attoptions", TextArr),
+            ("attfdwoptions", TextArr),
             ("attmissingval", Text),
         ]
     ),
@@ -245,7 +254,7 @@ static TABLES: &[TableSpec] = &[
             ("typcollation", Oid),
             ("typdefaultbin", Text),
             ("typdefault", Text),
-            ("typacl", Text),
+            ("typacl", TextArr),
         ]
     ),
     table!(
@@ -294,7 +303,7 @@ static TABLES: &[TableSpec] = &[
             ("datctype", Text),
             ("daticulocale", Text),
             ("datcollversion", Text),
-            ("datacl", Text),
+            ("datacl", TextArr),
         ]
     ),
     table!(
@@ -352,8 +361,8 @@ static TABLES: &[TableSpec] = &[
             ("conislocal", Bool),
             ("coninhcount", I4),
             ("connoinherit", Bool),
-            ("conkey", Text),
-            ("confkey", Text),
+            ("conkey", I2Arr),
+            ("confkey", I2Arr),
             ("conbin", Text),
         ]
     ),
@@ -477,7 +486,7 @@ static TABLES: &[TableSpec] = &[
             ("probin", Text),
             ("prosqlbody", Text),
             ("proconfig", Text),
-            ("proacl", Text),
+            ("proacl", TextArr),
         ]
     ),
     table!(
@@ -573,8 +582,8 @@ static TABLES: &[TableSpec] = &[
             ("oid", Oid),
             ("spcname", Text),
             ("spcowner", Oid),
-            ("spcacl", Text),
-            ("spcoptions", Text)
+            ("spcacl", TextArr),
+            ("spcoptions", TextArr)
         ]
     ),
     table!(
@@ -586,7 +595,7 @@ static TABLES: &[TableSpec] = &[
             ("polrelid", Oid),
             ("polcmd", Text),
             ("polpermissive", Bool),
-            ("polroles", Text),
+            ("polroles", OidArr),
             ("polqual", Text),
             ("polwithcheck", Text),
         ]
@@ -602,7 +611,7 @@ static TABLES: &[TableSpec] = &[
             ("stxowner", Oid),
             ("stxstattarget", I4),
             ("stxkeys", Text),
-            ("stxkind", Text),
+            ("stxkind", TextArr),
             ("stxexprs", Text),
         ]
     ),
@@ -634,7 +643,7 @@ static TABLES: &[TableSpec] = &[
             ("prpubid", Oid),
             ("prrelid", Oid),
             ("prqual", Text),
-            ("prattrs", Text)
+            ("prattrs", I2Arr)
         ]
     ),
     table!(
