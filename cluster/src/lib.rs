@@ -7,6 +7,7 @@
 //!   [`NodeHandle::shutdown`] stops it and syncs the store.
 //! - [`demo`]: `meridian demo`, an in-process node on a temporary store with sample data.
 //! - [`shell`]: `meridian sql`, the interactive SQL client.
+//! - [`workload`]: `meridian workload`, load generators for benchmarks.
 //!
 //! Tests start nodes in-process with [`NodeConfig::for_tests`] (every port 0) and read the
 //! bound addresses back from the handle.
@@ -24,6 +25,7 @@ pub mod node;
 pub mod shell;
 pub mod sqlserve;
 pub mod status;
+pub mod workload;
 
 pub use config::{NodeConfig, StoreSpec};
 pub use node::{sql_url, start_single_node, NodeHandle};

@@ -28,8 +28,33 @@ enum Command {
     /// Inspect nodes over gRPC.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Generate load against a SQL server (benchmarks).
+    #[command(subcommand)]
+    Workload(WorkloadCommand),
     /// Print the version of this binary.
     Version,
+}
+
+#[derive(Subcommand)]
+enum WorkloadCommand {
+    /// Create and load a workload's tables.
+    #[command(subcommand)]
+    Init(WorkloadInit),
+    /// Run a workload and report throughput and latency.
+    #[command(subcommand)]
+    Run(WorkloadRun),
+}
+
+#[derive(Subcommand)]
+enum WorkloadInit {
+    /// Point reads and inserts on kv (k INT8 PRIMARY KEY, v BYTEA).
+    Kv(cluster::workload::kv::InitOpts),
+}
+
+#[derive(Subcommand)]
+enum WorkloadRun {
+    /// Point reads and inserts on kv (k INT8 PRIMARY KEY, v BYTEA).
+    Kv(cluster::workload::kv::RunOpts),
 }
 
 #[derive(Args)]
@@ -176,6 +201,18 @@ async fn run(cli: Cli) -> Result<i32> {
                 .to_vec()],
             };
             print!("{}", shell::format::render(&table));
+            Ok(0)
+        }
+        Command::Workload(WorkloadCommand::Init(WorkloadInit::Kv(opts))) => {
+            cluster::workload::kv::init(&opts).await.map(|_| 0)
+        }
+        Command::Workload(WorkloadCommand::Run(WorkloadRun::Kv(opts))) => {
+            let summaries = cluster::workload::kv::run(&opts).await?;
+            if opts.json {
+                println!("{}", serde_json::to_string(&summaries)?);
+            } else {
+                cluster::workload::kv::print_summary(&summaries);
+            }
             Ok(0)
         }
         Command::Version => {

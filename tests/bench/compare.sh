@@ -34,7 +34,7 @@ trap cleanup EXIT
 
 mkdir -p "$work/pg" && chown postgres "$work/pg"
 runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$work/pg" -A trust -U root >/dev/null
-runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$work/pg" -o "-p $PG_PORT -k $work/pg -c listen_addresses=127.0.0.1" -l "$work/pg.log" start >/dev/null
+runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$work/pg" -o "-p $PG_PORT -k $work/pg -c listen_addresses=127.0.0.1" -l "$work/pg/server.log" start >/dev/null
 "$MERIDIAN" start-single-node --insecure --store="$work/meridian" --sql-addr=127.0.0.1:$MR_PORT \
   --listen-addr=127.0.0.1:0 --http-addr=127.0.0.1:0 >"$work/meridian.log" 2>&1 &
 MR_PID=$!
