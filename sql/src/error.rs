@@ -39,6 +39,7 @@ pub mod code {
     pub const READ_ONLY_SQL_TRANSACTION: &str = "25006";
     pub const INVALID_AUTHORIZATION: &str = "28000";
     pub const INVALID_CURSOR_NAME: &str = "34000";
+    pub const INVALID_SQL_STATEMENT_NAME: &str = "26000";
     pub const INVALID_CATALOG_NAME: &str = "3D000";
     pub const INVALID_SCHEMA_NAME: &str = "3F000";
     pub const INVALID_SAVEPOINT: &str = "3B001";

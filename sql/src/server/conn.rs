@@ -356,6 +356,22 @@ impl Conn {
         }
     }
 
+    /// `DEALLOCATE [PREPARE] name | ALL`: drops named prepared statements of this connection
+    /// (drivers such as psycopg send `DEALLOCATE ALL` after a rollback).
+    fn deallocate(&mut self, name: &sqlparser::ast::Ident) -> Result<Outcome, Error> {
+        if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") {
+            self.statements.clear();
+            return Ok(Outcome::Done("DEALLOCATE ALL".into()));
+        }
+        match self.statements.remove(&name.value) {
+            Some(_) => Ok(Outcome::Done("DEALLOCATE".into())),
+            None => Err(Error::new(
+                crate::error::code::INVALID_SQL_STATEMENT_NAME,
+                format!("prepared statement \"{}\" does not exist", name.value),
+            )),
+        }
+    }
+
     /// The simple query protocol: every statement of the string in turn; an error ends it.
     async fn simple_query(&mut self, sql: String) -> io::Result<()> {
         self.portals.remove("");
@@ -482,6 +498,9 @@ impl Conn {
     ) -> io::Result<Result<Outcome, Error>> {
         if is_txn_end(stmt) {
             self.close_running_portals();
+        }
+        if let Statement::Deallocate { name, .. } = stmt {
+            return Ok(self.deallocate(name));
         }
         self.timed_out.store(false, Ordering::Relaxed);
         let mut attempt = 0;

@@ -550,6 +550,7 @@ fn is_ddl_statement(stmt: &Statement) -> bool {
             | Statement::AlterTable { .. }
             | Statement::Truncate { .. }
             | Statement::Comment { .. }
+            | Statement::Deallocate { .. }
     )
 }
 
