@@ -252,6 +252,8 @@ pub fn write_result(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod pgcompat_tests;
 
 #[cfg(test)]
 mod slt_tests;

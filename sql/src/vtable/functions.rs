@@ -48,11 +48,14 @@ pub fn catalog_function_type(name: &str) -> Option<DataType> {
         | "version"
         | "pg_get_serial_sequence"
         | "current_user"
-        | "session_user" => DataType::Text,
+        | "session_user"
+        | "pg_size_pretty" => DataType::Text,
         "pg_backend_pid" => DataType::Int4,
-        "pg_relation_size" | "pg_total_relation_size" | "pg_table_size" | "pg_indexes_size" => {
-            DataType::Int8
-        }
+        "pg_relation_size"
+        | "pg_total_relation_size"
+        | "pg_table_size"
+        | "pg_indexes_size"
+        | "pg_database_size" => DataType::Int8,
         _ => return None,
     })
 }
@@ -159,9 +162,15 @@ fn eval(ctx: &ExecContext, name: &str, args: &[Datum]) -> Result<Datum> {
         "current_user" | "session_user" => text(ctx.user.clone()),
         "version" => text(version()),
         "pg_backend_pid" => Datum::Int(0),
-        "pg_relation_size" | "pg_total_relation_size" | "pg_table_size" | "pg_indexes_size" => {
-            Datum::Int(0)
-        }
+        "pg_relation_size"
+        | "pg_total_relation_size"
+        | "pg_table_size"
+        | "pg_indexes_size"
+        | "pg_database_size" => Datum::Int(0),
+        "pg_size_pretty" => match int_arg(args, 0) {
+            Some(n) => text(size_pretty(n)),
+            None => Datum::Null,
+        },
         other => {
             return Err(Error::internal(format!(
                 "catalog function {other} not dispatched"
@@ -293,6 +302,34 @@ fn constraint_def(t: &TableDesc, c: &super::pg_catalog::ConInfo) -> String {
     }
 }
 
+/// `pg_size_pretty(bigint)`, PostgreSQL 15's algorithm: bytes below 10 kB, then the largest
+/// unit keeping the number under 20 thousand, rounded half away from zero.
+pub fn size_pretty(size: i64) -> String {
+    const UNITS: [(&str, i64, bool, u32); 5] = [
+        ("bytes", 10 * 1024, false, 0),
+        ("kB", 20 * 1024 - 1, true, 10),
+        ("MB", 20 * 1024 - 1, true, 20),
+        ("GB", 20 * 1024 - 1, true, 30),
+        ("TB", 20 * 1024 - 1, true, 40),
+    ];
+    let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    let mut size = size;
+    for (i, (name, limit, round, bits)) in UNITS.iter().enumerate() {
+        let next = UNITS.get(i + 1);
+        if size.abs() < *limit || next.is_none() {
+            if *round {
+                size = half_rounded(size);
+            }
+            return format!("{size} {name}");
+        }
+        if let Some((_, _, next_round, next_bits)) = next {
+            let shift = next_bits - bits - u32::from(*next_round) + u32::from(*round);
+            size /= 1i64 << shift;
+        }
+    }
+    format!("{size} bytes")
+}
+
 /// `'name'::regclass`: the OID of table or index `name` (optionally `public.`-qualified) in
 /// the current database; 42P01 when there is none.
 pub fn regclass_oid(ctx: &ExecContext, name: &str) -> Result<i64> {
@@ -382,5 +419,10 @@ mod tests {
         assert_eq!(format_type(424242, -1), "???");
         assert_eq!(regtype_oid("integer").unwrap(), 23);
         assert_eq!(regtype_oid("int4").unwrap(), 23);
+        assert_eq!(size_pretty(0), "0 bytes");
+        assert_eq!(size_pretty(10239), "10239 bytes");
+        assert_eq!(size_pretty(10240), "10 kB");
+        assert_eq!(size_pretty(8_388_608), "8192 kB");
+        assert_eq!(size_pretty(1_073_741_824), "1024 MB");
     }
 }

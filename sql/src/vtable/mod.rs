@@ -16,8 +16,12 @@
 //!
 //! IMPLEMENTATION CAVEATS
 //! - Types without a Meridian equivalent are approximated: `oid`, `regproc` and `xid` columns
-//!   are INT8, `name` and `"char"` are TEXT, arrays (`oidvector`, `int2vector`, `aclitem[]`,
-//!   `text[]`) are TEXT holding PostgreSQL's array text form (`{a,b}`; vectors as `1 2`).
+//!   are INT8, `name` and `"char"` are TEXT. Array columns are real arrays (`aclitem[]` and
+//!   option lists as text[], `polroles` as int8[], `conkey`/`confkey`/`prattrs` as int2[]),
+//!   except the vectors `indkey`, `indclass`, `indoption`, `indcollation`, `proargtypes`,
+//!   which stay TEXT in PostgreSQL's vector form (`1 2`) because their 0-based subscripts are
+//!   not supported.
+//! - pg_database_size and pg_relation_size report 0 (no per-object size accounting yet).
 //! - Only the current database's tables appear in pg_class and friends (PostgreSQL's catalogs
 //!   are per database too); pg_database lists all databases.
 //! - pg_settings shows defaults, not the session's current values (the execution context does
