@@ -251,9 +251,9 @@ pub fn write_result(
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod pgcompat_tests;
+#[cfg(test)]
+mod tests;
 
 #[cfg(test)]
 mod slt_tests;
