@@ -146,6 +146,10 @@ fn array_subquery_any_all_unnest() {
         vec!["5", "6"]
     );
     assert_eq!(
+        db.q("SELECT u FROM unnest(ARRAY['a','b']) AS u ORDER BY 1"),
+        vec!["a", "b"]
+    );
+    assert_eq!(
         db.q("SELECT n.a, (SELECT count(*) FROM pg_catalog.unnest(ARRAY[n.a, n.a]) u) FROM n ORDER BY 1"),
         vec!["1|2", "2|2", "3|2"]
     );

@@ -185,6 +185,20 @@ impl Binder<'_> {
                 let (plan, scope) = self.bind_table_with_joins(table_with_joins)?;
                 apply_alias(plan, scope, alias.as_ref(), self)
             }
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } if array_exprs.len() == 1 => {
+                // sqlparser gives unqualified `unnest(...)` its own FROM form.
+                let args = [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
+                    array_exprs[0].clone(),
+                ))];
+                let (plan, scope) = self.bind_unnest(&args, alias.as_ref())?;
+                apply_alias(plan, scope, alias.as_ref(), self)
+            }
             other => Err(Error::unsupported(format!(
                 "unsupported FROM item: {other}"
             ))),
