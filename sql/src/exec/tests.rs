@@ -107,6 +107,18 @@ fn vertical_slice_insert_select_where_order() {
         db.q("SELECT a FROM t ORDER BY a LIMIT 2 OFFSET 1"),
         vec!["2", "3"]
     );
+    assert_eq!(
+        db.q("SELECT a FROM t ORDER BY a FETCH FIRST ROW ONLY"),
+        vec!["1"]
+    );
+    assert_eq!(
+        db.q("SELECT a FROM t ORDER BY a OFFSET 1 ROWS FETCH NEXT 2 ROWS ONLY"),
+        vec!["2", "3"]
+    );
+    assert_eq!(
+        db.err("SELECT a FROM t LIMIT 1 FETCH FIRST ROW ONLY").code,
+        crate::error::code::SYNTAX_ERROR
+    );
 }
 
 #[test]

@@ -87,7 +87,20 @@ impl Binder<'_> {
             }
             None => (None, None),
         };
-        let fetch = q.fetch.as_ref().and_then(|f| f.quantity.as_ref());
+        // `FETCH FIRST ROW ONLY` without a count means one row.
+        let one = ast::Expr::value(ast::Value::Number("1".into(), false));
+        let fetch = match &q.fetch {
+            Some(f) if f.with_ties || f.percent => {
+                return Err(Error::unsupported(
+                    "FETCH ... WITH TIES / PERCENT is not supported",
+                ));
+            }
+            Some(_) if limit.is_some() => {
+                return Err(Error::syntax("multiple LIMIT clauses not allowed"));
+            }
+            Some(f) => Some(f.quantity.as_ref().unwrap_or(&one)),
+            None => None,
+        };
         let limit = limit.or(fetch);
         if limit.is_some() || offset.is_some() {
             let limit = limit
