@@ -446,3 +446,29 @@ fn generate_series_streams() {
         "22023"
     );
 }
+
+#[test]
+fn cast_column_names_follow_postgres() {
+    let db = sample();
+    let (names, _, _) = db
+        .run(
+            "SELECT '2024-01-15'::date::text, interval '90 minutes', c::varchar, 1::int, \
+             (SELECT 2::int8), now()::date, ARRAY[1, 2], (ARRAY[1, 2])[1] FROM t LIMIT 1",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        names,
+        vec!["text", "interval", "c", "int4", "int8", "now", "array", "array"]
+    );
+}
+
+#[test]
+fn greatest_least_with_null_and_untyped_arguments() {
+    let db = sample();
+    assert_eq!(
+        db.q("SELECT greatest(1, 2, NULL), least(NULL, 3), greatest(NULL, NULL), greatest(b, '15') FROM t WHERE a = 1"),
+        vec!["2|3|NULL|15"]
+    );
+    assert_eq!(db.err("SELECT greatest(1, 'x'::text)").code, "42804");
+}

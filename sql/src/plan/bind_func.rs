@@ -87,6 +87,19 @@ impl Binder<'_> {
                     .collect::<Result<Vec<_>>>()?;
                 Ok(Expr::Coalesce(bound, ty))
             }
+            // Like COALESCE, the arguments (NULL and untyped literals too) take their common type.
+            "greatest" | "least" if !args.is_empty() => {
+                let mut bound = Vec::with_capacity(args.len());
+                for a in &args {
+                    bound.push(self.bind_expr_hint(a, scope, hint)?);
+                }
+                let ty = common_of(bound.iter().map(|e| e.ty()))?;
+                let bound = bound
+                    .into_iter()
+                    .map(|e| coerce(e, &ty))
+                    .collect::<Result<Vec<_>>>()?;
+                self.make_function(&name, bound)
+            }
             "nullif" if args.len() == 2 => {
                 let a = self.bind_expr_hint(args[0], scope, hint)?;
                 let b = self.bind_expr_hint(args[1], scope, Some(&a.ty()))?;
