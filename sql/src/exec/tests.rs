@@ -472,3 +472,16 @@ fn greatest_least_with_null_and_untyped_arguments() {
     );
     assert_eq!(db.err("SELECT greatest(1, 'x'::text)").code, "42804");
 }
+
+#[test]
+fn explicit_cast_of_literal_truncates_to_length() {
+    let db = sample();
+    assert_eq!(
+        db.q("SELECT 'abcd'::varchar(2), CAST('abcd' AS char(3)) || '|', 'ab'::char(4) || '|'"),
+        vec!["ab|abc||ab|"]
+    );
+    db.ok("CREATE TABLE v (k INT PRIMARY KEY, s VARCHAR(2))");
+    assert_eq!(db.err("INSERT INTO v VALUES (1, 'abcd')").code, "22001");
+    db.ok("INSERT INTO v VALUES (1, 'abcd'::varchar(2))");
+    assert_eq!(db.q("SELECT s FROM v"), vec!["ab"]);
+}

@@ -646,6 +646,15 @@ pub fn coerce(e: Expr, ty: &DataType) -> Result<Expr> {
 /// A cast node (folding casts of constants at bind time).
 pub fn cast_expr(e: Expr, ty: &DataType, explicit: bool) -> Result<Expr> {
     match e {
+        // An explicit cast of a literal to VARCHAR(n)/CHAR(n) truncates ('abcd'::varchar(2)).
+        Expr::Literal(Datum::Text(s), DataType::Unknown)
+            if explicit && matches!(ty, DataType::Varchar(Some(_)) | DataType::Char(_)) =>
+        {
+            Ok(Expr::Literal(
+                types::cast(Datum::Text(s), &DataType::Text, ty, true)?,
+                ty.clone(),
+            ))
+        }
         Expr::Literal(Datum::Text(s), DataType::Unknown) => {
             Ok(Expr::Literal(Datum::from_pg_text(&s, ty)?, ty.clone()))
         }
