@@ -453,13 +453,25 @@ fn cast_column_names_follow_postgres() {
     let (names, _, _) = db
         .run(
             "SELECT '2024-01-15'::date::text, interval '90 minutes', c::varchar, 1::int, \
-             (SELECT 2::int8), now()::date, ARRAY[1, 2], (ARRAY[1, 2])[1] FROM t LIMIT 1",
+             (SELECT 2::int8), now()::date, ARRAY[1, 2], (ARRAY[1, 2])[1], \
+             substr(c, 2), substring(c, 2) FROM t LIMIT 1",
             &[],
         )
         .unwrap();
     assert_eq!(
         names,
-        vec!["text", "interval", "c", "int4", "int8", "now", "array", "array"]
+        vec![
+            "text",
+            "interval",
+            "c",
+            "int4",
+            "int8",
+            "now",
+            "array",
+            "array",
+            "substr",
+            "substring"
+        ]
     );
 }
 

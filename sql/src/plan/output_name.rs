@@ -51,7 +51,9 @@ fn figure_colname(e: &ast::Expr) -> (String, u8) {
         },
         ast::Expr::Ceil { .. } => strong("ceil".into()),
         ast::Expr::Floor { .. } => strong("floor".into()),
-        ast::Expr::Substring { .. } => strong("substring".into()),
+        ast::Expr::Substring { shorthand, .. } => {
+            strong(if *shorthand { "substr" } else { "substring" }.into())
+        }
         ast::Expr::Trim { .. } => strong("btrim".into()),
         ast::Expr::Position { .. } => strong("position".into()),
         ast::Expr::Extract { .. } => strong("extract".into()),
