@@ -212,7 +212,23 @@ pub fn build(plan: &Plan, env: &Env) -> Result<RowStream> {
 
 /// Executes a SELECT/VALUES/INSERT/UPSERT/UPDATE/DELETE/EXPLAIN statement.
 pub fn execute(ctx: &ExecContext, stmt: &Statement, params: &[Datum]) -> Result<ExecResult> {
-    let hints: Vec<DataType> = params.iter().map(|_| DataType::Unknown).collect();
+    execute_typed(ctx, stmt, params, &[])
+}
+
+/// Like [`execute`], planning with the parameters' types as the extended protocol's Parse
+/// declared or inferred them (so `SELECT $1 + $2` with int2 parameters plans as it was described).
+/// `param_types` may be empty: every parameter is then inferred from context.
+pub fn execute_typed(
+    ctx: &ExecContext,
+    stmt: &Statement,
+    params: &[Datum],
+    param_types: &[DataType],
+) -> Result<ExecResult> {
+    let hints: Vec<DataType> = if param_types.len() == params.len() {
+        param_types.to_vec()
+    } else {
+        params.iter().map(|_| DataType::Unknown).collect()
+    };
     let (planned, _param_types, _) = plan_statement(ctx, stmt, &hints)?;
     let env = Env::new(ctx, params);
     match planned {

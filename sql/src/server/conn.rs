@@ -8,7 +8,7 @@ use super::{blocking, Node};
 use crate::context::{Column, ExecResult, RowStream};
 use crate::error::code;
 use crate::session::{Session, TxnStatus, MAX_IMPLICIT_RETRIES};
-use crate::types::Datum;
+use crate::types::{DataType, Datum};
 use crate::Error;
 use bytes::{BufMut, BytesMut};
 use pgwire::messages::data::DataRow;
@@ -394,7 +394,7 @@ impl Conn {
             }
             Ok(stmts) => {
                 for stmt in &stmts {
-                    match self.run_statement(stmt, &[], &[], true, 0).await? {
+                    match self.run_statement(stmt, &[], &[], &[], true, 0).await? {
                         Ok(Outcome::Done(tag)) => {
                             self.wire
                                 .send(Be::CommandComplete(CommandComplete::new(tag)))
@@ -492,6 +492,7 @@ impl Conn {
         &mut self,
         stmt: &Statement,
         params: &[Datum],
+        param_types: &[DataType],
         result_formats: &[i16],
         describe: bool,
         max_rows: usize,
@@ -508,7 +509,7 @@ impl Conn {
             let was_idle = self.session.is_idle();
             self.arm_timeout();
             let session = &mut self.session;
-            let res = blocking(|| session.execute(stmt, params));
+            let res = blocking(|| session.execute_typed(stmt, params, param_types));
             self.send_notices().await?;
             let (columns, rows, tag) = match res {
                 Err(e) => {

@@ -275,8 +275,15 @@ impl Conn {
                         .send(Be::EmptyQueryResponse(EmptyQueryResponse::new()))
                         .await;
                 };
-                self.run_statement(stmt, &portal.params, &portal.result_codes, false, max_rows)
-                    .await?
+                self.run_statement(
+                    stmt,
+                    &portal.params,
+                    &prepared.params,
+                    &portal.result_codes,
+                    false,
+                    max_rows,
+                )
+                .await?
             }
             PortalState::Running(r) => self.continue_rows(r, 0, max_rows).await?,
             PortalState::Done(tag) => Ok(Outcome::Done(tag)),

@@ -113,6 +113,27 @@ async fn extended_protocol_binary_params_and_results() {
 }
 
 #[tokio::test]
+async fn declared_parameter_types_are_used_at_execution() {
+    use tokio_postgres::types::Type;
+    let server = TestServer::start().unwrap();
+    let client = connect(&server).await;
+    // Bare parameters take the types the client declared in Parse, at Describe and at Execute.
+    let stmt = client
+        .prepare_typed("SELECT $1 + $2", &[Type::INT2, Type::INT2])
+        .await
+        .unwrap();
+    assert_eq!(stmt.columns()[0].type_(), &Type::INT2);
+    let row = client.query_one(&stmt, &[&1i16, &2i16]).await.unwrap();
+    assert_eq!(row.get::<_, i16>(0), 3);
+    let stmt = client
+        .prepare_typed("SELECT -$1", &[Type::FLOAT8])
+        .await
+        .unwrap();
+    let row = client.query_one(&stmt, &[&1.5f64]).await.unwrap();
+    assert_eq!(row.get::<_, f64>(0), -1.5);
+}
+
+#[tokio::test]
 async fn portal_suspension_with_row_limits() {
     let server = TestServer::start().unwrap();
     let mut client = connect(&server).await;

@@ -160,11 +160,22 @@ impl Session {
     /// error the session has already recorded the failure (implicit transaction rolled back,
     /// explicit one marked failed) and `finish_statement` must not be called.
     pub fn execute(&mut self, stmt: &Statement, params: &[Datum]) -> Result<ExecResult> {
+        self.execute_typed(stmt, params, &[])
+    }
+
+    /// Like [`Session::execute`], with the parameter types of the prepared statement (the
+    /// extended protocol), so execution plans exactly as Describe did.
+    pub fn execute_typed(
+        &mut self,
+        stmt: &Statement,
+        params: &[Datum],
+        param_types: &[DataType],
+    ) -> Result<ExecResult> {
         self.cancel.store(false, Ordering::Relaxed);
         let result = if is_session_statement(stmt) {
             self.execute_session_statement(stmt)
         } else {
-            self.execute_in_txn(stmt, params)
+            self.execute_in_txn(stmt, params, param_types)
         };
         match result {
             Ok(r) => Ok(r),
@@ -199,7 +210,12 @@ impl Session {
         self.state.abandon();
     }
 
-    fn execute_in_txn(&mut self, stmt: &Statement, params: &[Datum]) -> Result<ExecResult> {
+    fn execute_in_txn(
+        &mut self,
+        stmt: &Statement,
+        params: &[Datum],
+        param_types: &[DataType],
+    ) -> Result<ExecResult> {
         self.state.check_can_run()?;
         if self.state.is_idle() {
             let opts = ::txn::TxnOptions {
@@ -213,7 +229,7 @@ impl Session {
         if let Some(r) = crate::ddl::execute(&ctx, stmt)? {
             return Ok(r);
         }
-        crate::exec::execute(&ctx, stmt, params)
+        crate::exec::execute_typed(&ctx, stmt, params, param_types)
     }
 
     /// The execution context for the current transaction.
