@@ -21,7 +21,7 @@
 
 mod array;
 mod math;
-mod md5;
+pub(crate) mod md5;
 mod misc;
 mod string;
 #[cfg(test)]
