@@ -113,6 +113,25 @@ async fn extended_protocol_binary_params_and_results() {
 }
 
 #[tokio::test]
+async fn show_indexes_and_deallocate_reach_their_handlers() {
+    let server = TestServer::start().unwrap();
+    let client = connect(&server).await;
+    client
+        .batch_execute("CREATE TABLE si (a INT PRIMARY KEY, b INT); CREATE INDEX si_b ON si (b)")
+        .await
+        .unwrap();
+    // Parsed as SHOW <variable>, but served by the DDL layer, not as a session setting.
+    let rows = simple_rows(&client, "SHOW INDEXES FROM si").await;
+    assert!(
+        rows.iter().any(|r| r[1].as_deref() == Some("si_b")),
+        "{rows:?}"
+    );
+    client.batch_execute("DEALLOCATE ALL").await.unwrap();
+    let err = client.batch_execute("DEALLOCATE nope").await.unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("26000"));
+}
+
+#[tokio::test]
 async fn declared_parameter_types_are_used_at_execution() {
     use tokio_postgres::types::Type;
     let server = TestServer::start().unwrap();
