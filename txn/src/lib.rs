@@ -46,6 +46,15 @@ pub struct TxnOptions {
     pub as_of: Option<Timestamp>,
 }
 
+/// How strongly a locking read locks the keys it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockStrength {
+    /// `FOR SHARE` / `FOR KEY SHARE`: other sharers may lock too; writers wait.
+    Shared,
+    /// `FOR UPDATE` / `FOR NO KEY UPDATE`, and the reads of UPDATE/DELETE: everyone else waits.
+    Exclusive,
+}
+
 /// One transaction. Reads see the transaction's own writes.
 pub trait Transaction: Send {
     /// The timestamp the transaction reads at.
@@ -60,6 +69,28 @@ pub trait Transaction: Send {
     /// Reads keys in `[start, end)` (`end = None`: to the end of the keyspace), at most about
     /// `limit` rows per page.
     fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<ScanPage>;
+
+    /// Reads one key and locks it against other writers and lockers until the transaction
+    /// ends (`SELECT ... FOR UPDATE / FOR SHARE`, and the row lookups of UPDATE and DELETE).
+    /// A conflicting lock held by another transaction makes this wait (or push it).
+    /// Implementations without locks fall back to a plain read, which is still serializable.
+    fn get_locking(&mut self, key: &[u8], strength: LockStrength) -> Result<Option<Vec<u8>>> {
+        let _ = strength;
+        self.get(key)
+    }
+
+    /// [`Transaction::scan`] that also locks every key it returns (see
+    /// [`Transaction::get_locking`]).
+    fn scan_locking(
+        &mut self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+        strength: LockStrength,
+    ) -> Result<ScanPage> {
+        let _ = strength;
+        self.scan(start, end, limit)
+    }
 
     /// Buffers a write of `key`.
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()>;
