@@ -4,10 +4,12 @@
 //! - [`process`]: start the real `meridian` binary as a child process, read its bound
 //!   addresses, kill -9 it, run psql against it.
 //! - [`connect`]: a tokio-postgres connection for assertions.
+//! - [`elle`]: an Elle-style checker for list-append transaction histories.
 //!
 //! The tests themselves live in tests/tests/*.rs; the client-library scripts (psycopg, asyncpg,
 //! node-postgres) in tests/clients/.
 
+pub mod elle;
 pub mod process;
 pub mod slt;
 
