@@ -34,8 +34,15 @@
 //!   threshold or GC queue yet).
 //! - No reverse scans yet.
 
+mod gc;
+pub mod intent;
+pub mod read;
+
 use crate::engine::{Engine, Visit, WriteBatch};
 use crate::{keys, Error, Result, Timestamp};
+use gc::GcState;
+pub use intent::{IgnoredSeqs, Intent, Seq, TxnId, TxnMeta};
+pub use read::{read_key, read_span, ReadOpts, ReadResult, MAX_VERSION_STEPS};
 use std::sync::Arc;
 
 /// Tag byte of a live version.
@@ -67,12 +74,12 @@ pub fn mvcc_key(key: &[u8], ts: Timestamp) -> Vec<u8> {
     k
 }
 
-/// The storage key before which every version of every key >= `key` sorts (i.e. the seek key
-/// for a scan starting at `key`).
-fn mvcc_seek_key(key: &[u8]) -> Vec<u8> {
+/// The meta key of `key`, which holds its intent. It sorts before every version of `key` and
+/// after every version of every smaller key, so it is also the seek key of a scan from `key`.
+pub fn meta_key(key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(key.len() + 2);
     escape_into(&mut k, key);
-    k.extend_from_slice(&[0x00, 0x01]);
+    k.extend_from_slice(&[0x00, 0x00]);
     k
 }
 
@@ -84,31 +91,72 @@ fn mvcc_key_end(key: &[u8]) -> Vec<u8> {
     k
 }
 
-/// Splits a storage key into the user key and the version timestamp.
-pub fn decode_mvcc_key(raw: &[u8]) -> Result<(Vec<u8>, Timestamp)> {
-    if raw.len() < SUFFIX_LEN {
-        return Err(Error::Decode("mvcc key too short".into()));
-    }
-    let (escaped, suffix) = raw.split_at(raw.len() - SUFFIX_LEN);
-    if suffix[0] != 0x00 || suffix[1] != 0x01 {
-        return Err(Error::Decode("mvcc key has no version terminator".into()));
-    }
-    let mut ts = [0u8; 8];
-    ts.copy_from_slice(&suffix[2..]);
-    let mut key = Vec::with_capacity(escaped.len());
+/// A decoded storage key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StorageKey {
+    /// The meta key (intent) of `key`.
+    Meta {
+        /// The user key.
+        key: Vec<u8>,
+        /// Length of the escaped user key at the start of the storage key.
+        escaped_len: usize,
+    },
+    /// A version of `key` at `ts`.
+    Version {
+        /// The user key.
+        key: Vec<u8>,
+        /// The version's timestamp.
+        ts: Timestamp,
+        /// Length of the escaped user key at the start of the storage key.
+        escaped_len: usize,
+    },
+}
+
+/// Decodes a storage key from the front: the escape scheme makes the terminator unambiguous
+/// (0x00 0xff is an escaped zero byte, 0x00 0x00 ends a meta key, 0x00 0x01 starts a version
+/// suffix).
+pub fn decode_storage_key(raw: &[u8]) -> Result<StorageKey> {
+    let mut key = Vec::with_capacity(raw.len());
     let mut i = 0;
-    while i < escaped.len() {
-        let b = escaped[i];
-        key.push(b);
-        if b == 0 {
-            if escaped.get(i + 1) != Some(&0xff) {
-                return Err(Error::Decode("bad escape in mvcc key".into()));
-            }
+    while i < raw.len() {
+        let b = raw[i];
+        if b != 0 {
+            key.push(b);
             i += 1;
+            continue;
         }
-        i += 1;
+        match raw.get(i + 1) {
+            Some(0xff) => {
+                key.push(0);
+                i += 2;
+            }
+            Some(0x00) if raw.len() == i + 2 => {
+                return Ok(StorageKey::Meta {
+                    key,
+                    escaped_len: i,
+                })
+            }
+            Some(0x01) if raw.len() == i + SUFFIX_LEN => {
+                let mut ts = [0u8; TS_LEN];
+                ts.copy_from_slice(&raw[i + 2..]);
+                return Ok(StorageKey::Version {
+                    key,
+                    ts: Timestamp::from_u64(!u64::from_be_bytes(ts)),
+                    escaped_len: i,
+                });
+            }
+            _ => return Err(Error::Decode("bad mvcc key".into())),
+        }
     }
-    Ok((key, Timestamp::from_u64(!u64::from_be_bytes(ts))))
+    Err(Error::Decode("mvcc key has no terminator".into()))
+}
+
+/// Splits a version's storage key into the user key and the version timestamp.
+pub fn decode_mvcc_key(raw: &[u8]) -> Result<(Vec<u8>, Timestamp)> {
+    match decode_storage_key(raw)? {
+        StorageKey::Version { key, ts, .. } => Ok((key, ts)),
+        StorageKey::Meta { .. } => Err(Error::Decode("not a version key".into())),
+    }
 }
 
 /// One version as seen by a read: its timestamp and its value (`None` for a tombstone).
@@ -173,23 +221,73 @@ impl Mvcc {
         ts: Timestamp,
         limit: usize,
     ) -> Result<Vec<KeyValue>> {
-        let mut state = ScanState::new(ts, limit);
-        if limit == 0 {
-            return Ok(state.out);
+        Ok(read_span(
+            self.engine.as_ref(),
+            start,
+            end,
+            limit,
+            &ReadOpts::committed(ts),
+        )?
+        .rows)
+    }
+
+    /// A transactional read of `[start, end)` (see [`read`]).
+    pub fn read(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+        opts: &ReadOpts<'_>,
+    ) -> Result<ReadResult> {
+        read_span(self.engine.as_ref(), start, end, limit, opts)
+    }
+
+    /// A transactional read of one key (see [`read`]).
+    pub fn read_one(&self, key: &[u8], opts: &ReadOpts<'_>) -> Result<ReadResult> {
+        read_key(self.engine.as_ref(), key, opts)
+    }
+
+    /// The intent on `key`, if any.
+    pub fn intent(&self, key: &[u8]) -> Result<Option<Intent>> {
+        match self.engine.get(&meta_key(key))? {
+            Some(raw) => Ok(Some(Intent::decode(&raw)?)),
+            None => Ok(None),
         }
-        let raw_end = end.map(mvcc_seek_key);
-        let mut seek = mvcc_seek_key(start);
-        loop {
-            self.engine
-                .scan(&seek, raw_end.as_deref(), &mut |k, v| state.visit(k, v))?;
-            if let Some(e) = state.err.take() {
-                return Err(e);
-            }
-            match state.reseek.take() {
-                Some(next) => seek = next,
-                None => return Ok(state.out),
-            }
+    }
+
+    /// Adds writing `intent` on `key` to `batch` (replacing any intent there).
+    pub fn put_intent(batch: &mut WriteBatch, key: &[u8], intent: &Intent) -> Result<()> {
+        check_user_key(key)?;
+        batch.put(meta_key(key), intent.encode());
+        Ok(())
+    }
+
+    /// Adds resolving `intent` on `key` to `batch`: the meta key goes away and, when the
+    /// transaction committed at `commit_ts`, its newest non-ignored value becomes a version
+    /// there. A transaction that rolled back every write to the key leaves nothing.
+    pub fn resolve_intent(
+        batch: &mut WriteBatch,
+        key: &[u8],
+        intent: &Intent,
+        commit_ts: Option<Timestamp>,
+        ignored: &IgnoredSeqs,
+    ) {
+        batch.delete(meta_key(key));
+        if let (Some(ts), Some(value)) = (commit_ts, intent.visible(ignored)) {
+            batch.put(mvcc_key(key, ts), encode_value(value));
         }
+    }
+
+    /// Adds a committed version of `key` at `ts` to `batch` (`None`: a tombstone).
+    pub fn put_version(
+        batch: &mut WriteBatch,
+        key: &[u8],
+        ts: Timestamp,
+        value: Option<&[u8]>,
+    ) -> Result<()> {
+        check_user_key(key)?;
+        batch.put(mvcc_key(key, ts), encode_value(value));
+        Ok(())
     }
 
     /// Every stored version (tombstones included) of keys in `[start, end)`, newest first per
@@ -202,16 +300,23 @@ impl Mvcc {
     ) -> Result<Vec<(Vec<u8>, Version)>> {
         let mut out = Vec::new();
         let mut err = None;
-        let raw_end = end.map(mvcc_seek_key);
+        let raw_end = end.map(meta_key);
         if limit == 0 {
             return Ok(out);
         }
         self.engine
-            .scan(&mvcc_seek_key(start), raw_end.as_deref(), &mut |k, v| {
+            .scan(&meta_key(start), raw_end.as_deref(), &mut |k, v| {
                 if k.first() == Some(&keys::LOCAL_PREFIX) {
                     return Visit::Continue;
                 }
-                match decode_mvcc_key(k).and_then(|(key, vts)| Ok((key, (vts, decode_value(v)?)))) {
+                let entry = match decode_storage_key(k) {
+                    Ok(StorageKey::Meta { .. }) => return Visit::Continue,
+                    Ok(StorageKey::Version { key, ts, .. }) => {
+                        decode_value(v).map(|value| (key, (ts, value)))
+                    }
+                    Err(e) => Err(e),
+                };
+                match entry {
                     Ok(entry) => out.push(entry),
                     Err(e) => {
                         err = Some(e);
@@ -240,12 +345,7 @@ impl Mvcc {
     ) -> Result<()> {
         let mut batch = WriteBatch::new();
         for (key, value) in writes {
-            if key.first() == Some(&keys::LOCAL_PREFIX) {
-                return Err(Error::InvalidKey(
-                    "MVCC keys must not start with the local prefix 0x01".into(),
-                ));
-            }
-            batch.put(mvcc_key(key, ts), encode_value(value.as_deref()));
+            Self::put_version(&mut batch, key, ts, value.as_deref())?;
         }
         self.engine.write(batch, sync)
     }
@@ -260,13 +360,20 @@ impl Mvcc {
     ///
     /// HAZARD: `before` must be at or below every timestamp a read may still use and below any
     /// timestamp a new write may get; a write at or below `before` racing with gc may be lost.
+    /// Intents are never removed by gc.
     pub fn gc(&self, before: Timestamp) -> Result<usize> {
+        self.gc_span(b"", None, before)
+    }
+
+    /// [`Mvcc::gc`] restricted to the user keys in `[start, end)`.
+    pub fn gc_span(&self, start: &[u8], end: Option<&[u8]>, before: Timestamp) -> Result<usize> {
         let mut removed = 0;
-        let mut resume = Vec::new();
+        let mut resume = meta_key(start);
+        let raw_end = end.map(meta_key);
         loop {
             let mut state = GcState::new(before);
             self.engine
-                .scan(&resume, None, &mut |k, v| state.visit(k, v))?;
+                .scan(&resume, raw_end.as_deref(), &mut |k, v| state.visit(k, v))?;
             if let Some(e) = state.err.take() {
                 return Err(e);
             }
@@ -283,188 +390,17 @@ impl Mvcc {
     }
 }
 
-/// After stepping over this many invisible versions of one key, a scan seeks past them instead
-/// (a new engine iterator costs more than a few steps, but far less than thousands).
-pub const MAX_VERSION_STEPS: usize = 8;
-
 /// Most deletions gc buffers before writing them (it stops at the next key boundary).
 pub const GC_BATCH_MAX: usize = 1024;
 
-/// The state of one MVCC scan across engine scans (it restarts the engine scan to seek).
-struct ScanState {
-    ts: Timestamp,
-    limit: usize,
-    out: Vec<KeyValue>,
-    /// The user key being stepped through and how many of its versions were stepped over.
-    current: Option<Vec<u8>>,
-    steps: usize,
-    /// `current`'s storage keys without the timestamp: recognises its further versions
-    /// without decoding (and allocating) them.
-    current_prefix: Vec<u8>,
-    /// Whether `current`'s visible version has been handled.
-    current_done: bool,
-    /// Where to restart the engine scan, when it stopped to seek.
-    reseek: Option<Vec<u8>>,
-    err: Option<Error>,
-}
-
-impl ScanState {
-    fn new(ts: Timestamp, limit: usize) -> Self {
-        ScanState {
-            ts,
-            limit,
-            out: Vec::new(),
-            current: None,
-            steps: 0,
-            current_prefix: Vec::new(),
-            current_done: false,
-            reseek: None,
-            err: None,
-        }
+/// Refuses user keys in the local span, whose storage keys would mix with local state.
+fn check_user_key(key: &[u8]) -> Result<()> {
+    if key.first() == Some(&keys::LOCAL_PREFIX) {
+        return Err(Error::InvalidKey(
+            "MVCC keys must not start with the local prefix 0x01".into(),
+        ));
     }
-
-    /// The timestamp of `raw` when it is another version of the current key.
-    fn same_key_version(&self, raw: &[u8]) -> Option<Timestamp> {
-        let n = self.current_prefix.len();
-        if self.current.is_none() || raw.len() != n + TS_LEN || raw[..n] != self.current_prefix[..]
-        {
-            return None;
-        }
-        let mut ts = [0u8; TS_LEN];
-        ts.copy_from_slice(&raw[n..]);
-        Some(Timestamp::from_u64(!u64::from_be_bytes(ts)))
-    }
-
-    fn visit(&mut self, k: &[u8], v: &[u8]) -> Visit {
-        if k.first() == Some(&keys::LOCAL_PREFIX) {
-            // The local span is one contiguous run of unversioned keys: jump over it.
-            self.reseek = Some(vec![keys::LOCAL_PREFIX + 1]);
-            return Visit::Stop;
-        }
-        let vts = match self.same_key_version(k) {
-            Some(vts) => vts,
-            None => match decode_mvcc_key(k) {
-                Ok((key, vts)) => {
-                    self.current = Some(key);
-                    self.current_prefix.clear();
-                    self.current_prefix
-                        .extend_from_slice(&k[..k.len() - TS_LEN]);
-                    self.steps = 0;
-                    self.current_done = false;
-                    vts
-                }
-                Err(e) => {
-                    self.err = Some(e);
-                    return Visit::Stop;
-                }
-            },
-        };
-        let Some(key) = self.current.as_deref() else {
-            return Visit::Stop;
-        };
-        if self.current_done || vts > self.ts {
-            self.steps += 1;
-            if self.steps <= MAX_VERSION_STEPS {
-                return Visit::Continue;
-            }
-            self.reseek = Some(if self.current_done {
-                mvcc_key_end(key)
-            } else {
-                mvcc_key(key, self.ts)
-            });
-            return Visit::Stop;
-        }
-        self.current_done = true;
-        match decode_value(v) {
-            Ok(Some(value)) => self.out.push((key.to_vec(), value)),
-            Ok(None) => {}
-            Err(e) => {
-                self.err = Some(e);
-                return Visit::Stop;
-            }
-        }
-        if self.out.len() >= self.limit {
-            Visit::Stop
-        } else {
-            Visit::Continue
-        }
-    }
-}
-
-/// The state of one gc pass over the engine, until its batch is full.
-struct GcState {
-    before: Timestamp,
-    batch: WriteBatch,
-    /// The user key being processed.
-    current: Option<Vec<u8>>,
-    /// Whether `current`'s newest version at or below `before` has been seen.
-    keep_seen: bool,
-    /// `current`'s tombstone to delete once its older versions are in the batch.
-    tombstone: Option<Vec<u8>>,
-    resume: Option<Vec<u8>>,
-    err: Option<Error>,
-}
-
-impl GcState {
-    fn new(before: Timestamp) -> Self {
-        GcState {
-            before,
-            batch: WriteBatch::new(),
-            current: None,
-            keep_seen: false,
-            tombstone: None,
-            resume: None,
-            err: None,
-        }
-    }
-
-    /// Ends the current key: its tombstone goes after the versions it hid.
-    fn end_key(&mut self) {
-        if let Some(t) = self.tombstone.take() {
-            self.batch.delete(t);
-        }
-    }
-
-    fn visit(&mut self, k: &[u8], v: &[u8]) -> Visit {
-        if k.first() == Some(&keys::LOCAL_PREFIX) {
-            return Visit::Continue;
-        }
-        let Ok((key, vts)) = decode_mvcc_key(k) else {
-            // Not an MVCC key; gc never deletes what it does not understand.
-            return Visit::Continue;
-        };
-        if self.current.as_deref() != Some(&key[..]) {
-            self.end_key();
-            if self.batch.ops.len() >= GC_BATCH_MAX {
-                self.resume = Some(mvcc_seek_key(&key));
-                return Visit::Stop;
-            }
-            self.current = Some(key);
-            self.keep_seen = false;
-        }
-        if vts > self.before {
-            return Visit::Continue;
-        }
-        if self.keep_seen {
-            self.batch.delete(k.to_vec());
-            return Visit::Continue;
-        }
-        self.keep_seen = true;
-        match decode_value(v) {
-            Ok(None) => self.tombstone = Some(k.to_vec()),
-            Ok(Some(_)) => {}
-            Err(e) => {
-                self.err = Some(e);
-                return Visit::Stop;
-            }
-        }
-        Visit::Continue
-    }
-
-    fn finish(&mut self) -> WriteBatch {
-        self.end_key();
-        std::mem::take(&mut self.batch)
-    }
+    Ok(())
 }
 
 fn encode_value(value: Option<&[u8]>) -> Vec<u8> {
