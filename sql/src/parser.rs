@@ -8,6 +8,11 @@
 //!   That flag is MySQL's `REPLACE INTO` marker and is never set by the PostgreSQL dialect, so
 //!   the executor reads `replace_into == true` as "this is an UPSERT" (see [`is_upsert`]).
 //!
+//! - `AS OF SYSTEM TIME` (CockroachDB) after a query's FROM list, in `BEGIN` and in
+//!   `SET TRANSACTION`, and PostgreSQL's `FOR NO KEY UPDATE`, `FOR KEY SHARE` and
+//!   `FOR UPDATE OF a, b`: see [`crdb`] for how they are parsed and where they are carried
+//!   ([`select_as_of`], [`begin_as_of`], [`set_as_of`]).
+//!
 //! Parse errors become SQLSTATE 42601 with the parser's message, prefixed the way PostgreSQL
 //! users expect (`at or near "x": syntax error: ...`) when the failing token is known.
 
@@ -17,13 +22,18 @@ use sqlparser::ast::{Expr, Statement};
 use sqlparser::dialect::{BindPlaceholderStyle, Dialect, PostgreSqlDialect, Precedence};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::Token;
+use sqlparser::tokenizer::{Token, Tokenizer};
 use std::any::TypeId;
 
-/// PostgreSQL's dialect plus CockroachDB's `UPSERT`.
+pub mod crdb;
+
+pub use crdb::{begin_as_of, is_marker_name, query_as_of, AOST_MARKER};
+
+/// PostgreSQL's dialect plus CockroachDB's `UPSERT` and `AS OF SYSTEM TIME`.
 #[derive(Debug, Default)]
 pub struct MeridianDialect {
     pg: PostgreSqlDialect,
+    aost: crdb::AostState,
 }
 
 impl Dialect for MeridianDialect {
@@ -48,8 +58,22 @@ impl Dialect for MeridianDialect {
                     other => other,
                 }))
             }
-            _ => self.pg.parse_statement(parser),
+            _ => self
+                .aost
+                .statement(parser)
+                .or_else(|| self.pg.parse_statement(parser)),
         }
+    }
+
+    fn is_table_factor_alias(&self, explicit: bool, kw: &Keyword, parser: &mut Parser) -> bool {
+        if self.aost.table_alias(explicit, *kw, parser) {
+            return true;
+        }
+        let ok = explicit || self.pg.is_table_alias(kw, parser);
+        if ok {
+            self.aost.after_alias(parser);
+        }
+        ok
     }
 
     fn parse_prefix(&self, parser: &mut Parser) -> Option<std::result::Result<Expr, ParserError>> {
@@ -62,7 +86,9 @@ impl Dialect for MeridianDialect {
         expr: &Expr,
         precedence: u8,
     ) -> Option<std::result::Result<Expr, ParserError>> {
-        self.pg.parse_infix(parser, expr, precedence)
+        self.aost
+            .infix(parser, expr)
+            .or_else(|| self.pg.parse_infix(parser, expr, precedence))
     }
 
     fn supports_cte_materialization(&self) -> bool {
@@ -114,7 +140,9 @@ impl Dialect for MeridianDialect {
     }
 
     fn get_next_precedence(&self, parser: &Parser) -> Option<std::result::Result<u8, ParserError>> {
-        self.pg.get_next_precedence(parser)
+        self.aost
+            .next_precedence(parser)
+            .or_else(|| self.pg.get_next_precedence(parser))
     }
 
     fn supports_filter_during_aggregation(&self) -> bool {
@@ -328,12 +356,37 @@ pub fn is_upsert(ins: &sqlparser::ast::Insert) -> bool {
     ins.replace_into
 }
 
+/// The `AS OF SYSTEM TIME` expression of a SELECT (or EXPLAIN SELECT), if any.
+pub fn select_as_of(stmt: &Statement) -> Option<&Expr> {
+    match stmt {
+        Statement::Query(q) => query_as_of(q),
+        _ => None,
+    }
+}
+
+/// The `AS OF SYSTEM TIME` expression of `SET TRANSACTION AS OF SYSTEM TIME x [, modes]`,
+/// which parses as `SET "as of system time" = x [, transaction_isolation = ...,
+/// transaction_read_only = ...]`, if `set` is one.
+pub fn set_as_of(set: &sqlparser::ast::Set) -> Option<&Expr> {
+    match set {
+        sqlparser::ast::Set::MultipleAssignments { assignments } => assignments
+            .iter()
+            .find(|a| is_marker_name(&a.name))
+            .map(|a| &a.value),
+        _ => None,
+    }
+}
+
 /// Parses a string of `;`-separated statements. Errors are 42601.
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let dialect = MeridianDialect::default();
+    let tokens = Tokenizer::new(&dialect, sql)
+        .with_unescape(true)
+        .tokenize_with_location()
+        .map_err(|e| syntax_error(e.into()))?;
     Parser::new(&dialect)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_statements())
+        .with_tokens_with_locations(crdb::normalise_locking(tokens))
+        .parse_statements()
         .map_err(syntax_error)
 }
 
@@ -410,5 +463,143 @@ mod tests {
         assert_eq!(e.code, "42601");
         let e = parse("UPSERT t VALUES").unwrap_err();
         assert_eq!(e.code, "42601");
+    }
+
+    fn aost_text(sql: &str) -> String {
+        let stmts = parse(sql).unwrap_or_else(|e| panic!("{sql}: {}", e.message));
+        select_as_of(&stmts[0])
+            .unwrap_or_else(|| panic!("{sql}: no AS OF SYSTEM TIME"))
+            .to_string()
+    }
+
+    #[test]
+    fn parses_as_of_system_time_after_the_from_list() {
+        for (sql, want) in [
+            ("SELECT * FROM t AS OF SYSTEM TIME '-10s'", "'-10s'"),
+            (
+                "SELECT * FROM t AS OF SYSTEM TIME '-10s' WHERE a = 1",
+                "'-10s'",
+            ),
+            (
+                "SELECT * FROM t x AS OF SYSTEM TIME '-1m30s' WHERE x.a = 1",
+                "'-1m30s'",
+            ),
+            (
+                "SELECT * FROM t AS x AS OF SYSTEM TIME follower_read_timestamp()",
+                "follower_read_timestamp()",
+            ),
+            (
+                "SELECT * FROM t, u AS OF SYSTEM TIME now() - INTERVAL '10s' ORDER BY 1",
+                "now() - INTERVAL '10s'",
+            ),
+            (
+                "SELECT * FROM t JOIN u ON t.a = u.a AS OF SYSTEM TIME '-1s' WHERE t.b > 2",
+                "'-1s'",
+            ),
+            (
+                "select a from (select a from t) s as of system time '2026-01-01 10:00:00'",
+                "'2026-01-01 10:00:00'",
+            ),
+            (
+                "SELECT * FROM t AS OF SYSTEM TIME 1700000000000000000.0000000001",
+                "1700000000000000000.0000000001",
+            ),
+        ] {
+            assert_eq!(aost_text(sql), want, "{sql}");
+        }
+    }
+
+    #[test]
+    fn aost_leaves_aliases_alone() {
+        let stmts = parse("SELECT x.a FROM t AS x AS OF SYSTEM TIME '-1s'").unwrap();
+        assert!(stmts[0].to_string().contains("FROM t AS x"), "{}", stmts[0]);
+        let stmts = parse("SELECT * FROM t AS OF SYSTEM TIME '-1s'").unwrap();
+        assert!(!stmts[0].to_string().contains("AS OF FROM"), "{}", stmts[0]);
+        let Statement::Query(q) = &stmts[0] else {
+            panic!()
+        };
+        let sqlparser::ast::SetExpr::Select(sel) = q.body.as_ref() else {
+            panic!()
+        };
+        match &sel.from[0].relation {
+            sqlparser::ast::TableFactor::Table { alias, .. } => assert!(alias.is_none()),
+            other => panic!("{other:?}"),
+        }
+        // Without the clause nothing is attached; an alias called "of" still works quoted.
+        let stmts = parse("SELECT * FROM t AS \"of\"").unwrap();
+        assert!(select_as_of(&stmts[0]).is_none());
+        // Statements in one string each get their own clause.
+        let stmts = parse("SELECT * FROM t AS OF SYSTEM TIME '-1s'; SELECT * FROM t").unwrap();
+        assert!(select_as_of(&stmts[0]).is_some());
+        assert!(select_as_of(&stmts[1]).is_none());
+    }
+
+    #[test]
+    fn aost_errors() {
+        let e = parse("SELECT * FROM t AS OF SYSTEM TIME").unwrap_err();
+        assert_eq!(e.code, "42601");
+        let e = parse("INSERT INTO t SELECT * FROM u AS OF SYSTEM TIME '-1s'").unwrap_err();
+        assert_eq!(e.code, "42601");
+        assert!(e.message.contains("top-level"), "{}", e.message);
+    }
+
+    #[test]
+    fn parses_begin_and_set_transaction_as_of() {
+        for sql in [
+            "BEGIN AS OF SYSTEM TIME '-10s'",
+            "BEGIN TRANSACTION AS OF SYSTEM TIME '-10s', READ ONLY",
+            "START TRANSACTION ISOLATION LEVEL SERIALIZABLE AS OF SYSTEM TIME '-10s'",
+        ] {
+            let stmts = parse(sql).unwrap();
+            assert!(
+                matches!(stmts[0], Statement::StartTransaction { .. }),
+                "{sql}"
+            );
+            assert_eq!(
+                begin_as_of(&stmts[0]).unwrap().to_string(),
+                "'-10s'",
+                "{sql}"
+            );
+        }
+        assert!(begin_as_of(&parse("BEGIN").unwrap()[0]).is_none());
+        let stmts = parse("SET TRANSACTION AS OF SYSTEM TIME '-5s', READ ONLY").unwrap();
+        let Statement::Set(set) = &stmts[0] else {
+            panic!()
+        };
+        assert_eq!(set_as_of(set).unwrap().to_string(), "'-5s'");
+        let stmts = parse("SET TRANSACTION READ ONLY").unwrap();
+        let Statement::Set(set) = &stmts[0] else {
+            panic!()
+        };
+        assert!(set_as_of(set).is_none());
+    }
+
+    fn lock_clauses(sql: &str) -> Vec<String> {
+        let stmts = parse(sql).unwrap_or_else(|e| panic!("{sql}: {}", e.message));
+        let Statement::Query(q) = &stmts[0] else {
+            panic!()
+        };
+        q.locks.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_every_locking_clause() {
+        assert_eq!(lock_clauses("SELECT * FROM t FOR UPDATE"), ["FOR UPDATE"]);
+        assert_eq!(
+            lock_clauses("SELECT * FROM t FOR NO KEY UPDATE"),
+            ["FOR UPDATE"]
+        );
+        assert_eq!(lock_clauses("SELECT * FROM t for key share"), ["FOR SHARE"]);
+        assert_eq!(
+            lock_clauses("SELECT * FROM a, s.b FOR UPDATE OF a, s.b NOWAIT"),
+            ["FOR UPDATE OF a", "FOR UPDATE OF s.b NOWAIT"]
+        );
+        assert_eq!(
+            lock_clauses("SELECT * FROM a, b FOR SHARE OF a FOR UPDATE OF b"),
+            ["FOR SHARE OF a", "FOR UPDATE OF b"]
+        );
+        // Strings are tokens, not clauses.
+        let stmts = parse("SELECT 'FOR NO KEY UPDATE'").unwrap();
+        assert!(stmts[0].to_string().contains("'FOR NO KEY UPDATE'"));
     }
 }
