@@ -8,6 +8,8 @@
 //! ww, wr and rw edges) and name the anomaly behind every cycle, without trusting the database's
 //! own account of what happened.
 //!
+//! [`workload`] runs a randomized list-append workload over pgwire and records its history.
+//!
 //! Input: a [`History`] of [`Txn`]s, each with an [`Outcome`] (`Ok`, `Failed` — definitely did
 //! not commit, e.g. 40001 — or `Unknown`, e.g. an error on COMMIT) and a list of [`Op`]s.
 //! [`check`] returns a [`Report`] with every [`Anomaly`] found:
@@ -44,6 +46,7 @@ mod graph;
 mod order;
 #[cfg(test)]
 mod tests;
+pub mod workload;
 
 use std::collections::HashMap;
 use std::fmt;
