@@ -15,6 +15,15 @@ pub enum RetryReason {
     /// Another transaction committed a write to a key this one read, after this one's read
     /// timestamp, so the reads can no longer be serialised at the commit timestamp.
     Serializable,
+    /// A read found a value written after the transaction started, on a clock that may have
+    /// been behind (inside the uncertainty interval), and the transaction's earlier reads could
+    /// not be moved to after it.
+    ReadWithinUncertainty,
+    /// The transaction's record was found aborted: a conflicting transaction found it
+    /// abandoned (no heartbeat) or chose it as a deadlock victim.
+    AbortedRecordFound,
+    /// The transaction was chosen to abort to break a deadlock it was part of.
+    PusherAborted,
 }
 
 impl fmt::Display for RetryReason {
@@ -22,6 +31,11 @@ impl fmt::Display for RetryReason {
         f.write_str(match self {
             RetryReason::WriteTooOld => "RETRY_WRITE_TOO_OLD",
             RetryReason::Serializable => "RETRY_SERIALIZABLE",
+            RetryReason::ReadWithinUncertainty => "ReadWithinUncertaintyIntervalError",
+            RetryReason::AbortedRecordFound => {
+                "TransactionAbortedError(ABORT_REASON_ABORTED_RECORD_FOUND)"
+            }
+            RetryReason::PusherAborted => "TransactionAbortedError(ABORT_REASON_PUSHER_ABORTED)",
         })
     }
 }
@@ -43,6 +57,17 @@ pub enum Error {
     /// The commit's outcome is unknown (SQLSTATE 40003); never retried blindly.
     #[error("result is ambiguous: {0}")]
     Ambiguous(String),
+    /// A read below the range's garbage-collection threshold: the versions it needs are gone.
+    #[error("batch timestamp {ts} must be after replica GC threshold {threshold}")]
+    BelowGcThreshold {
+        /// The read timestamp.
+        ts: kv::Timestamp,
+        /// The range's threshold.
+        threshold: kv::Timestamp,
+    },
+    /// A broken invariant inside the transaction layer (a bug, reported rather than panicking).
+    #[error("internal transaction error: {0}")]
+    Internal(String),
     /// The storage layer failed.
     #[error(transparent)]
     Storage(#[from] kv::Error),

@@ -21,8 +21,12 @@
 //!   transactions issue's work and will implement the same traits.
 //! - Commits are serialised by one lock on the store (each pays one fsync; no group commit yet).
 
+pub mod api;
+pub mod coord;
 pub mod error;
 pub mod local;
+pub mod range;
+pub mod store;
 
 pub use error::{Error, Result, RetryReason};
 pub use kv::Timestamp;
@@ -47,7 +51,9 @@ pub struct TxnOptions {
 }
 
 /// How strongly a locking read locks the keys it reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum LockStrength {
     /// `FOR SHARE` / `FOR KEY SHARE`: other sharers may lock too; writers wait.
     Shared,

@@ -80,4 +80,3 @@ impl GcState {
         std::mem::take(&mut self.batch)
     }
 }
-

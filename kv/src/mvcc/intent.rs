@@ -118,7 +118,11 @@ mod tests {
                 min_ts: Timestamp::from_parts(1, 0),
                 priority: 1,
             },
-            history: vec![(1, Some(b"x".to_vec())), (3, None), (5, Some(b"z".to_vec()))],
+            history: vec![
+                (1, Some(b"x".to_vec())),
+                (3, None),
+                (5, Some(b"z".to_vec())),
+            ],
         };
         assert_eq!(i.visible(&[]), Some(Some(&b"z"[..])));
         assert_eq!(i.visible(&[(4, 5)]), Some(None));

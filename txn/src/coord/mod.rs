@@ -1,0 +1,592 @@
+//! The transaction coordinator: the client side of the protocol, one per SQL transaction,
+//! implementing [`Transaction`] over the range request API.
+//!
+//! - Writes are buffered here (with their sequence numbers, so savepoints can undo them) and
+//!   read back by the transaction's own reads. At commit, when every written and locked key and
+//!   the anchor fall in one range and no intent was written yet, the writes travel with the
+//!   EndTxn request and commit in one step (the one-phase commit). Otherwise they become intents
+//!   in their ranges, then the record at the anchor commits, and the intents are resolved
+//!   (those in the anchor's range in the same batch, others in the background). A buffer that
+//!   grows past [`MAX_BUFFERED_BYTES`] is flushed as intents early.
+//! - Reads go to the ranges at the read timestamp; their spans are remembered. When the
+//!   transaction's timestamp must move up (its writes were pushed by the timestamp cache or a
+//!   newer version, a read met a value in its uncertainty interval, or a locking read met a
+//!   newer version), it *refreshes*: every remembered span is checked for writes between the
+//!   old and new timestamps. If none, the transaction simply moves; else it fails with a
+//!   retryable error (SQLSTATE 40001) naming the reason.
+//! - Locking reads lock keys in their ranges; a transaction holding locks or intents is
+//!   heartbeat so that others can tell it from an abandoned one.
+//!
+//! IMPLEMENTATION CAVEATS
+//! - No parallel commits (STAGING records): a multi-range commit writes its intents, then the
+//!   record, in sequence.
+//! - Uncertainty: reads on the local store use the transaction's start as the observed
+//!   timestamp, so a single node never restarts for uncertainty; the interval applies once
+//!   ranges are served by other nodes (the range API honours any limit it is given).
+//! - Locks taken after a savepoint are kept when rolling back to it.
+//! - All transactions have the same priority.
+
+mod heartbeat;
+
+pub use heartbeat::{Heartbeater, HEARTBEAT_INTERVAL};
+
+use crate::api::{Header, Request, Response};
+use crate::range::latch::Span;
+use crate::range::Router;
+use crate::store::Store;
+use crate::{
+    Error, LockStrength, Result, RetryReason, ScanPage, Transaction, TxnOptions, TxnSource,
+};
+use kv::mvcc::{Seq, TxnId, TxnMeta};
+use kv::Timestamp;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Buffered write bytes beyond which writes are flushed as intents.
+pub const MAX_BUFFERED_BYTES: usize = 8 << 20;
+/// Remembered read spans beyond which the transaction can no longer refresh.
+pub const MAX_REFRESH_SPANS: usize = 100_000;
+/// Attempts to move a read or commit up before giving up with a retry error.
+const MAX_BUMPS: usize = 64;
+/// The priority every transaction has today.
+const NORMAL_PRIORITY: u32 = 1;
+
+/// The buffered writes of one key: (sequence, value or None for a delete), oldest first.
+type WriteHistory = Vec<(Seq, Option<Vec<u8>>)>;
+
+/// Starts transactions on a store.
+pub struct KvTxnSource {
+    store: Arc<Store>,
+    heartbeater: Arc<Heartbeater>,
+}
+
+impl KvTxnSource {
+    /// A source over `store` (starts its heartbeat thread).
+    pub fn new(store: Arc<Store>) -> Self {
+        let heartbeater = Heartbeater::start(&store);
+        KvTxnSource { store, heartbeater }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh transaction id: unique within the process by a counter, across processes by the
+/// clock and a random hash seed.
+fn new_txn_id() -> TxnId {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    h.write_u64(n);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    h.write_u128(nanos);
+    TxnId(((h.finish() as u128) << 64) | (n as u128))
+}
+
+impl TxnSource for KvTxnSource {
+    fn begin(&self, opts: TxnOptions) -> Result<Box<dyn Transaction>> {
+        let now = self.store.clock().now();
+        let read_ts = opts.as_of.unwrap_or(now);
+        let meta = TxnMeta {
+            id: new_txn_id(),
+            anchor: Vec::new(),
+            write_ts: read_ts,
+            min_ts: now,
+            priority: NORMAL_PRIORITY,
+        };
+        let token = self.store.register(read_ts);
+        Ok(Box::new(Coord {
+            store: self.store.clone(),
+            heartbeater: self.heartbeater.clone(),
+            meta,
+            read_ts,
+            // The local store's clock is the one that issued read_ts: its observed timestamp
+            // is the start, so there is no uncertainty window on it.
+            uncertainty_limit: read_ts,
+            read_only: opts.read_only || opts.as_of.is_some(),
+            buffer: BTreeMap::new(),
+            buffered_bytes: 0,
+            seq: 0,
+            ignored: Vec::new(),
+            refresh_spans: Vec::new(),
+            refresh_invalid: false,
+            lock_keys: BTreeSet::new(),
+            intents_written: false,
+            heartbeating: false,
+            aborted: Arc::new(AtomicBool::new(false)),
+            token,
+            finished: false,
+        }))
+    }
+
+    fn now(&self) -> Timestamp {
+        self.store.clock().now()
+    }
+}
+
+/// One transaction's coordinator.
+pub struct Coord {
+    store: Arc<Store>,
+    heartbeater: Arc<Heartbeater>,
+    meta: TxnMeta,
+    read_ts: Timestamp,
+    uncertainty_limit: Timestamp,
+    read_only: bool,
+    /// Buffered writes: key -> (sequence, value or None for delete), oldest first.
+    buffer: BTreeMap<Vec<u8>, WriteHistory>,
+    buffered_bytes: usize,
+    seq: Seq,
+    ignored: Vec<(Seq, Seq)>,
+    refresh_spans: Vec<Span>,
+    refresh_invalid: bool,
+    /// Keys holding this transaction's intents or locks.
+    lock_keys: BTreeSet<Vec<u8>>,
+    intents_written: bool,
+    heartbeating: bool,
+    aborted: Arc<AtomicBool>,
+    token: u64,
+    finished: bool,
+}
+
+fn retry(reason: RetryReason, detail: String) -> Error {
+    Error::Retry { reason, detail }
+}
+
+impl Coord {
+    fn header(&self) -> Header {
+        Header {
+            txn: Some(self.meta.clone()),
+            read_ts: self.read_ts,
+            uncertainty_limit: self.uncertainty_limit.max(self.read_ts),
+            ignored: self.ignored.clone(),
+        }
+    }
+
+    fn check_aborted(&self) -> Result<()> {
+        if self.aborted.load(Ordering::SeqCst) {
+            return Err(retry(
+                RetryReason::AbortedRecordFound,
+                format!(
+                    "txn {} was aborted by a conflicting transaction",
+                    self.meta.id
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sets the anchor (first lock or intent) and starts heartbeating.
+    fn anchor_at(&mut self, key: &[u8]) {
+        if self.meta.anchor.is_empty() {
+            self.meta.anchor = key.to_vec();
+        }
+        if !self.heartbeating {
+            self.heartbeating = true;
+            self.heartbeater
+                .register(self.header(), self.aborted.clone());
+        }
+    }
+
+    fn remember_read(&mut self, span: Span) {
+        if self.read_only {
+            return;
+        }
+        if self.refresh_spans.len() >= MAX_REFRESH_SPANS {
+            self.refresh_invalid = true;
+            return;
+        }
+        self.refresh_spans.push(span);
+    }
+
+    /// Checks every remembered read span for writes in `(read_ts, to]`; on success the
+    /// transaction reads and writes at `to`.
+    fn refresh_to(&mut self, to: Timestamp, reason: RetryReason) -> Result<()> {
+        if to <= self.read_ts {
+            return Ok(());
+        }
+        let fail = |detail: String| retry(reason, detail);
+        if self.refresh_invalid {
+            return Err(fail(format!(
+                "too many reads to refresh from {} to {}",
+                self.read_ts, to
+            )));
+        }
+        let h = self.header();
+        for span in &self.refresh_spans {
+            let mut start = span.start.clone();
+            loop {
+                let r = self.store.route(
+                    &h,
+                    Request::Refresh {
+                        start: start.clone(),
+                        end: span.end.clone(),
+                        to,
+                    },
+                )?;
+                if let Some(at) = r.refresh_conflict {
+                    return Err(fail(format!(
+                        "a key read by txn {} at {} was written at {} (refreshing to {} failed)",
+                        self.meta.id, self.read_ts, at, to
+                    )));
+                }
+                match r.resume {
+                    Some(next) => start = next,
+                    None => break,
+                }
+            }
+        }
+        self.read_ts = to;
+        self.meta.write_ts = self.meta.write_ts.max(to);
+        Ok(())
+    }
+
+    /// Sends a read, moving the transaction up past uncertain or (locking) newer values.
+    fn read(&mut self, req: Request) -> Result<Response> {
+        self.check_aborted()?;
+        for _ in 0..MAX_BUMPS {
+            let r = self.store.route(&self.header(), req.clone())?;
+            if let Some(t) = r.uncertain {
+                self.refresh_to(t.next(), RetryReason::ReadWithinUncertainty)?;
+                continue;
+            }
+            if let Some(t) = r.newer {
+                self.refresh_to(t.next(), RetryReason::WriteTooOld)?;
+                continue;
+            }
+            return Ok(r);
+        }
+        Err(retry(
+            RetryReason::Serializable,
+            "the read timestamp kept moving".into(),
+        ))
+    }
+
+    fn buffered(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.buffer
+            .get(key)
+            .and_then(|h| h.last())
+            .map(|(_, v)| v.clone())
+    }
+
+    fn buffer_write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        self.check_aborted()?;
+        self.seq += 1;
+        self.buffered_bytes += key.len() + value.as_ref().map_or(0, |v| v.len()) + 16;
+        self.buffer.entry(key).or_default().push((self.seq, value));
+        if self.buffered_bytes > MAX_BUFFERED_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffer as intents.
+    fn flush(&mut self) -> Result<()> {
+        let buffer = std::mem::take(&mut self.buffer);
+        self.buffered_bytes = 0;
+        let mut wto = false;
+        for (key, history) in buffer {
+            self.anchor_at(&key);
+            for (seq, value) in history {
+                let r = self.store.route(
+                    &self.header(),
+                    Request::Put {
+                        key: key.clone(),
+                        value,
+                        seq,
+                    },
+                )?;
+                if let Some(ts) = r.write_ts {
+                    self.meta.write_ts = self.meta.write_ts.max(ts);
+                }
+                wto |= r.write_too_old;
+            }
+            self.lock_keys.insert(key);
+            self.intents_written = true;
+        }
+        if self.meta.write_ts > self.read_ts {
+            let reason = if wto {
+                RetryReason::WriteTooOld
+            } else {
+                RetryReason::Serializable
+            };
+            self.refresh_to(self.meta.write_ts, reason)?;
+        }
+        Ok(())
+    }
+
+    fn final_writes(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.buffer
+            .iter()
+            .filter_map(|(k, h)| h.last().map(|(_, v)| (k.clone(), v.clone())))
+            .collect()
+    }
+
+    /// Whether every key the commit touches lives in the anchor's range.
+    fn one_range(&self, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> bool {
+        let anchor = self.store.range_for(&self.meta.anchor);
+        writes
+            .iter()
+            .map(|(k, _)| k)
+            .chain(self.lock_keys.iter())
+            .all(|k| Arc::ptr_eq(self.store.range_for(k), anchor))
+    }
+
+    fn commit_inner(&mut self) -> Result<Timestamp> {
+        self.check_aborted()?;
+        let writes = self.final_writes();
+        if writes.is_empty() && self.lock_keys.is_empty() && !self.heartbeating {
+            return Ok(self.read_ts);
+        }
+        if self.meta.anchor.is_empty() {
+            if let Some((k, _)) = writes.first() {
+                self.meta.anchor = k.clone();
+            }
+        }
+        if !self.intents_written && self.one_range(&writes) {
+            return self.commit_one_phase(writes);
+        }
+        self.flush()?;
+        let r = self.store.route(
+            &self.header(),
+            Request::EndTxn {
+                commit: true,
+                one_phase: Vec::new(),
+                can_bump: false,
+                lock_keys: self.lock_keys.iter().cloned().collect(),
+                has_record: self.heartbeating,
+            },
+        )?;
+        Ok(r.write_ts.unwrap_or(self.meta.write_ts))
+    }
+
+    fn commit_one_phase(&mut self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<Timestamp> {
+        for _ in 0..MAX_BUMPS {
+            let can_bump = self.refresh_spans.is_empty() && !self.refresh_invalid;
+            let r = self.store.route(
+                &self.header(),
+                Request::EndTxn {
+                    commit: true,
+                    one_phase: writes.clone(),
+                    can_bump,
+                    lock_keys: self.lock_keys.iter().cloned().collect(),
+                    has_record: self.heartbeating,
+                },
+            )?;
+            if r.needs_refresh {
+                let to = r.write_ts.unwrap_or(self.meta.write_ts);
+                let reason = if r.write_too_old {
+                    RetryReason::WriteTooOld
+                } else {
+                    RetryReason::Serializable
+                };
+                self.refresh_to(to, reason)?;
+                continue;
+            }
+            return Ok(r.write_ts.unwrap_or(self.meta.write_ts));
+        }
+        Err(retry(
+            RetryReason::Serializable,
+            "the commit timestamp kept moving".into(),
+        ))
+    }
+
+    fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.store.unregister(self.token);
+        if self.heartbeating {
+            self.heartbeater.unregister(self.meta.id);
+        }
+    }
+
+    fn abort(&mut self) {
+        if self.finished {
+            return;
+        }
+        if self.heartbeating || !self.lock_keys.is_empty() {
+            let _ = self.store.route(
+                &self.header(),
+                Request::EndTxn {
+                    commit: false,
+                    one_phase: Vec::new(),
+                    can_bump: false,
+                    lock_keys: self.lock_keys.iter().cloned().collect(),
+                    has_record: self.heartbeating,
+                },
+            );
+        }
+        self.finish();
+    }
+
+    fn scan_inner(
+        &mut self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+        lock: Option<LockStrength>,
+    ) -> Result<ScanPage> {
+        if lock.is_some() {
+            if self.read_only {
+                return Err(Error::ReadOnly);
+            }
+            self.anchor_at(start);
+        }
+        let limit = limit.max(1);
+        let r = self.read(Request::Scan {
+            start: start.to_vec(),
+            end: end.map(|e| e.to_vec()),
+            limit,
+            lock,
+        })?;
+        let covered_end = r.resume.clone().or_else(|| end.map(|e| e.to_vec()));
+        self.remember_read(Span {
+            start: start.to_vec(),
+            end: covered_end.clone(),
+        });
+        if lock.is_some() {
+            self.lock_keys.extend(r.rows.iter().map(|(k, _)| k.clone()));
+        }
+        let upper = match &covered_end {
+            Some(e) => Bound::Excluded(e.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = r.rows.into_iter().collect();
+        for (k, h) in self
+            .buffer
+            .range::<[u8], _>((Bound::Included(start), upper))
+        {
+            match h.last() {
+                Some((_, Some(v))) => {
+                    merged.insert(k.clone(), v.clone());
+                }
+                _ => {
+                    merged.remove(k);
+                }
+            }
+        }
+        Ok(ScanPage {
+            rows: merged.into_iter().collect(),
+            resume: r.resume,
+        })
+    }
+
+    fn get_inner(&mut self, key: &[u8], lock: Option<LockStrength>) -> Result<Option<Vec<u8>>> {
+        if lock.is_some() {
+            if self.read_only {
+                return Err(Error::ReadOnly);
+            }
+            self.anchor_at(key);
+        } else if let Some(v) = self.buffered(key) {
+            return Ok(v);
+        }
+        let r = self.read(Request::Get {
+            key: key.to_vec(),
+            lock,
+        })?;
+        self.remember_read(Span::key(key));
+        if lock.is_some() {
+            self.lock_keys.insert(key.to_vec());
+            if let Some(v) = self.buffered(key) {
+                return Ok(v);
+            }
+        }
+        Ok(r.rows.into_iter().next().map(|(_, v)| v))
+    }
+}
+
+impl Transaction for Coord {
+    fn read_ts(&self) -> Timestamp {
+        self.read_ts
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_inner(key, None)
+    }
+
+    fn get_locking(&mut self, key: &[u8], strength: LockStrength) -> Result<Option<Vec<u8>>> {
+        self.get_inner(key, Some(strength))
+    }
+
+    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<ScanPage> {
+        self.scan_inner(start, end, limit, None)
+    }
+
+    fn scan_locking(
+        &mut self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+        strength: LockStrength,
+    ) -> Result<ScanPage> {
+        self.scan_inner(start, end, limit, Some(strength))
+    }
+
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
+        self.buffer_write(key, Some(value))
+    }
+
+    fn delete(&mut self, key: Vec<u8>) -> Result<()> {
+        self.buffer_write(key, None)
+    }
+
+    fn savepoint(&mut self) -> usize {
+        self.seq as usize
+    }
+
+    fn rollback_to(&mut self, savepoint: usize) {
+        let sp = savepoint as Seq;
+        if sp >= self.seq {
+            return;
+        }
+        self.buffer.retain(|_, h| {
+            h.retain(|(s, _)| *s <= sp);
+            !h.is_empty()
+        });
+        if self.intents_written {
+            self.ignored.push((sp + 1, self.seq));
+        }
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<Timestamp> {
+        let result = self.commit_inner();
+        match &result {
+            Ok(ts) => {
+                // Later transactions on this node must read above the commit (it may have
+                // been pushed past the clock's last reading). A too-distant timestamp is
+                // refused by the clock and changes nothing.
+                let _ = self.store.clock().update(*ts);
+                self.finish()
+            }
+            Err(_) => self.abort(),
+        }
+        result
+    }
+
+    fn rollback(mut self: Box<Self>) {
+        self.abort();
+    }
+}
+
+impl Drop for Coord {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}

@@ -1,0 +1,305 @@
+//! Evaluation of reads, intent writes, intent resolution and refreshes.
+
+use super::latch::{LatchSpan, Span};
+use super::{Eval, Range};
+use crate::api::{Header, Response};
+use crate::{Error, LockStrength, Result};
+use kv::engine::WriteBatch;
+use kv::mvcc::{Intent, Mvcc, ReadOpts, ReadResult, Seq, TxnId};
+use kv::Timestamp;
+
+impl Range {
+    fn read_opts<'a>(&self, h: &'a Header, locking: bool) -> ReadOpts<'a> {
+        ReadOpts {
+            ts: h.read_ts,
+            uncertainty_limit: h.uncertainty_limit,
+            txn: h.txn.as_ref().map(|t| (t.id, &h.ignored[..])),
+            locking,
+            ignore_intents: false,
+        }
+    }
+
+    fn check_gc_threshold(&self, ts: Timestamp) -> Result<()> {
+        let threshold = self.gc_threshold();
+        if ts < threshold {
+            return Err(Error::BelowGcThreshold { ts, threshold });
+        }
+        Ok(())
+    }
+
+    /// Clamps `end` to the range; returns the effective end and whether it was clamped.
+    fn clamp_end(&self, end: Option<&[u8]>) -> (Option<Vec<u8>>, bool) {
+        match (end, self.span.end.as_deref()) {
+            (Some(e), Some(r)) if r < e => (Some(r.to_vec()), true),
+            (None, Some(r)) => (Some(r.to_vec()), true),
+            (e, _) => (e.map(|e| e.to_vec()), false),
+        }
+    }
+
+    pub(super) fn eval_get(
+        &self,
+        h: &Header,
+        key: &[u8],
+        lock: Option<LockStrength>,
+    ) -> Result<Eval> {
+        let span = Span::key(key);
+        self.eval_read(
+            h,
+            span,
+            |opts| self.mvcc.read_one(key, opts),
+            lock,
+            None,
+            true,
+        )
+    }
+
+    pub(super) fn eval_scan(
+        &self,
+        h: &Header,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+        lock: Option<LockStrength>,
+    ) -> Result<Eval> {
+        let (end, clamped) = self.clamp_end(end);
+        let span = Span {
+            start: start.to_vec(),
+            end: end.clone(),
+        };
+        let resume_at_range_end = if clamped { end.clone() } else { None };
+        self.eval_read(
+            h,
+            span,
+            |opts| self.mvcc.read(start, end.as_deref(), limit, opts),
+            lock,
+            resume_at_range_end,
+            false,
+        )
+    }
+
+    /// The shared body of gets and scans: read under a latch, stop at conflicts, report
+    /// uncertainty and (locking reads) newer versions, else record the read in the timestamp
+    /// cache and take the locks.
+    fn eval_read(
+        &self,
+        h: &Header,
+        span: Span,
+        read: impl FnOnce(&ReadOpts<'_>) -> kv::Result<ReadResult>,
+        lock: Option<LockStrength>,
+        resume_at_range_end: Option<Vec<u8>>,
+        point: bool,
+    ) -> Result<Eval> {
+        self.check_gc_threshold(h.read_ts)?;
+        let _latch = self.latches.acquire(vec![LatchSpan {
+            span: span.clone(),
+            write: false,
+        }]);
+        let res = read(&self.read_opts(h, lock.is_some()))?;
+        if let Some((key, intent)) = res.conflicts.into_iter().next() {
+            return Ok(Eval::Conflict {
+                pushee: intent.txn,
+                key,
+            });
+        }
+        let mut resp = Response::default();
+        if res.uncertain.is_some() {
+            resp.uncertain = res.uncertain;
+            return Ok(Eval::Done(resp));
+        }
+        if res.newer.is_some() {
+            resp.newer = res.newer;
+            return Ok(Eval::Done(resp));
+        }
+        let txn_id = h.txn.as_ref().map(|t| t.id);
+        if let (Some(strength), Some(txn)) = (lock, h.txn.as_ref()) {
+            let mut locks = self.locks.lock();
+            let mut keys: Vec<&[u8]> = res.rows.iter().map(|(k, _)| k.as_slice()).collect();
+            if point && keys.is_empty() {
+                // A point read locks its key even when absent, so an INSERT racing with it waits.
+                keys.push(&span.start);
+            }
+            if let Some(holder) = keys
+                .iter()
+                .find_map(|k| locks.conflict(k, txn.id, Some(strength)))
+            {
+                let key = keys
+                    .iter()
+                    .find(|k| locks.conflict(k, txn.id, Some(strength)).is_some())
+                    .map(|k| k.to_vec())
+                    .unwrap_or_default();
+                return Ok(Eval::Conflict {
+                    pushee: holder,
+                    key,
+                });
+            }
+            for k in keys {
+                locks.acquire(k, txn, strength);
+            }
+        }
+        let covered = if res.limited {
+            let mut e = res.rows.last().map(|(k, _)| k.clone()).unwrap_or_default();
+            e.push(0);
+            resp.resume = Some(e.clone());
+            Span {
+                start: span.start.clone(),
+                end: Some(e),
+            }
+        } else {
+            resp.resume = resume_at_range_end;
+            span
+        };
+        self.tscache.lock().record(&covered, h.read_ts, txn_id);
+        resp.rows = res.rows;
+        Ok(Eval::Done(resp))
+    }
+
+    pub(super) fn eval_put(
+        &self,
+        h: &Header,
+        key: &[u8],
+        value: Option<&[u8]>,
+        seq: Seq,
+    ) -> Result<Eval> {
+        let Some(txn) = h.txn.as_ref() else {
+            return Err(Error::Internal("intent write without a transaction".into()));
+        };
+        let _latch = self.latches.acquire(vec![LatchSpan {
+            span: Span::key(key),
+            write: true,
+        }]);
+        if let Some(holder) = self.locks.lock().conflict(key, txn.id, None) {
+            return Ok(Eval::Conflict {
+                pushee: holder,
+                key: key.to_vec(),
+            });
+        }
+        let existing = self.mvcc.intent(key)?;
+        let mut intent = match existing {
+            Some(i) if i.txn.id != txn.id => {
+                return Ok(Eval::Conflict {
+                    pushee: i.txn,
+                    key: key.to_vec(),
+                })
+            }
+            Some(i) => i,
+            None => Intent {
+                txn: txn.clone(),
+                history: Vec::new(),
+            },
+        };
+        let (ts, wto) = self.write_ts_for(key, txn.id, txn.write_ts.max(intent.txn.write_ts))?;
+        intent.txn.write_ts = ts;
+        intent.history.push((seq, value.map(|v| v.to_vec())));
+        let mut batch = WriteBatch::new();
+        Mvcc::put_intent(&mut batch, key, &intent)?;
+        self.mvcc.engine().write(batch, false)?;
+        Ok(Eval::Done(Response {
+            write_ts: Some(ts),
+            write_too_old: wto,
+            ..Response::default()
+        }))
+    }
+
+    /// The timestamp a write of `key` by `txn` can land at, starting from `ts`: above every
+    /// other transaction's read of the key and above its newest committed version. Also says
+    /// whether the newest version (write too old) decided it.
+    pub(super) fn write_ts_for(
+        &self,
+        key: &[u8],
+        txn: TxnId,
+        ts: Timestamp,
+    ) -> Result<(Timestamp, bool)> {
+        let mut ts = ts;
+        let read = self.tscache.lock().max_read(key, Some(txn));
+        if read >= ts {
+            ts = read.next();
+        }
+        let mut wto = false;
+        if let Some(newest) = self.mvcc.newest_version_ts(key)? {
+            if newest >= ts {
+                ts = newest.next();
+                wto = true;
+            }
+        }
+        Ok((ts, wto))
+    }
+
+    pub(super) fn eval_resolve(
+        &self,
+        key: &[u8],
+        txn: TxnId,
+        commit_ts: Option<Timestamp>,
+        ignored: &[(Seq, Seq)],
+    ) -> Result<Eval> {
+        let _latch = self.latches.acquire(vec![LatchSpan {
+            span: Span::key(key),
+            write: true,
+        }]);
+        let mut batch = WriteBatch::new();
+        self.resolve_into(&mut batch, key, txn, commit_ts, ignored)?;
+        if !batch.is_empty() {
+            self.mvcc.engine().write(batch, false)?;
+        }
+        Ok(Eval::Done(Response::default()))
+    }
+
+    /// Adds resolving `txn`'s intent on `key` (if it is still there) to `batch` and releases
+    /// its lock on the key.
+    pub(super) fn resolve_into(
+        &self,
+        batch: &mut WriteBatch,
+        key: &[u8],
+        txn: TxnId,
+        commit_ts: Option<Timestamp>,
+        ignored: &[(Seq, Seq)],
+    ) -> Result<()> {
+        if let Some(intent) = self.mvcc.intent(key)? {
+            if intent.txn.id == txn {
+                Mvcc::resolve_intent(batch, key, &intent, commit_ts, ignored);
+            }
+        }
+        self.locks.lock().release(key, txn);
+        Ok(())
+    }
+
+    pub(super) fn eval_refresh(
+        &self,
+        h: &Header,
+        start: &[u8],
+        end: Option<&[u8]>,
+        to: Timestamp,
+    ) -> Result<Eval> {
+        self.check_gc_threshold(h.read_ts)?;
+        let (end, clamped) = self.clamp_end(end);
+        let span = Span {
+            start: start.to_vec(),
+            end: end.clone(),
+        };
+        let _latch = self.latches.acquire(vec![LatchSpan {
+            span: span.clone(),
+            write: false,
+        }]);
+        let opts = ReadOpts {
+            ts: h.read_ts,
+            uncertainty_limit: to,
+            txn: h.txn.as_ref().map(|t| (t.id, &h.ignored[..])),
+            locking: false,
+            ignore_intents: false,
+        };
+        let res = self.mvcc.read(start, end.as_deref(), usize::MAX, &opts)?;
+        let mut resp = Response::default();
+        if let Some((_, intent)) = res.conflicts.first() {
+            resp.refresh_conflict = Some(intent.txn.write_ts);
+        } else if let Some(ts) = res.uncertain {
+            resp.refresh_conflict = Some(ts);
+        } else {
+            self.tscache
+                .lock()
+                .record(&span, to, h.txn.as_ref().map(|t| t.id));
+            if clamped {
+                resp.resume = end;
+            }
+        }
+        Ok(Eval::Done(resp))
+    }
+}

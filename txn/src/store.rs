@@ -1,0 +1,198 @@
+//! A store: the ranges of one node's engine, and the router that hands each request to the
+//! range owning its key. In a single-node deployment the store is the whole keyspace; in a
+//! cluster (ranges-and-Raft issue) the distributed sender routes over the network to the
+//! leaseholder of each range and this store serves the replicas it holds.
+//!
+//! The store also runs the background work of its ranges: asynchronous intent resolution after
+//! a transaction finished, and MVCC garbage collection below `now - ttl` (never above the
+//! oldest read timestamp of a transaction running on this node).
+
+use crate::api::{Header, Request, Response};
+use crate::range::latch::Span;
+use crate::range::{Range, RangeConfig, ResolveTask, Router};
+use crate::{Error, Result};
+use kv::mvcc::Mvcc;
+use kv::{Clock, Timestamp};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// Configuration of a store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Settings shared by the ranges.
+    pub range: RangeConfig,
+    /// Split points: range boundaries inside the keyspace (tests use them to make
+    /// transactions span ranges).
+    pub split_keys: Vec<Vec<u8>>,
+    /// Versions older than this are garbage collected.
+    pub gc_ttl: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            range: RangeConfig::default(),
+            split_keys: Vec::new(),
+            gc_ttl: Duration::from_secs(4 * 3600),
+        }
+    }
+}
+
+/// The ranges of one engine.
+pub struct Store {
+    mvcc: Mvcc,
+    clock: Arc<Clock>,
+    cfg: StoreConfig,
+    ranges: Vec<Arc<Range>>,
+    /// Read timestamps of running transactions on this node (gc stays below them).
+    active: Mutex<BTreeMap<u64, Timestamp>>,
+    next_active: Mutex<u64>,
+}
+
+impl Store {
+    /// Opens a store over `mvcc` with ranges split at `cfg.split_keys`, and starts its
+    /// background intent resolver.
+    pub fn new(mvcc: Mvcc, clock: Arc<Clock>, cfg: StoreConfig) -> Arc<Store> {
+        let (tx, rx) = mpsc::channel::<ResolveTask>();
+        let mut bounds = cfg.split_keys.clone();
+        bounds.sort();
+        bounds.dedup();
+        bounds.retain(|k| !k.is_empty());
+        let mut ranges = Vec::new();
+        let mut start = Vec::new();
+        for b in bounds.into_iter().map(Some).chain([None]) {
+            let span = Span {
+                start: std::mem::take(&mut start),
+                end: b.clone(),
+            };
+            ranges.push(Arc::new(Range::new(
+                span,
+                mvcc.clone(),
+                clock.clone(),
+                cfg.range.clone(),
+                tx.clone(),
+            )));
+            start = b.unwrap_or_default();
+        }
+        let store = Arc::new(Store {
+            mvcc,
+            clock,
+            cfg,
+            ranges,
+            active: Mutex::new(BTreeMap::new()),
+            next_active: Mutex::new(0),
+        });
+        let weak = Arc::downgrade(&store);
+        drop(tx);
+        std::thread::Builder::new()
+            .name("intent-resolver".into())
+            .spawn(move || resolver_loop(weak, rx))
+            .ok();
+        store
+    }
+
+    /// The store's MVCC data.
+    pub fn mvcc(&self) -> &Mvcc {
+        &self.mvcc
+    }
+
+    /// The node's clock.
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
+    }
+
+    /// The ranges, in key order.
+    pub fn ranges(&self) -> &[Arc<Range>] {
+        &self.ranges
+    }
+
+    /// The range owning `key`.
+    pub fn range_for(&self, key: &[u8]) -> &Arc<Range> {
+        let i = self
+            .ranges
+            .partition_point(|r| r.span.end.as_deref().is_some_and(|e| e <= key));
+        &self.ranges[i.min(self.ranges.len() - 1)]
+    }
+
+    /// Registers a running transaction's read timestamp; returns a token for
+    /// [`Store::unregister`].
+    pub fn register(&self, read_ts: Timestamp) -> u64 {
+        let mut n = self.next_active.lock();
+        *n += 1;
+        self.active.lock().insert(*n, read_ts);
+        *n
+    }
+
+    /// Forgets a transaction registered with [`Store::register`].
+    pub fn unregister(&self, token: u64) {
+        self.active.lock().remove(&token);
+    }
+
+    /// Runs one garbage-collection pass over every range; returns versions removed.
+    pub fn gc_once(&self) -> Result<usize> {
+        let now = self.clock.now();
+        let ttl_ms = self.cfg.gc_ttl.as_millis() as u64;
+        let mut threshold = Timestamp::from_parts(now.physical_ms().saturating_sub(ttl_ms), 0);
+        if let Some(oldest) = self.active.lock().values().min() {
+            threshold = threshold.min(*oldest);
+        }
+        let mut removed = 0;
+        for r in &self.ranges {
+            removed += r.gc(threshold)?;
+        }
+        Ok(removed)
+    }
+
+    /// Starts a thread that garbage collects every `interval` while the store lives.
+    pub fn start_gc(self: &Arc<Self>, interval: Duration) {
+        let weak = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("mvcc-gc".into())
+            .spawn(move || loop {
+                std::thread::sleep(interval);
+                let Some(store) = weak.upgrade() else { return };
+                if let Err(e) = store.gc_once() {
+                    tracing::warn!(error = %e, "mvcc gc failed");
+                }
+            })
+            .ok();
+    }
+}
+
+fn resolver_loop(store: Weak<Store>, rx: mpsc::Receiver<ResolveTask>) {
+    while let Ok((h, req)) = rx.recv() {
+        let Some(store) = store.upgrade() else { return };
+        if let Err(e) = store.route(&h, req) {
+            tracing::debug!(error = %e, "async intent resolution failed; readers will resolve it");
+        }
+    }
+}
+
+/// The key that decides which range serves a request.
+fn routing_key<'a>(h: &'a Header, req: &'a Request) -> Result<&'a [u8]> {
+    Ok(match req {
+        Request::Get { key, .. } | Request::Put { key, .. } | Request::Resolve { key, .. } => key,
+        Request::Scan { start, .. } | Request::Refresh { start, .. } => start,
+        Request::EndTxn { .. } | Request::Heartbeat => match &h.txn {
+            Some(t) => &t.anchor,
+            None => {
+                return Err(Error::Internal(
+                    "transaction request without a transaction".into(),
+                ))
+            }
+        },
+        Request::Push { pushee, .. } => &pushee.anchor,
+        Request::Query { anchor, .. } => anchor,
+    })
+}
+
+impl Router for Store {
+    fn route(&self, h: &Header, req: Request) -> Result<Response> {
+        let key = routing_key(h, &req)?;
+        let range = self.range_for(key).clone();
+        range.execute(self, h, &req)
+    }
+}
