@@ -70,6 +70,7 @@ pub mod code {
     pub const DISK_FULL: &str = "53100";
     pub const QUERY_CANCELED: &str = "57014";
     pub const ADMIN_SHUTDOWN: &str = "57P01";
+    pub const SNAPSHOT_TOO_OLD: &str = "72000";
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const DATA_CORRUPTED: &str = "XX001";
 }
@@ -148,6 +149,12 @@ impl From<txn::Error> for Error {
             txn::Error::Ambiguous(_) => {
                 Error::new(code::STATEMENT_COMPLETION_UNKNOWN, e.to_string())
             }
+            // An AS OF SYSTEM TIME read older than the GC threshold: PostgreSQL's
+            // "snapshot too old".
+            txn::Error::BelowGcThreshold { .. } => {
+                Error::new(code::SNAPSHOT_TOO_OLD, e.to_string())
+            }
+            txn::Error::Internal(_) => Error::new(code::INTERNAL_ERROR, e.to_string()),
             txn::Error::Storage(kv::Error::Decode(_)) => {
                 Error::new(code::DATA_CORRUPTED, e.to_string())
             }

@@ -104,6 +104,7 @@ pub fn collect_rows(plan: &crate::plan::Plan, env: &Env) -> Result<Vec<Row>> {
 fn find_conflict(
     t: &Arc<TableDesc>,
     arbiter: &Option<Vec<usize>>,
+    lock: Option<txn::LockStrength>,
     row: &[Datum],
     env: &Env,
 ) -> Result<Option<Row>> {
@@ -142,11 +143,11 @@ fn find_conflict(
             continue;
         }
         let found = match c {
-            IndexChoice::Primary => storage::get_by_primary_key(txn, t, &vals)?,
+            IndexChoice::Primary => storage::get_by_primary_key_locking(txn, t, &vals, lock)?,
             IndexChoice::Secondary(_) => {
                 let prefix = storage::index_key_prefix(t, idx, &vals)?;
                 let end = kv::keys::prefix_end(&prefix);
-                scan_rows(t, c, vec![IndexSpan { start: prefix, end }], env)?
+                scan_rows(t, c, vec![IndexSpan { start: prefix, end }], lock, env)?
                     .next()
                     .transpose()?
             }
@@ -189,7 +190,7 @@ pub fn execute_insert(p: &InsertPlan, env: &Env) -> Result<ExecResult> {
                         .transpose()?,
                 )),
             };
-            Some((oc.arbiter.clone(), action))
+            Some((oc.arbiter.clone(), oc.lock, action))
         }
         None => None,
     };
@@ -210,8 +211,8 @@ pub fn execute_insert(p: &InsertPlan, env: &Env) -> Result<ExecResult> {
             });
         }
         row_exprs.validate(t, &row, env)?;
-        if let Some((arbiter, action)) = &conflict {
-            if let Some(existing) = find_conflict(t, arbiter, &row, env)? {
+        if let Some((arbiter, lock, action)) = &conflict {
+            if let Some(existing) = find_conflict(t, arbiter, *lock, &row, env)? {
                 let Some((assignments, filter)) = action else {
                     continue;
                 };

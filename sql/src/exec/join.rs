@@ -36,6 +36,7 @@ enum Matcher {
         key_types: Vec<DataType>,
         filter: Option<Expr>,
         point: bool,
+        lock: Option<txn::LockStrength>,
     },
 }
 
@@ -71,6 +72,7 @@ impl JoinIter {
             key_types,
             filter,
             point,
+            lock,
         } = &self.matcher
         else {
             return Ok(vec![]);
@@ -84,7 +86,7 @@ impl JoinIter {
         }
         let txn = &self.env.ctx().txn;
         let rows: Vec<Row> = if *point {
-            storage::get_by_primary_key(txn, table, &vals)?
+            storage::get_by_primary_key_locking(txn, table, &vals, *lock)?
                 .into_iter()
                 .collect()
         } else {
@@ -94,6 +96,7 @@ impl JoinIter {
                 table,
                 *index,
                 vec![IndexSpan { start: prefix, end }],
+                *lock,
                 &self.env,
             )?
             .collect::<Result<_>>()?
@@ -295,6 +298,7 @@ pub fn build_join(plan: &Plan, env: &Env) -> Result<RowStream> {
                     key_types,
                     filter,
                     point,
+                    lock: s.lock,
                 },
                 vec![],
             )

@@ -34,7 +34,7 @@ pub mod sort;
 use crate::context::{Column, ExecContext, ExecResult, RowStream};
 use crate::error::code;
 use crate::func::FuncContext;
-use crate::plan::describe::{plan_statement, Planned};
+use crate::plan::describe::{plan_statement_with, Planned};
 use crate::plan::{ColId, Plan};
 use crate::types::{DataType, Datum, Row};
 use crate::{Error, Result};
@@ -224,12 +224,42 @@ pub fn execute_typed(
     params: &[Datum],
     param_types: &[DataType],
 ) -> Result<ExecResult> {
+    execute_with(ctx, stmt, params, param_types, ExecOptions::default())
+}
+
+/// Session settings that change how a statement is planned.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecOptions {
+    /// `enable_implicit_select_for_update`: UPDATE, DELETE and UPSERT / ON CONFLICT DO
+    /// UPDATE lock the rows they read (exclusive), so contending writers wait rather than
+    /// fail with 40001 at commit.
+    pub implicit_select_for_update: bool,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            implicit_select_for_update: true,
+        }
+    }
+}
+
+/// [`execute_typed`] with explicit [`ExecOptions`].
+pub fn execute_with(
+    ctx: &ExecContext,
+    stmt: &Statement,
+    params: &[Datum],
+    param_types: &[DataType],
+    opts: ExecOptions,
+) -> Result<ExecResult> {
     let hints: Vec<DataType> = if param_types.len() == params.len() {
         param_types.to_vec()
     } else {
         params.iter().map(|_| DataType::Unknown).collect()
     };
-    let (planned, _param_types, _) = plan_statement(ctx, stmt, &hints)?;
+    let (planned, _param_types, _) =
+        plan_statement_with(ctx, stmt, &hints, opts.implicit_select_for_update)?;
+    check_read_only(ctx, &planned)?;
     let env = Env::new(ctx, params);
     match planned {
         Planned::Query { plan, columns } => {
@@ -251,6 +281,27 @@ pub fn execute_typed(
                 "EXPLAIN",
             ))
         }
+    }
+}
+
+/// 25006 with PostgreSQL's message for a write or a locking read in a read-only transaction
+/// (`BEGIN READ ONLY`, `default_transaction_read_only`, `AS OF SYSTEM TIME`).
+fn check_read_only(ctx: &ExecContext, planned: &Planned) -> Result<()> {
+    let command = match planned {
+        Planned::Query { plan, .. } => {
+            crate::plan::locking::strongest(plan).map(crate::plan::locking::select_command_name)
+        }
+        Planned::Insert(_) => Some("INSERT"),
+        Planned::Update(_) => Some("UPDATE"),
+        Planned::Delete(_) => Some("DELETE"),
+        Planned::Explain(_) => None,
+    };
+    match command {
+        Some(c) if ctx.txn.lock().is_read_only() => Err(Error::new(
+            code::READ_ONLY_SQL_TRANSACTION,
+            format!("cannot execute {c} in a read-only transaction"),
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -158,20 +158,18 @@ pub fn eval_spans(
     Ok(out)
 }
 
-/// Streams the rows of `t` from `index` over `spans`.
+/// Streams the rows of `t` from `index` over `spans`, locking them with `lock` (see
+/// [`crate::plan::locking`]).
 pub fn scan_rows(
     t: &Arc<TableDesc>,
     index: IndexChoice,
     spans: Vec<IndexSpan>,
+    lock: Option<txn::LockStrength>,
     env: &Env,
 ) -> Result<RowStream> {
     let txn = &env.ctx().txn;
-    Ok(match index {
-        IndexChoice::Primary => storage::scan_primary(txn, t.clone(), spans),
-        IndexChoice::Secondary(_) => {
-            storage::scan_index(txn, t.clone(), index_desc(t, index)?.id, spans)
-        }
-    })
+    let id = index_desc(t, index)?.id;
+    Ok(storage::scan_index_locking(txn, t.clone(), id, spans, lock))
 }
 
 /// Builds a scan operator.
@@ -184,7 +182,7 @@ pub fn build_scan(s: &Scan, env: &Env) -> Result<RowStream> {
     if spans.is_empty() {
         return Ok(Box::new(std::iter::empty()));
     }
-    let rows = scan_rows(&s.table, s.index, spans, env)?;
+    let rows = scan_rows(&s.table, s.index, spans, s.lock, env)?;
     let filter = match &s.filter {
         Some(f) => Some(env.compile(f, &Arc::new(s.cols.clone()))?),
         None => None,

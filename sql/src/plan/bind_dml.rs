@@ -42,6 +42,9 @@ pub struct OnConflict {
     pub action: ConflictAction,
     /// Ids of the EXCLUDED row's columns.
     pub excluded_ids: Vec<ColId>,
+    /// How the existing conflicting row is read: locked exclusively when it will be updated
+    /// (DO UPDATE / UPSERT) and `enable_implicit_select_for_update` is on.
+    pub lock: Option<txn::LockStrength>,
 }
 
 /// Expressions evaluated on each written row.
@@ -424,6 +427,7 @@ impl Binder<'_> {
                     filter: None,
                 },
                 excluded_ids,
+                lock: self.implicit_lock(),
             }));
         }
         let Some(ast::OnInsert::OnConflict(oc)) = &ins.on else {
@@ -483,10 +487,15 @@ impl Binder<'_> {
                 }
             }
         };
+        let lock = match action {
+            ConflictAction::Update { .. } => self.implicit_lock(),
+            ConflictAction::Nothing => None,
+        };
         Ok(Some(OnConflict {
             arbiter,
             action,
             excluded_ids,
+            lock,
         }))
     }
 
@@ -548,6 +557,7 @@ impl Binder<'_> {
             index: crate::plan::IndexChoice::Primary,
             spans: crate::plan::Spans::Full,
             filter: None,
+            lock: self.implicit_lock(),
         };
         let mut plan = Plan::Scan(scan);
         let mut scope = tscope.clone();

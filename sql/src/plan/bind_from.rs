@@ -302,6 +302,7 @@ impl Binder<'_> {
                     index: IndexChoice::Primary,
                     spans: Spans::Full,
                     filter: None,
+                    lock: None,
                 };
                 Ok((Plan::Scan(scan), scope))
             }

@@ -78,6 +78,7 @@ impl Binder<'_> {
                 self.order_over_output(plan, names, order_by)?
             }
         };
+        super::locking::apply_locks(&q.locks, &mut plan)?;
         let (limit, offset) = match &q.limit_clause {
             Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
                 (limit.as_ref(), offset.as_ref().map(|o| &o.value))

@@ -114,6 +114,9 @@ pub struct Binder<'a> {
     pub aggs: Option<AggCollector>,
     /// Why aggregates are not allowed here (for the error), when `aggs` is None.
     pub agg_context: &'static str,
+    /// Whether UPDATE, DELETE and UPSERT / ON CONFLICT DO UPDATE lock the rows they read
+    /// (the session's `enable_implicit_select_for_update`).
+    pub implicit_for_update: bool,
 }
 
 impl<'a> Binder<'a> {
@@ -146,7 +149,14 @@ impl<'a> Binder<'a> {
             ctes: Vec::new(),
             aggs: None,
             agg_context: "WHERE",
+            implicit_for_update: true,
         }
+    }
+
+    /// The lock DML takes on the rows it reads and then writes.
+    pub fn implicit_lock(&self) -> Option<txn::LockStrength> {
+        self.implicit_for_update
+            .then_some(txn::LockStrength::Exclusive)
     }
 
     /// The context, or an internal error when detached.

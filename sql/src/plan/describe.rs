@@ -41,7 +41,19 @@ pub fn plan_statement(
     stmt: &Statement,
     hints: &[DataType],
 ) -> Result<(Planned, Vec<DataType>, Names)> {
+    plan_statement_with(ctx, stmt, hints, true)
+}
+
+/// [`plan_statement`], saying whether UPDATE/DELETE/UPSERT lock the rows they read
+/// (`enable_implicit_select_for_update`).
+pub fn plan_statement_with(
+    ctx: &ExecContext,
+    stmt: &Statement,
+    hints: &[DataType],
+    implicit_for_update: bool,
+) -> Result<(Planned, Vec<DataType>, Names)> {
     let mut b = Binder::new(ctx, hints);
+    b.implicit_for_update = implicit_for_update;
     let planned = plan_with(&mut b, stmt)?;
     Ok((planned, b.param_types(), std::mem::take(&mut b.col_names)))
 }

@@ -53,6 +53,9 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
                 depth,
                 format!("scan {}@{} spans: {spans}", s.table.name, index_name(s)),
             );
+            if let Some(l) = s.lock {
+                detail(out, depth, format!("locking strength: {}", lock_text(l)));
+            }
             if let Some(f) = &s.filter {
                 detail(out, depth, format!("filter: {}", expr_text(f, names)));
             }
@@ -135,6 +138,13 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
                     );
                     if let Some(f) = &s.filter {
                         detail(out, depth + 1, format!("filter: {}", expr_text(f, names)));
+                    }
+                    if let Some(l) = s.lock {
+                        detail(
+                            out,
+                            depth + 1,
+                            format!("locking strength: {}", lock_text(l)),
+                        );
                     }
                 }
                 _ => render(right, names, depth + 1, out),
@@ -382,5 +392,13 @@ pub fn expr_text(e: &Expr, names: &Names) -> String {
                 if *negated { "NOT " } else { "" }
             ),
         },
+    }
+}
+
+/// CockroachDB's EXPLAIN wording for a lock strength.
+fn lock_text(l: txn::LockStrength) -> &'static str {
+    match l {
+        txn::LockStrength::Exclusive => "for update",
+        txn::LockStrength::Shared => "for share",
     }
 }

@@ -36,6 +36,7 @@ pub mod describe;
 pub mod explain;
 pub mod expr;
 pub mod grouping;
+pub mod locking;
 pub mod optimize;
 pub mod output_name;
 pub mod spans;
@@ -95,6 +96,9 @@ pub struct Scan {
     pub spans: Spans,
     /// Predicate applied to each row read.
     pub filter: Option<Expr>,
+    /// Lock the rows read (`SELECT ... FOR UPDATE / FOR SHARE`, and the target rows of
+    /// UPDATE/DELETE): see [`locking`].
+    pub lock: Option<txn::LockStrength>,
 }
 
 /// Join semantics.

@@ -30,9 +30,13 @@ pub mod scan;
 mod tests;
 pub mod write;
 
-pub use scan::{scan_index, scan_index_paged, scan_primary, scan_primary_paged, SCAN_PAGE_ROWS};
+pub use scan::{
+    scan_index, scan_index_locking, scan_index_paged, scan_primary, scan_primary_paged,
+    SCAN_PAGE_ROWS,
+};
 pub use write::{
-    delete_row, find_conflict, get_by_primary_key, insert_row, unique_violation, update_row,
+    delete_row, find_conflict, get_by_primary_key, get_by_primary_key_locking, insert_row,
+    unique_violation, update_row,
 };
 
 use crate::catalog::{IndexDesc, TableDesc};

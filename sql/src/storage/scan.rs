@@ -5,6 +5,11 @@
 //! page whatever the table's size. A secondary index scan turns each page of index entries
 //! into rows by point lookups of their primary keys, all under one lock of the transaction
 //! (the batch boundary a distributed transaction will turn into one multi-get request).
+//!
+//! A locking scan (`SELECT ... FOR UPDATE`, the reads of UPDATE/DELETE) reads the primary
+//! index with `Transaction::scan_locking`, and a secondary index with a plain scan of the
+//! entries followed by `Transaction::get_locking` of each primary row: the table rows are
+//! what is locked, as in CockroachDB.
 
 use super::rowcodec::decode_row;
 use super::write::{dangling, primary_key};
@@ -16,6 +21,7 @@ use crate::types::Row;
 use crate::{Error, Result};
 use std::collections::VecDeque;
 use std::sync::Arc;
+use txn::LockStrength;
 
 /// KV pairs fetched per page by scans.
 pub const SCAN_PAGE_ROWS: usize = 1024;
@@ -34,6 +40,17 @@ pub fn scan_primary_paged(
 ) -> RowStream {
     let primary = t.primary.clone();
     Box::new(IndexScan::new(txn, t, &primary, spans, page_rows, false))
+}
+
+/// [`scan_index`] that locks the rows it returns with `lock` (None: a plain scan).
+pub fn scan_index_locking(
+    txn: &TxnRef,
+    t: Arc<TableDesc>,
+    index_id: u64,
+    spans: Vec<IndexSpan>,
+    lock: Option<LockStrength>,
+) -> RowStream {
+    scan_index_with(txn, t, index_id, spans, SCAN_PAGE_ROWS, lock)
 }
 
 /// Streams the full rows of `spans` of index `index_id` (the primary index too), in index
@@ -55,6 +72,17 @@ pub fn scan_index_paged(
     spans: Vec<IndexSpan>,
     page_rows: usize,
 ) -> RowStream {
+    scan_index_with(txn, t, index_id, spans, page_rows, None)
+}
+
+fn scan_index_with(
+    txn: &TxnRef,
+    t: Arc<TableDesc>,
+    index_id: u64,
+    spans: Vec<IndexSpan>,
+    page_rows: usize,
+    lock: Option<LockStrength>,
+) -> RowStream {
     let Some(index) = t.index(index_id).cloned() else {
         let err = Error::new(
             code::UNDEFINED_OBJECT,
@@ -63,7 +91,9 @@ pub fn scan_index_paged(
         return Box::new(std::iter::once(Err(err)));
     };
     let secondary = index.id != t.primary.id;
-    Box::new(IndexScan::new(txn, t, &index, spans, page_rows, secondary))
+    let mut scan = IndexScan::new(txn, t, &index, spans, page_rows, secondary);
+    scan.lock = lock;
+    Box::new(scan)
 }
 
 struct IndexScan {
@@ -77,6 +107,8 @@ struct IndexScan {
     page_rows: usize,
     /// Whether entries are secondary index entries (value = pk suffix) to look up.
     secondary: bool,
+    /// Lock the rows read (primary keys) with this strength.
+    lock: Option<LockStrength>,
     done: bool,
 }
 
@@ -110,6 +142,7 @@ impl IndexScan {
             rows: VecDeque::new(),
             page_rows: page_rows.max(1),
             secondary,
+            lock: None,
             done: false,
         }
     }
@@ -125,12 +158,19 @@ impl IndexScan {
                 },
             };
             let mut g = self.txn.lock();
-            let page = g.scan(&start, Some(&end), self.page_rows)?;
+            let page = match (self.lock, self.secondary) {
+                (Some(l), false) => g.scan_locking(&start, Some(&end), self.page_rows, l)?,
+                _ => g.scan(&start, Some(&end), self.page_rows)?,
+            };
             for (_, v) in page.rows {
                 let value = if self.secondary {
                     let pk = primary_key(&self.table, &v);
                     let idx = &self.table.primary;
-                    g.get(&pk)?.ok_or_else(|| dangling(&self.table, idx))?
+                    let row = match self.lock {
+                        Some(l) => g.get_locking(&pk, l)?,
+                        None => g.get(&pk)?,
+                    };
+                    row.ok_or_else(|| dangling(&self.table, idx))?
                 } else {
                     v
                 };

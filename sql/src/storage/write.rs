@@ -210,6 +210,16 @@ pub fn delete_row(txn: &TxnRef, t: &TableDesc, row: &Row) -> Result<()> {
 
 /// The row whose primary key columns equal `pk` (in primary index column order).
 pub fn get_by_primary_key(txn: &TxnRef, t: &TableDesc, pk: &[Datum]) -> Result<Option<Row>> {
+    get_by_primary_key_locking(txn, t, pk, None)
+}
+
+/// [`get_by_primary_key`] that locks the row's key with `lock` (None: a plain read).
+pub fn get_by_primary_key_locking(
+    txn: &TxnRef,
+    t: &TableDesc,
+    pk: &[Datum],
+    lock: Option<txn::LockStrength>,
+) -> Result<Option<Row>> {
     if pk.len() != t.primary.columns.len() {
         return Err(Error::internal(format!(
             "{} values for the {}-column primary key of \"{}\"",
@@ -220,7 +230,11 @@ pub fn get_by_primary_key(txn: &TxnRef, t: &TableDesc, pk: &[Datum]) -> Result<O
     }
     let mut suffix = Vec::with_capacity(16);
     super::keycodec::encode_index_values(&mut suffix, t, &t.primary, pk)?;
-    let value = txn.lock().get(&primary_key(t, &suffix))?;
+    let key = primary_key(t, &suffix);
+    let value = match lock {
+        Some(l) => txn.lock().get_locking(&key, l)?,
+        None => txn.lock().get(&key)?,
+    };
     value.map(|v| decode_row(t, &v)).transpose()
 }
 
