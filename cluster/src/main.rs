@@ -49,12 +49,16 @@ enum WorkloadCommand {
 enum WorkloadInit {
     /// Point reads and inserts on kv (k INT8 PRIMARY KEY, v BYTEA).
     Kv(cluster::workload::kv::InitOpts),
+    /// Transfers between accounts in bank (id INT8 PRIMARY KEY, balance INT8).
+    Bank(cluster::workload::bank::InitOpts),
 }
 
 #[derive(Subcommand)]
 enum WorkloadRun {
     /// Point reads and inserts on kv (k INT8 PRIMARY KEY, v BYTEA).
     Kv(cluster::workload::kv::RunOpts),
+    /// Transfers between accounts in SERIALIZABLE transactions, retried on 40001.
+    Bank(cluster::workload::bank::RunOpts),
 }
 
 #[derive(Args)]
@@ -212,6 +216,25 @@ async fn run(cli: Cli) -> Result<i32> {
                 println!("{}", serde_json::to_string(&summaries)?);
             } else {
                 cluster::workload::kv::print_summary(&summaries);
+            }
+            Ok(0)
+        }
+        Command::Workload(WorkloadCommand::Init(WorkloadInit::Bank(opts))) => {
+            cluster::workload::bank::init(&opts).await.map(|_| 0)
+        }
+        Command::Workload(WorkloadCommand::Run(WorkloadRun::Bank(opts))) => {
+            let result = cluster::workload::bank::run(&opts).await?;
+            if opts.json {
+                println!("{}", serde_json::to_string(&result)?);
+            } else {
+                cluster::workload::bank::print_result(&result);
+            }
+            if !result.invariant_ok {
+                eprintln!(
+                    "ERROR: the total balance changed from {} to {}: a transaction anomaly",
+                    result.total_before, result.total_after
+                );
+                return Ok(1);
             }
             Ok(0)
         }

@@ -26,6 +26,7 @@ async fn list_append_history_has_no_anomalies() {
         txns_per_client: 400,
         max_duration: Duration::from_secs(30),
         seed: 0x5eed,
+        begin: "BEGIN".into(),
     };
     let (history, stats) = workload::run(&url, &opts).await.unwrap();
     let report = elle::check(&history);
@@ -60,4 +61,50 @@ async fn list_append_history_has_no_anomalies() {
         stats.unexpected_errors
     );
     node.shutdown().await.unwrap();
+}
+
+/// The checker against any server: `ELLE_URL=postgresql://... ELLE_BEGIN='BEGIN ISOLATION LEVEL
+/// READ COMMITTED' cargo test -p meridian-tests --test elle_append -- --ignored --nocapture`.
+/// With `ELLE_EXPECT_ANOMALIES=1` it asserts the checker *does* find some (PostgreSQL at READ
+/// COMMITTED shows G-single and G2 within seconds), which shows the checker can see them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs ELLE_URL pointing at a running server"]
+async fn list_append_against_external_server() {
+    let Ok(url) = std::env::var("ELLE_URL") else {
+        eprintln!("SKIPPED: set ELLE_URL");
+        return;
+    };
+    let begin = std::env::var("ELLE_BEGIN").unwrap_or_else(|_| "BEGIN".into());
+    workload::setup(&url).await.unwrap();
+    let opts = workload::AppendOpts {
+        clients: 12,
+        keys: 8,
+        max_ops: 4,
+        txns_per_client: 400,
+        max_duration: Duration::from_secs(30),
+        seed: 0x5eed,
+        begin,
+    };
+    let (history, stats) = workload::run(&url, &opts).await.unwrap();
+    let report = elle::check(&history);
+    println!(
+        "elle: {} txns committed, {} retries/aborted, {} unknown, anomalies found = {} {:?}",
+        stats.committed,
+        stats.retryable,
+        stats.unknown,
+        report.anomalies.len(),
+        report.counts()
+    );
+    let shown: String = report
+        .explain(&history)
+        .lines()
+        .take(40)
+        .collect::<Vec<_>>()
+        .join("\n");
+    println!("{shown}");
+    if std::env::var("ELLE_EXPECT_ANOMALIES").is_ok_and(|v| v == "1") {
+        assert!(!report.is_valid(), "expected anomalies at {}", opts.begin);
+    } else {
+        assert!(report.is_valid(), "anomalies {:?}", report.counts());
+    }
 }

@@ -6,9 +6,15 @@
 //! one). Any PostgreSQL-protocol URL works, so the same tool measures Meridian and PostgreSQL in the
 //! same run (see `bench/compare`).
 //!
+//! `meridian workload init bank <url>` / `run bank`: transfers between accounts in explicit
+//! SERIALIZABLE transactions with client-side retry on 40001, reporting throughput, retry rate
+//! and latency, and checking at the end that money was conserved (exit code 1 if not). See
+//! `tests/bench/contention.sh`.
+//!
 //! IMPLEMENTATION CAVEATS
-//! - Only the `kv` workload exists; `tpcc` and `bank` belong to the benchmark-suite issue.
+//! - Only the `kv` and `bank` workloads exist; `tpcc` belongs to the benchmark-suite issue.
 
+pub mod bank;
 pub mod kv;
 mod stats;
 

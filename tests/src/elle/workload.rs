@@ -1,6 +1,6 @@
 //! A randomized list-append workload over pgwire that records a [`History`] for [`super::check`].
 //!
-//! Table `lists (k INT PRIMARY KEY, v STRING)`: a row per key holding a comma-separated list.
+//! Table `lists (k INT PRIMARY KEY, v TEXT)`: a row per key holding a comma-separated list.
 //! An append is `INSERT ... ON CONFLICT (k) DO UPDATE SET v = lists.v || ',' || excluded.v`
 //! (the first append to a key inserts its row, so inserts race too); a read is
 //! `SELECT v FROM lists WHERE k = ..` (no row = empty list). Every transaction is an explicit
@@ -33,6 +33,9 @@ pub struct AppendOpts {
     pub max_duration: Duration,
     /// Seed of the clients' random choices.
     pub seed: u64,
+    /// The statement that starts each transaction, e.g. `BEGIN` or `BEGIN ISOLATION LEVEL
+    /// READ COMMITTED` (to watch the checker catch a weaker level's anomalies).
+    pub begin: String,
 }
 
 /// Counts of what happened.
@@ -58,9 +61,7 @@ pub struct AppendStats {
 pub async fn setup(url: &str) -> Result<()> {
     let client = connect(url).await?;
     client
-        .batch_execute(
-            "DROP TABLE IF EXISTS lists; CREATE TABLE lists (k INT PRIMARY KEY, v STRING)",
-        )
+        .batch_execute("DROP TABLE IF EXISTS lists; CREATE TABLE lists (k INT PRIMARY KEY, v TEXT)")
         .await
         .context("creating lists")?;
     Ok(())
@@ -136,8 +137,12 @@ async fn run_op(client: &Client, op: &mut Op) -> Result<(), tokio_postgres::Erro
 }
 
 /// Runs one transaction; returns its outcome and the error behind a failure.
-async fn run_txn(client: &Client, ops: &mut [Op]) -> (Outcome, Option<tokio_postgres::Error>) {
-    if let Err(e) = client.simple_query("BEGIN").await {
+async fn run_txn(
+    client: &Client,
+    begin: &str,
+    ops: &mut [Op],
+) -> (Outcome, Option<tokio_postgres::Error>) {
+    if let Err(e) = client.simple_query(begin).await {
         return (Outcome::Failed, Some(e));
     }
     for op in ops.iter_mut() {
@@ -223,7 +228,7 @@ async fn client_loop(
             client = connect(&url).await?;
         }
         let mut ops = random_ops(&mut rng, &opts, &mut next_value);
-        let (outcome, err) = run_txn(&client, &mut ops).await;
+        let (outcome, err) = run_txn(&client, &opts.begin, &mut ops).await;
         record(&shared, id, ops, outcome, err.as_ref());
     }
     Ok(())
@@ -255,7 +260,7 @@ pub async fn run(url: &str, opts: &AppendOpts) -> Result<(History, AppendStats)>
     let mut ops: Vec<Op> = (0..opts.keys)
         .map(|key| Op::Read { key, values: None })
         .collect();
-    let (outcome, err) = run_txn(&client, &mut ops).await;
+    let (outcome, err) = run_txn(&client, &opts.begin, &mut ops).await;
     if let Some(e) = err {
         anyhow::bail!("final read of every key failed ({outcome:?}): {e}");
     }
