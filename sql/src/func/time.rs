@@ -1,7 +1,7 @@
 //! Date/time functions: the transaction clock (now() and friends, fixed for the
 //! transaction as in PostgreSQL; clock_timestamp() reads the wall clock), date_trunc,
 //! date_part/extract, age, make_date, make_timestamp and to_timestamp. Everything is in UTC,
-//! Meridian's only session time zone.
+//! Meridian's only session time zone. CockroachDB's follower_read_timestamp() is here too.
 
 use super::{is_int, is_num, is_text, Call};
 use crate::error::code;
@@ -29,7 +29,12 @@ pub(crate) const NAMES: &[&str] = &[
     "isfinite",
     "justify_days",
     "justify_hours",
+    "follower_read_timestamp",
 ];
+
+/// How far behind the transaction time follower_read_timestamp() is: CockroachDB's value
+/// (closed timestamp target 3 s, side-transport interval 200 ms, times a safety margin).
+pub const FOLLOWER_READ_LAG_MS: i64 = 4_800;
 
 fn is_time_src(t: &DataType) -> bool {
     t.is_datetime() || matches!(t, DataType::Interval | DataType::Unknown) || t.is_string()
@@ -43,7 +48,8 @@ pub(crate) fn resolve(name: &str, a: &[DataType]) -> Option<Result<DataType>> {
             | "current_timestamp"
             | "transaction_timestamp"
             | "statement_timestamp"
-            | "clock_timestamp",
+            | "clock_timestamp"
+            | "follower_read_timestamp",
             0,
         ) => T::TimestampTz,
         ("localtimestamp", 0) => T::Timestamp,
@@ -82,6 +88,9 @@ fn eval_inner(c: &Call) -> Result<Datum> {
             Ok(Datum::TimestampTz(now))
         }
         "clock_timestamp" => Ok(Datum::TimestampTz(Utc::now())),
+        "follower_read_timestamp" => Ok(Datum::TimestampTz(
+            now - Duration::milliseconds(FOLLOWER_READ_LAG_MS),
+        )),
         "localtimestamp" => Ok(Datum::Timestamp(now.naive_utc())),
         "current_date" => Ok(Datum::Date(now.date_naive())),
         "date_trunc" => date_trunc(c),

@@ -13,13 +13,20 @@
 //! commits when the statement's result has been fully consumed: [`Session::execute`] starts the
 //! statement and returns its (lazy) result, and the server calls [`Session::finish_statement`]
 //! once it has streamed the rows. An implicit statement that fails with 40001 before any row
-//! reached the client may be retried by the caller ([`Session::can_retry`]).
+//! reached the client may be retried by the caller ([`Session::can_retry`]), at most
+//! [`MAX_IMPLICIT_RETRIES`] times; each retry first waits [`retry_backoff`] (exponential, from
+//! [`RETRY_BACKOFF_BASE_MS`] up to [`RETRY_BACKOFF_MAX_MS`]) so contending statements spread
+//! out. A 40003 (ambiguous commit) is never retried.
+//!
+//! `SELECT ... AS OF SYSTEM TIME` outside a transaction block runs in its own read-only
+//! transaction at that time ([`as_of`]); inside one its time must be the block's.
 //!
 //! IMPLEMENTATION CAVEATS
 //! - A simple-protocol query string with several statements runs each in its own implicit
 //!   transaction (PostgreSQL runs them as one); an error still skips the remaining statements.
 //! - `SET` is not transactional (see [`vars`]).
 
+pub mod as_of;
 pub mod transaction;
 pub mod vars;
 
@@ -37,6 +44,21 @@ pub use vars::Vars;
 /// How many times an implicit single statement is retried after a 40001 before the error is
 /// returned to the client.
 pub const MAX_IMPLICIT_RETRIES: usize = 5;
+
+/// The wait before the first automatic retry of an implicit statement.
+pub const RETRY_BACKOFF_BASE_MS: u64 = 2;
+
+/// The longest wait between automatic retries.
+pub const RETRY_BACKOFF_MAX_MS: u64 = 50;
+
+/// The wait before automatic retry number `attempt` (1-based): doubling from
+/// [`RETRY_BACKOFF_BASE_MS`], capped at [`RETRY_BACKOFF_MAX_MS`].
+pub fn retry_backoff(attempt: u32) -> std::time::Duration {
+    let ms = RETRY_BACKOFF_BASE_MS
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(16))
+        .min(RETRY_BACKOFF_MAX_MS);
+    std::time::Duration::from_millis(ms)
+}
 
 /// A notice or warning to send to the client (NoticeResponse) before the statement's result.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +91,9 @@ pub struct Session {
     state: TxnState,
     notices: Vec<Notice>,
     memory_budget_bytes: usize,
+    /// The implicit statement (by address: the server re-submits the same parsed statement)
+    /// that just failed with 40001, and how many times in a row.
+    retry: Option<(usize, u32)>,
 }
 
 impl Session {
@@ -88,6 +113,7 @@ impl Session {
             state: TxnState::Idle,
             notices: Vec::new(),
             memory_budget_bytes: crate::context::DEFAULT_QUERY_MEMORY_BYTES,
+            retry: None,
         }
     }
 
@@ -172,6 +198,9 @@ impl Session {
         param_types: &[DataType],
     ) -> Result<ExecResult> {
         self.cancel.store(false, Ordering::Relaxed);
+        let key = stmt as *const Statement as usize;
+        let was_idle = self.state.is_idle();
+        self.maybe_back_off(key, was_idle);
         let result = if is_session_statement(stmt) {
             self.execute_session_statement(stmt)
         } else {
@@ -181,19 +210,43 @@ impl Session {
             Ok(r) => Ok(r),
             Err(e) => {
                 self.state.fail(&e);
+                self.note_outcome(was_idle, Err(&e));
                 Err(e)
             }
         }
+    }
+
+    /// Waits before re-running the implicit statement that just failed with 40001.
+    fn maybe_back_off(&mut self, key: usize, idle: bool) {
+        match self.retry {
+            Some((k, n)) if idle && k == key && n > 0 => std::thread::sleep(retry_backoff(n)),
+            _ => self.retry = None,
+        }
+        self.retry = self.retry.map(|(_, n)| (key, n)).or(Some((key, 0)));
+    }
+
+    /// Records whether the statement being run failed retryably (for the next backoff).
+    fn note_outcome(&mut self, implicit: bool, outcome: std::result::Result<(), &Error>) {
+        self.retry = match (self.retry, outcome) {
+            (Some((k, n)), Err(e)) if implicit && e.is_retryable() => Some((k, n + 1)),
+            _ => None,
+        };
     }
 
     /// Ends the statement started by [`Session::execute`]: commits its implicit transaction
     /// (returning the commit's error, e.g. 40001) or, if `outcome` is an error, rolls it back
     /// / marks the explicit transaction failed.
     pub fn finish_statement(&mut self, outcome: std::result::Result<(), &Error>) -> Result<()> {
+        let implicit = matches!(self.state, TxnState::Implicit(_));
         match outcome {
-            Ok(()) => self.state.finish_ok(),
+            Ok(()) => {
+                let r = self.state.finish_ok();
+                self.note_outcome(implicit, r.as_ref().map(|_| ()));
+                r
+            }
             Err(e) => {
                 self.state.fail(e);
+                self.note_outcome(implicit, Err(e));
                 Ok(())
             }
         }
@@ -217,19 +270,28 @@ impl Session {
         param_types: &[DataType],
     ) -> Result<ExecResult> {
         self.state.check_can_run()?;
+        let as_of = match crate::parser::select_as_of(stmt) {
+            Some(e) => Some(self.as_of_timestamp(e)?),
+            None => None,
+        };
         if self.state.is_idle() {
             let opts = ::txn::TxnOptions {
-                read_only: self.vars.default_read_only(),
-                as_of: None,
+                read_only: as_of.is_some() || self.vars.default_read_only(),
+                as_of,
             };
             self.state.begin_implicit(self.txns.as_ref(), opts)?;
+        } else if let Some(ts) = as_of {
+            self.state.check_as_of(ts)?;
         }
         let ctx = self.exec_context()?;
         self.state.count_statement();
         if let Some(r) = crate::ddl::execute(&ctx, stmt)? {
             return Ok(r);
         }
-        crate::exec::execute_typed(&ctx, stmt, params, param_types)
+        let opts = crate::exec::ExecOptions {
+            implicit_select_for_update: self.vars.implicit_select_for_update(),
+        };
+        crate::exec::execute_with(&ctx, stmt, params, param_types, opts)
     }
 
     /// The execution context for the current transaction.
@@ -392,7 +454,16 @@ impl Session {
                 self.set_var(&name, value)?;
             }
             Set::MultipleAssignments { assignments } => {
-                for a in assignments {
+                if let Some(e) = crate::parser::set_as_of(set) {
+                    let ts = self.as_of_timestamp(e)?;
+                    if !self.set_txn_as_of(ts)? {
+                        return Ok(ExecResult::command("SET"));
+                    }
+                }
+                for a in assignments
+                    .iter()
+                    .filter(|a| !crate::parser::is_marker_name(&a.name))
+                {
                     let value = set_value_text(std::slice::from_ref(&a.value))?;
                     self.set_var(&a.name.to_string(), value)?;
                 }
@@ -447,8 +518,10 @@ impl Session {
                 "SET database TO DEFAULT is not supported",
             )),
             ("transaction_isolation", Some(v)) => {
+                // Every level is SERIALIZABLE (vars validates the name); like PostgreSQL, it
+                // can only be chosen before the transaction's first query.
                 self.vars.set(canonical, &v)?;
-                Ok(())
+                self.state.check_isolation_settable()
             }
             ("transaction_read_only", Some(v)) => {
                 let ro = vars::parse_bool(&v).ok_or_else(|| {

@@ -17,7 +17,12 @@
 //! `RELEASE SAVEPOINT cockroach_restart` commits it, so a retryable commit error can still be
 //! handled by rolling back to the savepoint.
 //!
-//! Every isolation level maps to SERIALIZABLE.
+//! Every isolation level maps to SERIALIZABLE, silently (no NOTICE, as CockroachDB upgrades
+//! levels it does not run); `SHOW transaction_isolation` says `serializable`. As in
+//! PostgreSQL the level can be set only before the transaction's first query (25001).
+//!
+//! `BEGIN AS OF SYSTEM TIME x` and `SET TRANSACTION AS OF SYSTEM TIME x` (before the first
+//! query) make the block a read-only transaction reading at `x` (see [`super::as_of`]).
 //!
 //! IMPLEMENTATION CAVEATS
 //! - `SET TRANSACTION READ ONLY|READ WRITE` is accepted only before the transaction's first
@@ -98,9 +103,11 @@ fn committed_error() -> Error {
 
 fn begin(txns: &dyn ::txn::TxnSource, opts: TxnOptions) -> Result<OpenTxn> {
     let txn = txns.begin(opts)?;
+    // now() in an AS OF SYSTEM TIME transaction is the time it reads at, as in CockroachDB.
+    let start = opts.as_of.map_or_else(Utc::now, super::as_of::wall_time);
     Ok(OpenTxn {
         txn: Arc::new(parking_lot::Mutex::new(txn)),
-        start: Utc::now(),
+        start,
         opts,
         savepoints: Vec::new(),
         statements: 0,
@@ -192,6 +199,41 @@ impl TxnState {
         }
     }
 
+    /// Fails unless a SELECT ... AS OF SYSTEM TIME `ts` may run in the open transaction: its
+    /// time must be the transaction's own (CockroachDB).
+    pub(crate) fn check_as_of(&self, ts: ::txn::Timestamp) -> Result<()> {
+        let current = match self {
+            TxnState::Implicit(t) | TxnState::Explicit(t) => t.opts.as_of,
+            _ => None,
+        };
+        if current == Some(ts) {
+            return Ok(());
+        }
+        let expected = current.map_or_else(
+            || "a transaction without AS OF SYSTEM TIME".to_string(),
+            super::as_of::decimal_text,
+        );
+        Err(Error::new(
+            code::FEATURE_NOT_SUPPORTED,
+            format!(
+                "inconsistent AS OF SYSTEM TIME timestamp; expected: {expected}, got: {}",
+                super::as_of::decimal_text(ts)
+            ),
+        )
+        .with_hint("use BEGIN AS OF SYSTEM TIME, or run the SELECT outside the transaction"))
+    }
+
+    /// 25001 once the explicit transaction has run a query (isolation is chosen before).
+    pub(crate) fn check_isolation_settable(&self) -> Result<()> {
+        match self {
+            TxnState::Explicit(t) if t.statements > 0 => Err(Error::new(
+                code::ACTIVE_SQL_TRANSACTION,
+                "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Records a failed statement: an implicit transaction rolls back, an explicit one enters
     /// the failed state.
     pub(crate) fn fail(&mut self, _err: &Error) {
@@ -265,7 +307,15 @@ fn access_mode(modes: &[TransactionMode]) -> Option<bool> {
 impl Session {
     pub(super) fn execute_txn_control(&mut self, stmt: &Statement) -> Result<ExecResult> {
         match stmt {
-            Statement::StartTransaction { modes, begin, .. } => self.begin_block(modes, *begin),
+            Statement::StartTransaction { modes, begin, .. } => {
+                let as_of = match crate::parser::begin_as_of(stmt) {
+                    Some(e) if matches!(self.state, TxnState::Idle) => {
+                        Some(self.as_of_timestamp(e)?)
+                    }
+                    _ => None,
+                };
+                self.begin_block(modes, *begin, as_of)
+            }
             Statement::Commit { .. } => self.commit_block(),
             Statement::Rollback {
                 savepoint: None, ..
@@ -282,7 +332,12 @@ impl Session {
         }
     }
 
-    fn begin_block(&mut self, modes: &[TransactionMode], is_begin: bool) -> Result<ExecResult> {
+    fn begin_block(
+        &mut self,
+        modes: &[TransactionMode],
+        is_begin: bool,
+        as_of: Option<::txn::Timestamp>,
+    ) -> Result<ExecResult> {
         let tag = if is_begin {
             "BEGIN"
         } else {
@@ -291,9 +346,15 @@ impl Session {
         match &self.state {
             TxnState::Idle => {
                 let read_only = access_mode(modes).unwrap_or(self.vars.default_read_only());
+                if as_of.is_some() && access_mode(modes) == Some(false) {
+                    return Err(Error::new(
+                        code::READ_ONLY_SQL_TRANSACTION,
+                        "AS OF SYSTEM TIME specified with READ WRITE mode",
+                    ));
+                }
                 let opts = TxnOptions {
-                    read_only,
-                    as_of: None,
+                    read_only: read_only || as_of.is_some(),
+                    as_of,
                 };
                 self.state = TxnState::Explicit(begin(self.txns.as_ref(), opts)?);
                 Ok(ExecResult::command(tag))
@@ -532,9 +593,54 @@ impl Session {
                 "transaction access mode must be set before any query",
             ));
         }
+        if t.opts.as_of.is_some() {
+            return Err(Error::new(
+                code::READ_ONLY_SQL_TRANSACTION,
+                "AS OF SYSTEM TIME specified with READ WRITE mode",
+            ));
+        }
         let opts = TxnOptions {
             read_only,
             as_of: t.opts.as_of,
+        };
+        self.restart_unused(opts)
+    }
+
+    /// `SET TRANSACTION AS OF SYSTEM TIME`: makes the open, not yet used, explicit transaction
+    /// read at `ts`. Returns false (after PostgreSQL's warning) outside a transaction block.
+    pub(super) fn set_txn_as_of(&mut self, ts: ::txn::Timestamp) -> Result<bool> {
+        let t = match &self.state {
+            TxnState::Explicit(t) => t,
+            _ => {
+                self.notice(
+                    "WARNING",
+                    code::NO_ACTIVE_SQL_TRANSACTION,
+                    "SET TRANSACTION can only be used in transaction blocks".into(),
+                );
+                return Ok(false);
+            }
+        };
+        if t.opts.as_of == Some(ts) {
+            return Ok(true);
+        }
+        if t.statements > 0 {
+            return Err(Error::new(
+                code::ACTIVE_SQL_TRANSACTION,
+                "SET TRANSACTION AS OF SYSTEM TIME must be called before any query",
+            ));
+        }
+        self.restart_unused(TxnOptions {
+            read_only: true,
+            as_of: Some(ts),
+        })?;
+        Ok(true)
+    }
+
+    /// Replaces the open explicit transaction, which has run no query yet, by a fresh one
+    /// with `opts` (keeping its savepoints).
+    fn restart_unused(&mut self, opts: TxnOptions) -> Result<()> {
+        let TxnState::Explicit(t) = &mut self.state else {
+            return Ok(());
         };
         let mut fresh = begin(self.txns.as_ref(), opts)?;
         fresh.savepoints = std::mem::take(&mut t.savepoints);

@@ -101,6 +101,13 @@ const SPECS: &[Spec] = &[
         "Sets the default read-only status of new transactions.",
     ),
     spec(
+        "enable_implicit_select_for_update",
+        "on",
+        Access::User,
+        false,
+        "Whether UPDATE, DELETE and UPSERT lock the rows they read (CockroachDB).",
+    ),
+    spec(
         "extra_float_digits",
         "1",
         Access::User,
@@ -363,7 +370,9 @@ fn validate(spec: &Spec, value: &str) -> Result<String> {
             _ => Err(invalid_value(spec.name, v)
                 .with_detail("Meridian supports only standard_conforming_strings = on.")),
         },
-        "default_transaction_read_only" | "transaction_read_only" => match parse_bool(&lower) {
+        "default_transaction_read_only"
+        | "transaction_read_only"
+        | "enable_implicit_select_for_update" => match parse_bool(&lower) {
             Some(b) => Ok(if b { "on" } else { "off" }.into()),
             None => Err(Error::new(
                 code::INVALID_PARAMETER_VALUE,
@@ -572,6 +581,14 @@ impl Vars {
             .get("default_transaction_read_only")
             .map(|v| v == "on")
             .unwrap_or(false)
+    }
+
+    /// `enable_implicit_select_for_update`: whether UPDATE/DELETE/UPSERT lock what they read.
+    pub fn implicit_select_for_update(&self) -> bool {
+        self.values
+            .get("enable_implicit_select_for_update")
+            .map(|v| v == "on")
+            .unwrap_or(true)
     }
 
     /// The static description of a setting (pg_settings).
