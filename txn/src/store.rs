@@ -135,7 +135,8 @@ impl Store {
     pub fn gc_once(&self) -> Result<usize> {
         let now = self.clock.now();
         let ttl_ms = self.cfg.gc_ttl.as_millis() as u64;
-        let mut threshold = Timestamp::from_parts(now.physical_ms().saturating_sub(ttl_ms), 0);
+        let mut threshold =
+            Timestamp::from_parts(now.physical_ms().saturating_sub(ttl_ms), now.logical());
         if let Some(oldest) = self.active.lock().values().min() {
             threshold = threshold.min(*oldest);
         }

@@ -109,8 +109,8 @@ impl Range {
         cfg: RangeConfig,
         resolver: mpsc::Sender<ResolveTask>,
     ) -> Range {
-        // No read before this process started can have been above the clock plus the offset.
-        let low_water = Timestamp::from_parts(clock.now().physical_ms() + clock.max_offset_ms(), 0);
+        // Like a new lease: no read served by this range can be above its start.
+        let low_water = clock.now();
         Range {
             span,
             mvcc,

@@ -1,0 +1,257 @@
+//! The coordinator over a store with several ranges: snapshot reads, buffered writes,
+//! savepoints, one-phase and multi-range commits, and the anomalies SERIALIZABLE forbids.
+
+use kv::engine::MemoryEngine;
+use kv::mvcc::Mvcc;
+use kv::Clock;
+use std::sync::Arc;
+use std::time::Duration;
+use txn::local::LocalTxnManager;
+use txn::range::RangeConfig;
+use txn::store::StoreConfig;
+use txn::{Error, LockStrength, Transaction, TxnOptions, TxnSource};
+
+/// A store split at "m" so that transactions over a..z span two ranges.
+fn manager() -> LocalTxnManager {
+    let cfg = StoreConfig {
+        range: RangeConfig {
+            txn_expiration_ms: 300,
+            sync: false,
+        },
+        split_keys: vec![b"m".to_vec()],
+        gc_ttl: Duration::from_secs(3600),
+    };
+    LocalTxnManager::with_config(
+        Mvcc::new(Arc::new(MemoryEngine::new())),
+        Arc::new(Clock::system(500)),
+        cfg,
+    )
+}
+
+fn rw(m: &LocalTxnManager) -> Box<dyn Transaction> {
+    m.begin(TxnOptions::default()).unwrap()
+}
+
+fn put(t: &mut Box<dyn Transaction>, k: &str, v: &str) {
+    t.put(k.as_bytes().to_vec(), v.as_bytes().to_vec()).unwrap();
+}
+
+fn get(t: &mut Box<dyn Transaction>, k: &str) -> Option<String> {
+    t.get(k.as_bytes())
+        .unwrap()
+        .map(|v| String::from_utf8(v).unwrap())
+}
+
+fn is_retry(e: &Error) -> bool {
+    e.is_retryable()
+}
+
+#[test]
+fn reads_see_own_writes_and_a_snapshot_across_ranges() {
+    let m = manager();
+    let mut t = rw(&m);
+    put(&mut t, "a", "1");
+    put(&mut t, "z", "26");
+    assert_eq!(get(&mut t, "a").as_deref(), Some("1"));
+    t.commit().unwrap();
+    let mut r = rw(&m);
+    let mut w = rw(&m);
+    put(&mut w, "a", "2");
+    w.commit().unwrap();
+    // r started before w committed: it keeps its snapshot.
+    assert_eq!(get(&mut r, "a").as_deref(), Some("1"));
+    let page = r.scan(b"", None, 100).unwrap();
+    // The first range's page ends at the split; the second page holds "z".
+    let mut rows = page.rows.clone();
+    if let Some(resume) = page.resume {
+        rows.extend(r.scan(&resume, None, 100).unwrap().rows);
+    }
+    assert_eq!(rows.len(), 2);
+    r.commit().unwrap();
+}
+
+#[test]
+fn write_skew_is_rejected() {
+    let m = manager();
+    let mut init = rw(&m);
+    put(&mut init, "a", "on");
+    put(&mut init, "z", "on");
+    init.commit().unwrap();
+    let mut t1 = rw(&m);
+    let mut t2 = rw(&m);
+    assert_eq!(get(&mut t1, "a").as_deref(), Some("on"));
+    assert_eq!(get(&mut t1, "z").as_deref(), Some("on"));
+    assert_eq!(get(&mut t2, "a").as_deref(), Some("on"));
+    assert_eq!(get(&mut t2, "z").as_deref(), Some("on"));
+    put(&mut t1, "a", "off");
+    put(&mut t2, "z", "off");
+    t1.commit().unwrap();
+    let err = t2.commit().unwrap_err();
+    assert!(is_retry(&err), "{err}");
+    assert!(err.to_string().contains("RETRY_"), "{err}");
+}
+
+#[test]
+fn lost_update_is_rejected() {
+    let m = manager();
+    let mut init = rw(&m);
+    put(&mut init, "c", "10");
+    init.commit().unwrap();
+    let mut t1 = rw(&m);
+    let mut t2 = rw(&m);
+    assert_eq!(get(&mut t1, "c").as_deref(), Some("10"));
+    assert_eq!(get(&mut t2, "c").as_deref(), Some("10"));
+    put(&mut t1, "c", "11");
+    put(&mut t2, "c", "12");
+    t1.commit().unwrap();
+    assert!(is_retry(&t2.commit().unwrap_err()));
+    let mut r = rw(&m);
+    assert_eq!(get(&mut r, "c").as_deref(), Some("11"));
+}
+
+#[test]
+fn blind_writes_commit_above_later_reads() {
+    let m = manager();
+    let mut w = rw(&m);
+    let mut r = rw(&m);
+    assert_eq!(get(&mut r, "k"), None);
+    r.commit().unwrap();
+    // w started before r's read but writes blindly: it moves above the read and commits.
+    put(&mut w, "k", "v");
+    let read_ts = w.read_ts();
+    let ts = w.commit().unwrap();
+    assert!(ts > read_ts, "pushed above the read: {ts} > {read_ts}");
+}
+
+#[test]
+fn savepoints_undo_later_writes_including_flushed_intents() {
+    let m = manager();
+    let mut t = rw(&m);
+    put(&mut t, "a", "1");
+    let sp = t.savepoint();
+    put(&mut t, "a", "2");
+    put(&mut t, "b", "x");
+    t.rollback_to(sp);
+    assert_eq!(get(&mut t, "a").as_deref(), Some("1"));
+    assert_eq!(get(&mut t, "b"), None);
+    t.commit().unwrap();
+    let mut r = rw(&m);
+    assert_eq!(get(&mut r, "a").as_deref(), Some("1"));
+    assert_eq!(get(&mut r, "b"), None);
+}
+
+#[test]
+fn locking_reads_make_writers_wait_instead_of_fail() {
+    let m = Arc::new(manager());
+    let mut init = rw(&m);
+    put(&mut init, "n", "0");
+    init.commit().unwrap();
+    // Two increments with FOR UPDATE semantics, concurrently, many times: no retry errors,
+    // no lost increments.
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let mut t = rw(&m);
+                    let v = t
+                        .get_locking(b"n", LockStrength::Exclusive)
+                        .unwrap()
+                        .unwrap();
+                    let n: i64 = String::from_utf8(v).unwrap().parse().unwrap();
+                    t.put(b"n".to_vec(), (n + 1).to_string().into_bytes())
+                        .unwrap();
+                    t.commit().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut r = rw(&m);
+    assert_eq!(get(&mut r, "n").as_deref(), Some("100"));
+}
+
+#[test]
+fn deadlocks_abort_one_transaction() {
+    let m = Arc::new(manager());
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let run = |first: &'static [u8], second: &'static [u8]| {
+        let m = m.clone();
+        let barrier = barrier.clone();
+        std::thread::spawn(move || {
+            let mut t = rw(&m);
+            t.get_locking(first, LockStrength::Exclusive).unwrap();
+            barrier.wait();
+            match t.get_locking(second, LockStrength::Exclusive) {
+                Ok(_) => t.commit().map(|_| ()),
+                Err(e) => Err(e),
+            }
+        })
+    };
+    let a = run(b"a", b"z");
+    let b = run(b"z", b"a");
+    let ra = a.join().unwrap();
+    let rb = b.join().unwrap();
+    let failures: Vec<_> = [&ra, &rb].iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(failures.len(), 1, "{ra:?} {rb:?}");
+    assert!(is_retry(failures[0]), "{:?}", failures[0]);
+}
+
+#[test]
+fn read_only_and_as_of_refuse_writes_and_read_the_past() {
+    let m = manager();
+    let mut t = rw(&m);
+    put(&mut t, "h", "old");
+    let old_ts = t.commit().unwrap();
+    let mut t = rw(&m);
+    put(&mut t, "h", "new");
+    t.commit().unwrap();
+    let mut past = m
+        .begin(TxnOptions {
+            read_only: true,
+            as_of: Some(old_ts),
+        })
+        .unwrap();
+    assert_eq!(get(&mut past, "h").as_deref(), Some("old"));
+    assert!(matches!(
+        past.put(b"h".to_vec(), b"x".to_vec()),
+        Err(Error::ReadOnly)
+    ));
+}
+
+#[test]
+fn gc_removes_old_versions_but_not_below_running_readers() {
+    let cfg = StoreConfig {
+        gc_ttl: Duration::ZERO,
+        ..StoreConfig::default()
+    };
+    let m = LocalTxnManager::with_config(
+        Mvcc::new(Arc::new(MemoryEngine::new())),
+        Arc::new(Clock::system(500)),
+        cfg,
+    );
+    let write = |v: &str| {
+        let mut t = rw(&m);
+        put(&mut t, "g", v);
+        t.commit().unwrap()
+    };
+    let first = write("1");
+    write("2");
+    let mut reader = rw(&m);
+    write("3");
+    // The reader's snapshot (value 2) survives gc; version 1 does not.
+    assert_eq!(m.store().gc_once().unwrap(), 1);
+    assert_eq!(get(&mut reader, "g").as_deref(), Some("2"));
+    drop(reader);
+    assert_eq!(m.store().gc_once().unwrap(), 1);
+    let mut past = m
+        .begin(TxnOptions {
+            read_only: true,
+            as_of: Some(first),
+        })
+        .unwrap();
+    let err = past.get(b"g").unwrap_err();
+    assert!(matches!(err, Error::BelowGcThreshold { .. }), "{err}");
+}
