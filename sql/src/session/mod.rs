@@ -729,3 +729,6 @@ fn set_value_text(values: &[Expr]) -> Result<Option<String>> {
     }
     Ok(Some(parts.join(", ")))
 }
+
+#[cfg(test)]
+mod tests;
