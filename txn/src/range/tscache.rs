@@ -8,9 +8,10 @@
 //! reads do not push its writes.
 //!
 //! IMPLEMENTATION CAVEATS
-//! - Point reads live in a hash map and span reads in a list scanned linearly. When either
-//!   grows past [`MAX_ENTRIES`], everything is folded into the low-water mark (the highest
-//!   timestamp evicted), which is correct but pushes every later write above it.
+//! - Point reads live in a hash map and span reads in a list scanned linearly. When they grow
+//!   past [`MAX_ENTRIES`], everything is folded into the low-water mark (the highest timestamp
+//!   evicted, remembered with its transaction when only one read there), which is correct but
+//!   pushes every other transaction's later writes above it.
 //! - Lost on restart: a restarted range starts with a low-water mark at the node's clock.
 
 use super::latch::Span;
@@ -25,6 +26,9 @@ pub const MAX_ENTRIES: usize = 16_384;
 #[derive(Debug)]
 pub struct TsCache {
     low_water: Timestamp,
+    /// The transaction every read at the low-water mark belonged to, when only one did (so a
+    /// large transaction's own folded reads do not push its own writes).
+    low_water_txn: Option<TxnId>,
     points: HashMap<Vec<u8>, (Timestamp, Option<TxnId>)>,
     spans: Vec<(Span, Timestamp, Option<TxnId>)>,
 }
@@ -34,6 +38,7 @@ impl TsCache {
     pub fn new(low_water: Timestamp) -> Self {
         TsCache {
             low_water,
+            low_water_txn: None,
             points: HashMap::new(),
             spans: Vec::new(),
         }
@@ -64,12 +69,13 @@ impl TsCache {
 
     /// The highest read timestamp of `key` by a transaction other than `txn`.
     pub fn max_read(&self, key: &[u8], txn: Option<TxnId>) -> Timestamp {
-        let mut max = self.low_water;
+        let mut max = Timestamp::ZERO;
         let mut consider = |ts: Timestamp, by: Option<TxnId>| {
             if ts > max && (by.is_none() || by != txn) {
                 max = ts;
             }
         };
+        consider(self.low_water, self.low_water_txn);
         if let Some(&(ts, by)) = self.points.get(key) {
             consider(ts, by);
         }
@@ -85,14 +91,28 @@ impl TsCache {
     pub fn raise_low_water(&mut self, ts: Timestamp) {
         if ts > self.low_water {
             self.low_water = ts;
+            self.low_water_txn = None;
         }
     }
 
     fn fold(&mut self) {
-        let max_point = self.points.values().map(|e| e.0).max();
-        let max_span = self.spans.iter().map(|e| e.1).max();
-        self.low_water = self.low_water.max(max_point.unwrap_or_default());
-        self.low_water = self.low_water.max(max_span.unwrap_or_default());
+        let entries = self
+            .points
+            .values()
+            .map(|&(ts, by)| (ts, by))
+            .chain(self.spans.iter().map(|(_, ts, by)| (*ts, *by)));
+        let mut max = self.low_water;
+        let mut owner = self.low_water_txn;
+        for (ts, by) in entries {
+            if ts > max {
+                max = ts;
+                owner = by;
+            } else if ts == max && owner != by {
+                owner = None;
+            }
+        }
+        self.low_water = max;
+        self.low_water_txn = owner;
         self.points.clear();
         self.spans.clear();
     }
@@ -133,5 +153,7 @@ mod tests {
         assert_eq!(c.max_read(b"d", None), ts(1));
         c.fold();
         assert_eq!(c.max_read(b"zz", Some(TxnId(1))), ts(20));
+        // Folded reads of one transaction still do not push that transaction's writes.
+        assert_eq!(c.max_read(b"zz", Some(TxnId(2))), Timestamp::ZERO);
     }
 }
