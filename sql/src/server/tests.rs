@@ -507,3 +507,5 @@ async fn system_tables_answer_psql_style_queries() {
         ]
     );
 }
+
+mod txn_retry;
