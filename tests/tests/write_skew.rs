@@ -260,14 +260,14 @@ fn write_skew_is_rejected_with_40001_and_the_retry_succeeds() {
             }
         }
     }
-    for i in 0..2 {
-        if failed[i].is_some() {
+    for (i, failure) in failed.iter_mut().enumerate() {
+        if failure.is_some() {
             scene.must(i, "ROLLBACK");
             continue;
         }
         match scene.step(i, "COMMIT") {
             Reply::Ok(_) => {}
-            Reply::Err { code, text } if code == "40001" => failed[i] = Some(text),
+            Reply::Err { code, text } if code == "40001" => *failure = Some(text),
             Reply::Err { text, .. } => panic!(
                 "unexpected COMMIT error: {text}\n{}",
                 scene.transcript.join("\n")

@@ -187,6 +187,10 @@ fn path(
     None
 }
 
+/// One cycle search: the kind of the closing edge, the edge kinds the rest of the cycle may
+/// use, and the anomaly a cycle found this way is.
+type Search = (EdgeKind, &'static [EdgeKind], fn(Vec<Step>) -> Anomaly);
+
 /// Finds and reports cycles: G0, G1c, G-single and G2 (see the module docs of `elle`).
 pub(super) fn find_cycles(g: &Graph, out: &mut Vec<Anomaly>) {
     let comp = components(g);
@@ -202,7 +206,7 @@ pub(super) fn find_cycles(g: &Graph, out: &mut Vec<Anomaly>) {
         return;
     }
     use EdgeKind::{Rw, Wr, Ww};
-    let searches: [(EdgeKind, &[EdgeKind], fn(Vec<Step>) -> Anomaly); 4] = [
+    let searches: [Search; 4] = [
         (Ww, &[Ww], Anomaly::G0),
         (Wr, &[Ww, Wr], Anomaly::G1c),
         (Rw, &[Ww, Wr], Anomaly::GSingle),
