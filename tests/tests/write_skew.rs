@@ -122,8 +122,11 @@ impl Driver {
 
 impl Session for Driver {
     fn run(&mut self, sql: &str) -> Reply {
-        let fut = tokio::time::timeout(STEP_TIMEOUT, self.client.simple_query(sql));
-        match self.rt.block_on(fut) {
+        let client = &self.client;
+        let reply = self
+            .rt
+            .block_on(async { tokio::time::timeout(STEP_TIMEOUT, client.simple_query(sql)).await });
+        match reply {
             Err(_) => panic!("no reply to {sql:?} within {STEP_TIMEOUT:?}"),
             Ok(Ok(msgs)) => {
                 let mut out = Vec::new();
@@ -142,7 +145,10 @@ impl Session for Driver {
             }
             Ok(Err(e)) => Reply::Err {
                 code: e.code().map(|c| c.code().to_string()).unwrap_or_default(),
-                text: format!("ERROR: {e}"),
+                text: match e.as_db_error() {
+                    Some(db) => format!("ERROR:  {}: {}", db.code().code(), db.message()),
+                    None => format!("ERROR:  {e}"),
+                },
             },
         }
     }
