@@ -362,3 +362,39 @@ pub fn print_result(r: &BankResult) {
         r.total_before, r.total_after
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{start_single_node, NodeConfig, StoreSpec};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn transfers_conserve_money_on_a_real_node() {
+        let node = start_single_node(NodeConfig::for_tests(StoreSpec::Memory))
+            .await
+            .unwrap();
+        let url = node.sql_url();
+        init(&InitOpts {
+            accounts: 5,
+            initial_balance: 100,
+            url: url.clone(),
+        })
+        .await
+        .unwrap();
+        let r = run(&RunOpts {
+            duration: Duration::from_millis(1500),
+            concurrency: 4,
+            accounts: 5,
+            max_transfer: 50,
+            json: true,
+            url,
+        })
+        .await
+        .unwrap();
+        assert!(r.invariant_ok, "{r:?}");
+        assert_eq!(r.total_before, 500);
+        assert!(r.transfer.ops > 0, "{r:?}");
+        assert_eq!(r.transfer.errors, 0, "{r:?}");
+        node.shutdown().await.unwrap();
+    }
+}
