@@ -255,3 +255,15 @@ fn gc_removes_old_versions_but_not_below_running_readers() {
     let err = past.get(b"g").unwrap_err();
     assert!(matches!(err, Error::BelowGcThreshold { .. }), "{err}");
 }
+
+#[test]
+fn a_large_transaction_commits_in_one_phase() {
+    let m = manager();
+    let mut t = rw(&m);
+    for i in 0..40_000u32 {
+        let k = format!("b{i:06}");
+        assert_eq!(t.get(k.as_bytes()).unwrap(), None);
+        t.put(k.into_bytes(), b"v".to_vec()).unwrap();
+    }
+    t.commit().unwrap();
+}

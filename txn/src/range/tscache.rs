@@ -19,8 +19,10 @@ use kv::mvcc::TxnId;
 use kv::Timestamp;
 use std::collections::HashMap;
 
-/// Entries (point or span) kept before folding into the low-water mark.
-pub const MAX_ENTRIES: usize = 16_384;
+/// Point entries kept before folding into the low-water mark.
+pub const MAX_ENTRIES: usize = 65_536;
+/// Span entries kept before folding (each write scans them linearly).
+pub const MAX_SPANS: usize = 512;
 
 /// Read timestamps of one range.
 #[derive(Debug)]
@@ -62,7 +64,7 @@ impl TsCache {
         } else {
             self.spans.push((span.clone(), ts, txn));
         }
-        if self.points.len() + self.spans.len() > MAX_ENTRIES {
+        if self.points.len() > MAX_ENTRIES || self.spans.len() > MAX_SPANS {
             self.fold();
         }
     }
