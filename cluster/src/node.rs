@@ -32,6 +32,9 @@ use tokio::task::JoinHandle;
 use txn::local::LocalTxnManager;
 use txn::TxnSource;
 
+/// How often the store garbage collects versions older than the TTL.
+const GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// How long shutdown waits for the servers to stop before giving up on them.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -114,7 +117,10 @@ pub async fn start_single_node(cfg: NodeConfig) -> Result<NodeHandle> {
     let engine = open_store(&cfg.store).await?;
     let clock = Arc::new(Clock::system(cfg.max_offset_ms));
     let mvcc = Mvcc::new(engine.clone());
-    let txns: Arc<dyn TxnSource> = Arc::new(LocalTxnManager::new(mvcc, clock, cfg.sync_commits));
+    let manager = LocalTxnManager::new(mvcc, clock, cfg.sync_commits);
+    // MVCC garbage collection below now - 4h (never above a running transaction's reads).
+    manager.store().start_gc(GC_INTERVAL);
+    let txns: Arc<dyn TxnSource> = Arc::new(manager);
     {
         let txns = txns.clone();
         tokio::task::spawn_blocking(move || sqlserve::bootstrap(txns.as_ref()))
