@@ -20,10 +20,9 @@
 //! scan or batch. Both the MVCC layout and the key encoding are on-disk formats: golden files under
 //! `kv/tests/testdata` pin their bytes, so a format change shows up in review.
 //!
-//! IMPLEMENTATION CAVEATS
-//! - Write intents (provisional versions of running transactions) are not stored here yet: the
-//!   single-node transaction layer buffers writes and commits them atomically. Intents arrive with
-//!   the distributed transaction protocol.
+//! Write intents (provisional writes of running transactions) live under each key's meta key,
+//! just before its versions ([`mvcc::intent`]); transactional reads report them as conflicts
+//! ([`mvcc::read`]). What to do about a conflict is the transaction layer's business.
 
 pub mod encoding;
 pub mod engine;

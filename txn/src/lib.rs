@@ -4,22 +4,21 @@
 //! defined here: batch-friendly calls (point get, paged scan, buffered put/delete, commit), because
 //! in a cluster every call may be a network round trip.
 //!
-//! The implementation in this crate today is [`local::LocalTxnManager`]: serializable
-//! transactions on one store by optimistic concurrency control.
-//! - A transaction reads a consistent MVCC snapshot at its read timestamp, buffers its writes,
-//!   and records the key spans it read.
-//! - At commit it is validated against every transaction that committed after its read
-//!   timestamp: if one of them wrote a key this transaction read (or wrote), the commit fails with
-//!   a retryable serialization error (SQLSTATE 40001); otherwise its writes become versions at
-//!   a fresh commit timestamp, atomically and durably (one synced RocksDB write batch).
-//! - Validated writers are therefore equivalent to running alone at their commit timestamp, and
-//!   read-only transactions read a prefix of that serial order: SERIALIZABLE.
+//! The implementation is CockroachDB's protocol over a range request API ([`api`]):
+//! - [`range`]: the server side of one range: latches, timestamp cache, lock table, transaction
+//!   records, push/wait queues with deadlock detection, request evaluation over MVCC intents.
+//! - [`coord`]: the client side, one coordinator per transaction: buffered writes, read spans and
+//!   refresh, uncertainty, one-phase and two-phase commit, heartbeats.
+//! - [`store`]: the ranges of one engine and the router between them; background intent
+//!   resolution and MVCC garbage collection. [`local::LocalTxnManager`] packages a store as a
+//!   [`TxnSource`] for a single node.
+//!
+//! docs/transactions.md explains the protocol, why it is serializable, and every retry error.
 //!
 //! IMPLEMENTATION CAVEATS
-//! - This is the single-node protocol. CockroachDB's distributed protocol (intents, transaction
-//!   records, timestamp cache, refresh, uncertainty, push/wait, deadlock detection) is the
-//!   transactions issue's work and will implement the same traits.
-//! - Commits are serialised by one lock on the store (each pays one fsync; no group commit yet).
+//! - Ranges are not replicated and all live in one process (ranges-and-Raft issue); requests to
+//!   other ranges go through [`range::Router`], which a distributed sender will implement.
+//! - No parallel commits; see the module docs for the rest.
 
 pub mod api;
 pub mod coord;
