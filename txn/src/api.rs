@@ -91,8 +91,6 @@ pub enum Request {
         can_bump: bool,
         /// Keys with intents or locks of the transaction, to resolve or release.
         lock_keys: Vec<Vec<u8>>,
-        /// Whether a record may already exist (intents were written or heartbeats sent).
-        has_record: bool,
     },
     /// Keep the record alive (creating it when missing).
     Heartbeat,

@@ -47,9 +47,9 @@ pub struct Store {
     clock: Arc<Clock>,
     cfg: StoreConfig,
     ranges: Vec<Arc<Range>>,
-    /// Read timestamps of running transactions on this node (gc stays below them).
-    active: Mutex<BTreeMap<u64, Timestamp>>,
-    next_active: Mutex<u64>,
+    /// Read timestamps of running transactions on this node (gc stays below them), and the
+    /// last registration token handed out.
+    active: Mutex<(u64, BTreeMap<u64, Timestamp>)>,
 }
 
 impl Store {
@@ -82,8 +82,7 @@ impl Store {
             clock,
             cfg,
             ranges,
-            active: Mutex::new(BTreeMap::new()),
-            next_active: Mutex::new(0),
+            active: Mutex::new((0, BTreeMap::new())),
         });
         let weak = Arc::downgrade(&store);
         drop(tx);
@@ -120,15 +119,16 @@ impl Store {
     /// Registers a running transaction's read timestamp; returns a token for
     /// [`Store::unregister`].
     pub fn register(&self, read_ts: Timestamp) -> u64 {
-        let mut n = self.next_active.lock();
-        *n += 1;
-        self.active.lock().insert(*n, read_ts);
-        *n
+        let mut active = self.active.lock();
+        active.0 += 1;
+        let token = active.0;
+        active.1.insert(token, read_ts);
+        token
     }
 
     /// Forgets a transaction registered with [`Store::register`].
     pub fn unregister(&self, token: u64) {
-        self.active.lock().remove(&token);
+        self.active.lock().1.remove(&token);
     }
 
     /// Runs one garbage-collection pass over every range; returns versions removed.
@@ -137,7 +137,7 @@ impl Store {
         let ttl_ms = self.cfg.gc_ttl.as_millis() as u64;
         let mut threshold =
             Timestamp::from_parts(now.physical_ms().saturating_sub(ttl_ms), now.logical());
-        if let Some(oldest) = self.active.lock().values().min() {
+        if let Some(oldest) = self.active.lock().1.values().min() {
             threshold = threshold.min(*oldest);
         }
         let mut removed = 0;
@@ -166,7 +166,7 @@ impl Store {
 fn resolver_loop(store: Weak<Store>, rx: mpsc::Receiver<ResolveTask>) {
     while let Ok((h, req)) = rx.recv() {
         let Some(store) = store.upgrade() else { return };
-        if let Err(e) = store.route(&h, req) {
+        if let Err(e) = store.route(&h, &req) {
             tracing::debug!(error = %e, "async intent resolution failed; readers will resolve it");
         }
     }
@@ -191,9 +191,8 @@ fn routing_key<'a>(h: &'a Header, req: &'a Request) -> Result<&'a [u8]> {
 }
 
 impl Router for Store {
-    fn route(&self, h: &Header, req: Request) -> Result<Response> {
-        let key = routing_key(h, &req)?;
-        let range = self.range_for(key).clone();
-        range.execute(self, h, &req)
+    fn route(&self, h: &Header, req: &Request) -> Result<Response> {
+        let key = routing_key(h, req)?;
+        self.range_for(key).execute(self, h, req)
     }
 }

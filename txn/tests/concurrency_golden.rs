@@ -213,7 +213,7 @@ impl Runner {
                     value: Some(v),
                     seq: 1,
                 };
-                Ok(match self.m.store().route(&h, req) {
+                Ok(match self.m.store().route(&h, &req) {
                     Ok(r) => format!("intent at {}", fmt_ts(r.write_ts.unwrap_or_default())),
                     Err(e) => err_text(&e),
                 })
@@ -230,9 +230,8 @@ impl Runner {
                     one_phase: Vec::new(),
                     can_bump: false,
                     lock_keys: keys,
-                    has_record: true,
                 };
-                Ok(match self.m.store().route(&h, req) {
+                Ok(match self.m.store().route(&h, &req) {
                     Ok(r) if cmd.name == "raw-commit" => {
                         format!("committed at {}", fmt_ts(r.write_ts.unwrap_or_default()))
                     }
@@ -314,7 +313,7 @@ impl Runner {
                             value: Some(v),
                             seq: 2,
                         };
-                        let out = match m.store().route(&h, req) {
+                        let out = match m.store().route(&h, &req) {
                             Ok(_) => "intent written".to_string(),
                             Err(e) if e.is_retryable() => {
                                 "retry error: TransactionAbortedError (deadlock victim)".to_string()

@@ -45,7 +45,7 @@ impl Heartbeater {
         let entries: Vec<(Header, Arc<AtomicBool>)> =
             self.entries.lock().values().cloned().collect();
         for (h, aborted) in entries {
-            if let Ok(r) = store.route(&h, Request::Heartbeat) {
+            if let Ok(r) = store.route(&h, &Request::Heartbeat) {
                 if r.status == Some(TxnStatus::Aborted) {
                     aborted.store(true, Ordering::SeqCst);
                 }

@@ -226,7 +226,7 @@ impl Coord {
             loop {
                 let r = self.store.route(
                     &h,
-                    Request::Refresh {
+                    &Request::Refresh {
                         start: start.clone(),
                         end: span.end.clone(),
                         to,
@@ -253,7 +253,7 @@ impl Coord {
     fn read(&mut self, req: Request) -> Result<Response> {
         self.check_aborted()?;
         for _ in 0..MAX_BUMPS {
-            let r = self.store.route(&self.header(), req.clone())?;
+            let r = self.store.route(&self.header(), &req)?;
             if let Some(t) = r.uncertain {
                 self.refresh_to(t.next(), RetryReason::ReadWithinUncertainty)?;
                 continue;
@@ -301,7 +301,7 @@ impl Coord {
             for (seq, value) in history {
                 let r = self.store.route(
                     &self.header(),
-                    Request::Put {
+                    &Request::Put {
                         key: key.clone(),
                         value,
                         seq,
@@ -326,64 +326,57 @@ impl Coord {
         Ok(())
     }
 
-    fn final_writes(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        self.buffer
-            .iter()
-            .filter_map(|(k, h)| h.last().map(|(_, v)| (k.clone(), v.clone())))
-            .collect()
-    }
-
     /// Whether every key the commit touches lives in the anchor's range.
-    fn one_range(&self, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> bool {
+    fn one_range(&self) -> bool {
         let anchor = self.store.range_for(&self.meta.anchor);
-        writes
-            .iter()
-            .map(|(k, _)| k)
+        self.buffer
+            .keys()
             .chain(self.lock_keys.iter())
             .all(|k| Arc::ptr_eq(self.store.range_for(k), anchor))
     }
 
     fn commit_inner(&mut self) -> Result<Timestamp> {
         self.check_aborted()?;
-        let writes = self.final_writes();
-        if writes.is_empty() && self.lock_keys.is_empty() && !self.heartbeating {
+        if self.buffer.is_empty() && self.lock_keys.is_empty() && !self.heartbeating {
             return Ok(self.read_ts);
         }
         if self.meta.anchor.is_empty() {
-            if let Some((k, _)) = writes.first() {
+            if let Some(k) = self.buffer.keys().next() {
                 self.meta.anchor = k.clone();
             }
         }
-        if !self.intents_written && self.one_range(&writes) {
-            return self.commit_one_phase(writes);
+        if !self.intents_written && self.one_range() {
+            return self.commit_one_phase();
         }
         self.flush()?;
         let r = self.store.route(
             &self.header(),
-            Request::EndTxn {
+            &Request::EndTxn {
                 commit: true,
                 one_phase: Vec::new(),
                 can_bump: false,
                 lock_keys: self.lock_keys.iter().cloned().collect(),
-                has_record: self.heartbeating,
             },
         )?;
         Ok(r.write_ts.unwrap_or(self.meta.write_ts))
     }
 
-    fn commit_one_phase(&mut self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<Timestamp> {
+    /// Commits the buffered writes with the EndTxn request (the buffer moves into the request,
+    /// which is built once and resent after each refresh).
+    fn commit_one_phase(&mut self) -> Result<Timestamp> {
+        let one_phase = std::mem::take(&mut self.buffer)
+            .into_iter()
+            .filter_map(|(k, mut h)| h.pop().map(|(_, v)| (k, v)))
+            .collect();
+        let req = Request::EndTxn {
+            commit: true,
+            one_phase,
+            // A transaction that read nothing may commit at any later timestamp.
+            can_bump: self.refresh_spans.is_empty() && !self.refresh_invalid,
+            lock_keys: self.lock_keys.iter().cloned().collect(),
+        };
         for _ in 0..MAX_BUMPS {
-            let can_bump = self.refresh_spans.is_empty() && !self.refresh_invalid;
-            let r = self.store.route(
-                &self.header(),
-                Request::EndTxn {
-                    commit: true,
-                    one_phase: writes.clone(),
-                    can_bump,
-                    lock_keys: self.lock_keys.iter().cloned().collect(),
-                    has_record: self.heartbeating,
-                },
-            )?;
+            let r = self.store.route(&self.header(), &req)?;
             if r.needs_refresh {
                 let to = r.write_ts.unwrap_or(self.meta.write_ts);
                 let reason = if r.write_too_old {
@@ -420,12 +413,11 @@ impl Coord {
         if self.heartbeating || !self.lock_keys.is_empty() {
             let _ = self.store.route(
                 &self.header(),
-                Request::EndTxn {
+                &Request::EndTxn {
                     commit: false,
                     one_phase: Vec::new(),
                     can_bump: false,
                     lock_keys: self.lock_keys.iter().cloned().collect(),
-                    has_record: self.heartbeating,
                 },
             );
         }

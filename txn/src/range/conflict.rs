@@ -18,7 +18,7 @@ pub(super) fn handle(router: &dyn Router, h: &Header, pushee: TxnMeta, key: Vec<
     if let Some(pusher) = h.txn.as_ref() {
         let q = router.route(
             h,
-            Request::Query {
+            &Request::Query {
                 id: pusher.id,
                 anchor: pusher.anchor.clone(),
             },
@@ -36,7 +36,7 @@ pub(super) fn handle(router: &dyn Router, h: &Header, pushee: TxnMeta, key: Vec<
     }
     let r = router.route(
         h,
-        Request::Push {
+        &Request::Push {
             pushee: pushee.clone(),
             dependents,
         },
@@ -48,7 +48,7 @@ pub(super) fn handle(router: &dyn Router, h: &Header, pushee: TxnMeta, key: Vec<
     };
     router.route(
         h,
-        Request::Resolve {
+        &Request::Resolve {
             key,
             txn: pushee.id,
             commit_ts,

@@ -118,19 +118,13 @@ impl Range {
                 // A point read locks its key even when absent, so an INSERT racing with it waits.
                 keys.push(&span.start);
             }
-            if let Some(holder) = keys
-                .iter()
-                .find_map(|k| locks.conflict(k, txn.id, Some(strength)))
-            {
-                let key = keys
-                    .iter()
-                    .find(|k| locks.conflict(k, txn.id, Some(strength)).is_some())
-                    .map(|k| k.to_vec())
-                    .unwrap_or_default();
-                return Ok(Eval::Conflict {
-                    pushee: holder,
-                    key,
-                });
+            let blocked = keys.iter().find_map(|k| {
+                locks
+                    .conflict(k, txn.id, Some(strength))
+                    .map(|holder| (holder, k.to_vec()))
+            });
+            if let Some((pushee, key)) = blocked {
+                return Ok(Eval::Conflict { pushee, key });
             }
             for k in keys {
                 locks.acquire(k, txn, strength);

@@ -49,7 +49,7 @@ pub use record::record_key;
 /// a cluster).
 pub trait Router: Send + Sync {
     /// Routes and executes one request.
-    fn route(&self, h: &Header, req: Request) -> Result<Response>;
+    fn route(&self, h: &Header, req: &Request) -> Result<Response>;
 }
 
 /// Settings every range of a store shares.
@@ -157,16 +157,7 @@ impl Range {
                 one_phase,
                 can_bump,
                 lock_keys,
-                has_record,
-            } => self.eval_end_txn(
-                router,
-                h,
-                *commit,
-                one_phase,
-                *can_bump,
-                lock_keys,
-                *has_record,
-            ),
+            } => self.eval_end_txn(router, h, *commit, one_phase, *can_bump, lock_keys),
             Request::Heartbeat => self.eval_heartbeat(h).map(Eval::Done),
             Request::Push { pushee, dependents } => {
                 self.eval_push(h, pushee, dependents).map(Eval::Done)

@@ -68,7 +68,6 @@ impl Range {
         one_phase: &[(Vec<u8>, Option<Vec<u8>>)],
         can_bump: bool,
         lock_keys: &[Vec<u8>],
-        _has_record: bool,
     ) -> Result<Eval> {
         let txn = h.txn.as_ref().ok_or_else(no_txn)?;
         let mut latches = vec![Self::record_latch(txn)];
