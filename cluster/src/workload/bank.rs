@@ -24,16 +24,14 @@
 //! The same tool runs against PostgreSQL (`BEGIN ISOLATION LEVEL SERIALIZABLE` is standard), so
 //! `tests/bench/contention.sh` compares both in one run.
 
-use super::kv::parse_duration;
 use super::stats::{OpStats, Summary};
+use super::{connect, parse_duration, LOAD_BATCH_ROWS};
 use anyhow::{bail, Context, Result};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage, Statement};
+use tokio_postgres::{Client, SimpleQueryMessage, Statement};
 
-/// Rows per INSERT statement while loading.
-const LOAD_BATCH_ROWS: usize = 500;
 /// Attempts of one transfer before it counts as an error.
 const MAX_ATTEMPTS: usize = 1000;
 
@@ -91,16 +89,6 @@ pub struct BankResult {
     pub total_after: i128,
     /// Whether the total was conserved.
     pub invariant_ok: bool,
-}
-
-async fn connect(url: &str) -> Result<Client> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .with_context(|| format!("connecting to {url}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(client)
 }
 
 /// Creates and loads the bank table.

@@ -5,14 +5,13 @@
 //! insert throughput and a read-only run point-select throughput.
 
 use super::stats::{OpStats, Summary};
+use super::{connect, parse_duration, LOAD_BATCH_ROWS};
 use anyhow::{Context, Result};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
 
 /// Rows per INSERT statement while loading.
-const LOAD_BATCH_ROWS: usize = 500;
 /// Key space reserved per worker for inserted keys.
 const WORKER_KEY_STRIDE: i64 = 1 << 40;
 
@@ -52,34 +51,6 @@ pub struct RunOpts {
     pub json: bool,
     /// Connection URL (postgresql://user@host:port/db).
     pub url: String,
-}
-
-/// Parses "10s", "2m", "500ms" or a number of seconds.
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(
-        s.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("bad duration unit in {s:?} (use ms, s, m or h)")),
-    };
-    Ok(Duration::from_secs_f64(secs))
-}
-
-async fn connect(url: &str) -> Result<Client> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .with_context(|| format!("connecting to {url}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(client)
 }
 
 /// Creates and loads the kv table.
