@@ -206,6 +206,43 @@ impl Mvcc {
         Ok(self.get_version(key, ts)?.and_then(|(_, v)| v))
     }
 
+    /// What a writer of `key` must know, from one engine seek: its intent, if any, and the
+    /// timestamp of its newest committed version (tombstones included).
+    pub fn write_state(&self, key: &[u8]) -> Result<(Option<Intent>, Option<Timestamp>)> {
+        let mut intent = None;
+        let mut newest = None;
+        let mut err = None;
+        self.engine
+            .scan(
+                &meta_key(key),
+                Some(&mvcc_key_end(key)),
+                &mut |k, v| match decode_storage_key(k) {
+                    Ok(StorageKey::Meta { .. }) => match Intent::decode(v) {
+                        Ok(i) => {
+                            intent = Some(i);
+                            Visit::Continue
+                        }
+                        Err(e) => {
+                            err = Some(e);
+                            Visit::Stop
+                        }
+                    },
+                    Ok(StorageKey::Version { ts, .. }) => {
+                        newest = Some(ts);
+                        Visit::Stop
+                    }
+                    Err(e) => {
+                        err = Some(e);
+                        Visit::Stop
+                    }
+                },
+            )?;
+        match err {
+            Some(e) => Err(e),
+            None => Ok((intent, newest)),
+        }
+    }
+
     /// The timestamp of the newest version of `key` (tombstones included), at any time.
     pub fn newest_version_ts(&self, key: &[u8]) -> Result<Option<Timestamp>> {
         Ok(self.get_version(key, Timestamp::MAX)?.map(|(ts, _)| ts))
@@ -445,6 +482,8 @@ mod tests {
         assert_eq!(m.get(b"a", ts(20)).unwrap(), Some(b"2".to_vec()));
         assert_eq!(m.get(b"a", ts(35)).unwrap(), None);
         assert_eq!(m.newest_version_ts(b"a").unwrap(), Some(ts(30)));
+        assert_eq!(m.write_state(b"a").unwrap(), (None, Some(ts(30))));
+        assert_eq!(m.write_state(b"b").unwrap(), (None, None));
     }
 
     #[test]

@@ -5,8 +5,20 @@ use super::{Eval, Range};
 use crate::api::{Header, Response};
 use crate::{Error, LockStrength, Result};
 use kv::engine::WriteBatch;
-use kv::mvcc::{Intent, Mvcc, ReadOpts, ReadResult, Seq, TxnId};
+use kv::mvcc::{Intent, Mvcc, ReadOpts, ReadResult, Seq, TxnId, TxnMeta};
 use kv::Timestamp;
+
+/// The outcome of [`Range::check_write`].
+pub(super) enum WriteCheck {
+    /// Another transaction's lock or intent is on the key.
+    Blocked(TxnMeta),
+    /// The write may proceed at `ts`; `own` is the writer's existing intent on the key.
+    Clear {
+        own: Option<Intent>,
+        ts: Timestamp,
+        wto: bool,
+    },
+}
 
 impl Range {
     fn read_opts<'a>(&self, h: &'a Header, locking: bool) -> ReadOpts<'a> {
@@ -161,27 +173,21 @@ impl Range {
             span: Span::key(key),
             write: true,
         }]);
-        if let Some(holder) = self.locks.lock().conflict(key, txn.id, None) {
-            return Ok(Eval::Conflict {
-                pushee: holder,
-                key: key.to_vec(),
-            });
-        }
-        let existing = self.mvcc.intent(key)?;
-        let mut intent = match existing {
-            Some(i) if i.txn.id != txn.id => {
+        let start = txn.write_ts;
+        let (existing, ts, wto) = match self.check_write(key, txn, start)? {
+            WriteCheck::Blocked(pushee) => {
                 return Ok(Eval::Conflict {
-                    pushee: i.txn,
+                    pushee,
                     key: key.to_vec(),
                 })
             }
-            Some(i) => i,
-            None => Intent {
-                txn: txn.clone(),
-                history: Vec::new(),
-            },
+            WriteCheck::Clear { own, ts, wto } => (own, ts, wto),
         };
-        let (ts, wto) = self.write_ts_for(key, txn.id, txn.write_ts.max(intent.txn.write_ts))?;
+        let mut intent = existing.unwrap_or_else(|| Intent {
+            txn: txn.clone(),
+            history: Vec::new(),
+        });
+        let ts = ts.max(intent.txn.write_ts);
         intent.txn.write_ts = ts;
         intent.history.push((seq, value.map(|v| v.to_vec())));
         let mut batch = WriteBatch::new();
@@ -194,28 +200,37 @@ impl Range {
         }))
     }
 
-    /// The timestamp a write of `key` by `txn` can land at, starting from `ts`: above every
-    /// other transaction's read of the key and above its newest committed version. Also says
-    /// whether the newest version (write too old) decided it.
-    pub(super) fn write_ts_for(
+    /// Checks a write of `key` by `txn` at `ts` or later, reading the key's intent and newest
+    /// version in one seek: blocked by another transaction's lock or intent, or clear to land
+    /// above every other transaction's read of the key and above its newest committed version
+    /// (`wto`: the version decided it).
+    pub(super) fn check_write(
         &self,
         key: &[u8],
-        txn: TxnId,
+        txn: &TxnMeta,
         ts: Timestamp,
-    ) -> Result<(Timestamp, bool)> {
+    ) -> Result<WriteCheck> {
+        if let Some(holder) = self.locks.lock().conflict(key, txn.id, None) {
+            return Ok(WriteCheck::Blocked(holder));
+        }
+        let (intent, newest) = self.mvcc.write_state(key)?;
+        let own = match intent {
+            Some(i) if i.txn.id != txn.id => return Ok(WriteCheck::Blocked(i.txn)),
+            other => other,
+        };
         let mut ts = ts;
-        let read = self.tscache.lock().max_read(key, Some(txn));
+        let read = self.tscache.lock().max_read(key, Some(txn.id));
         if read >= ts {
             ts = read.next();
         }
         let mut wto = false;
-        if let Some(newest) = self.mvcc.newest_version_ts(key)? {
+        if let Some(newest) = newest {
             if newest >= ts {
                 ts = newest.next();
                 wto = true;
             }
         }
-        Ok((ts, wto))
+        Ok(WriteCheck::Clear { own, ts, wto })
     }
 
     pub(super) fn eval_resolve(

@@ -4,6 +4,7 @@
 //! that holds locks or intents, by a two-phase commit or abort, or by a pusher that aborts an
 //! abandoned transaction.
 
+use super::eval::WriteCheck;
 use super::latch::{LatchSpan, Span};
 use super::{Eval, Range, Router};
 use crate::api::{Header, Request, Response, TxnRecord, TxnStatus};
@@ -105,27 +106,20 @@ impl Range {
         let mut batch = WriteBatch::new();
         let mut commit_ts = txn.write_ts;
         if commit && !one_phase.is_empty() {
-            for (k, _) in one_phase {
-                if let Some(holder) = self.locks.lock().conflict(k, txn.id, None) {
-                    return Ok(Eval::Conflict {
-                        pushee: holder,
-                        key: k.clone(),
-                    });
-                }
-                if let Some(i) = self.mvcc.intent(k)? {
-                    if i.txn.id != txn.id {
-                        return Ok(Eval::Conflict {
-                            pushee: i.txn,
-                            key: k.clone(),
-                        });
-                    }
-                }
-            }
             let mut wto = false;
             for (k, _) in one_phase {
-                let (ts, w) = self.write_ts_for(k, txn.id, commit_ts)?;
-                commit_ts = ts;
-                wto |= w;
+                match self.check_write(k, txn, commit_ts)? {
+                    WriteCheck::Blocked(pushee) => {
+                        return Ok(Eval::Conflict {
+                            pushee,
+                            key: k.clone(),
+                        })
+                    }
+                    WriteCheck::Clear { ts, wto: w, .. } => {
+                        commit_ts = ts;
+                        wto |= w;
+                    }
+                }
             }
             if commit_ts > txn.write_ts && !can_bump {
                 return Ok(Eval::Done(Response {
