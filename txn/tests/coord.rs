@@ -334,3 +334,23 @@ fn locking_reads_move_past_newer_versions_or_fail() {
         .unwrap_err();
     assert!(err.to_string().contains("RETRY_WRITE_TOO_OLD"), "{err}");
 }
+
+/// A locking scan from the start of the keyspace locks what it returns, and committing releases
+/// the locks.
+#[test]
+fn a_locking_scan_from_the_empty_key_anchors_and_releases() {
+    let m = manager();
+    let mut init = rw(&m);
+    put(&mut init, "a", "1");
+    init.commit().unwrap();
+    let mut t = rw(&m);
+    let page = t
+        .scan_locking(b"", Some(b"b"), 10, LockStrength::Exclusive)
+        .unwrap();
+    assert_eq!(page.rows.len(), 1);
+    put(&mut t, "a", "2");
+    t.commit().unwrap();
+    assert_eq!(m.store().range_for(b"a").lock_count(), 0);
+    let mut r = rw(&m);
+    assert_eq!(get(&mut r, "a").as_deref(), Some("2"));
+}

@@ -187,7 +187,13 @@ impl Coord {
     /// Sets the anchor (first lock or intent) and starts heartbeating.
     fn anchor_at(&mut self, key: &[u8]) {
         if self.meta.anchor.is_empty() {
-            self.meta.anchor = key.to_vec();
+            // An empty anchor means "not anchored yet", so a scan from the start of the
+            // keyspace anchors at the smallest non-empty key instead.
+            self.meta.anchor = if key.is_empty() {
+                vec![0]
+            } else {
+                key.to_vec()
+            };
         }
         if !self.heartbeating {
             self.heartbeating = true;
