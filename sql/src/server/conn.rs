@@ -506,6 +506,11 @@ impl Conn {
         self.timed_out.store(false, Ordering::Relaxed);
         let mut attempt = 0;
         loop {
+            if attempt > 0 {
+                // A retry of an implicit statement that failed with 40001: spread contenders out.
+                let n = u32::try_from(attempt).unwrap_or(u32::MAX);
+                tokio::time::sleep(crate::session::retry_backoff(n)).await;
+            }
             let was_idle = self.session.is_idle();
             self.arm_timeout();
             let session = &mut self.session;

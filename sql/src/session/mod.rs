@@ -14,9 +14,9 @@
 //! statement and returns its (lazy) result, and the server calls [`Session::finish_statement`]
 //! once it has streamed the rows. An implicit statement that fails with 40001 before any row
 //! reached the client may be retried by the caller ([`Session::can_retry`]), at most
-//! [`MAX_IMPLICIT_RETRIES`] times; each retry first waits [`retry_backoff`] (exponential, from
-//! [`RETRY_BACKOFF_BASE_MS`] up to [`RETRY_BACKOFF_MAX_MS`]) so contending statements spread
-//! out. A 40003 (ambiguous commit) is never retried.
+//! [`MAX_IMPLICIT_RETRIES`] times; the caller waits [`retry_backoff`] before each retry
+//! (exponential, from [`RETRY_BACKOFF_BASE_MS`] up to [`RETRY_BACKOFF_MAX_MS`]) so contending
+//! statements spread out. A 40003 (ambiguous commit) is never retried.
 //!
 //! `SELECT ... AS OF SYSTEM TIME` outside a transaction block runs in its own read-only
 //! transaction at that time ([`as_of`]); inside one its time must be the block's.
@@ -91,9 +91,6 @@ pub struct Session {
     state: TxnState,
     notices: Vec<Notice>,
     memory_budget_bytes: usize,
-    /// The implicit statement (by address: the server re-submits the same parsed statement)
-    /// that just failed with 40001, and how many times in a row.
-    retry: Option<(usize, u32)>,
 }
 
 impl Session {
@@ -113,7 +110,6 @@ impl Session {
             state: TxnState::Idle,
             notices: Vec::new(),
             memory_budget_bytes: crate::context::DEFAULT_QUERY_MEMORY_BYTES,
-            retry: None,
         }
     }
 
@@ -198,9 +194,6 @@ impl Session {
         param_types: &[DataType],
     ) -> Result<ExecResult> {
         self.cancel.store(false, Ordering::Relaxed);
-        let key = stmt as *const Statement as usize;
-        let was_idle = self.state.is_idle();
-        self.maybe_back_off(key, was_idle);
         let result = if is_session_statement(stmt) {
             self.execute_session_statement(stmt)
         } else {
@@ -210,43 +203,19 @@ impl Session {
             Ok(r) => Ok(r),
             Err(e) => {
                 self.state.fail(&e);
-                self.note_outcome(was_idle, Err(&e));
                 Err(e)
             }
         }
-    }
-
-    /// Waits before re-running the implicit statement that just failed with 40001.
-    fn maybe_back_off(&mut self, key: usize, idle: bool) {
-        match self.retry {
-            Some((k, n)) if idle && k == key && n > 0 => std::thread::sleep(retry_backoff(n)),
-            _ => self.retry = None,
-        }
-        self.retry = self.retry.map(|(_, n)| (key, n)).or(Some((key, 0)));
-    }
-
-    /// Records whether the statement being run failed retryably (for the next backoff).
-    fn note_outcome(&mut self, implicit: bool, outcome: std::result::Result<(), &Error>) {
-        self.retry = match (self.retry, outcome) {
-            (Some((k, n)), Err(e)) if implicit && e.is_retryable() => Some((k, n + 1)),
-            _ => None,
-        };
     }
 
     /// Ends the statement started by [`Session::execute`]: commits its implicit transaction
     /// (returning the commit's error, e.g. 40001) or, if `outcome` is an error, rolls it back
     /// / marks the explicit transaction failed.
     pub fn finish_statement(&mut self, outcome: std::result::Result<(), &Error>) -> Result<()> {
-        let implicit = matches!(self.state, TxnState::Implicit(_));
         match outcome {
-            Ok(()) => {
-                let r = self.state.finish_ok();
-                self.note_outcome(implicit, r.as_ref().map(|_| ()));
-                r
-            }
+            Ok(()) => self.state.finish_ok(),
             Err(e) => {
                 self.state.fail(e);
-                self.note_outcome(implicit, Err(e));
                 Ok(())
             }
         }
