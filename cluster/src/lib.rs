@@ -25,6 +25,7 @@ pub mod node;
 pub mod shell;
 pub mod sqlserve;
 pub mod status;
+pub mod transport;
 pub mod workload;
 
 pub use config::{NodeConfig, StoreSpec};

@@ -27,9 +27,11 @@
 pub mod encoding;
 pub mod engine;
 pub mod error;
+pub mod ids;
 pub mod keys;
 pub mod mvcc;
 pub mod timestamp;
 
 pub use error::{Error, Result};
+pub use ids::{NodeId, RangeId, ReplicaId};
 pub use timestamp::{Clock, Timestamp};
