@@ -1,11 +1,38 @@
-//! Replication: one Raft group per range.
+//! Replication: one Raft group per range, driven by a multi-raft loop.
 //!
-//! This crate will drive raft-rs state machines from a multi-raft loop that batches ticks,
-//! messages and log writes across every range of a store, persists entries and hard state before
-//! sending the messages that depend on them, and hands committed commands (opaque bytes) to the
-//! cluster layer to apply. It knows nothing of SQL or transactions.
+//! raft-rs (the `raft` crate) is the consensus core: a deterministic state machine per group
+//! that we feed with ticks, messages and proposals, and that hands back `Ready` batches. This
+//! crate adds what raft-rs leaves to its user:
+//! - [`storage::LogStore`]: each replica's log, hard state, configuration and applied index on
+//!   the node's storage engine, under local keys.
+//! - [`multiraft::MultiRaft`]: every group of a store in one value, processed together: one
+//!   iteration collects the readies of all groups, stages every log append, hard state,
+//!   snapshot and applied command into **one** write batch with **one** fsync, then sends the
+//!   messages that depended on it and advances the groups. Ticks, messages and disk writes are
+//!   thus batched across ranges.
+//!
+//! Persistence order (raft-rs's contract, documented in its `lib.rs`): entries, hard state and
+//! snapshots are durable before the messages that acknowledge them are sent (the
+//! `persisted_messages` of a ready); a leader's own messages may go out before its append (the
+//! Raft thesis' 10.2.1); committed entries are applied in order and their applied index is
+//! written in the same batch as their effects, so a restart re-applies exactly what was lost.
+//!
+//! The crate moves opaque bytes: commands are `Vec<u8>` produced and applied by the cluster
+//! layer through [`multiraft::StateMachine`]; it knows nothing of keys, transactions or SQL.
 //!
 //! IMPLEMENTATION CAVEATS
-//! - Not built yet: Meridian runs as a single node whose store is the only replica of the one
-//!   range (the ranges-and-Raft issue builds this crate). The crate exists so the layering and
-//!   dependency direction are fixed from the start.
+//! - Every replica truncates its own log behind its applied index once it grows past a bound
+//!   (Raft allows each server to compact independently); a follower that falls behind the
+//!   leader's truncation catches up with a snapshot, which is built in memory in one piece
+//!   (fine for ranges of tens of MiB, not for GiB).
+//! - No quiescence: every group is ticked every tick and leaders send heartbeats even when
+//!   idle (heartbeats are not coalesced per node pair yet).
+
+pub mod error;
+pub mod multiraft;
+pub mod storage;
+
+pub use error::{Error, Result};
+pub use multiraft::{Applied, MultiRaft, RaftConfig, StateMachine};
+pub use raft;
+pub use storage::{LogStore, SnapshotSource};

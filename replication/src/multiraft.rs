@@ -1,0 +1,396 @@
+//! The multi-raft loop's core: every Raft group of one store, processed together.
+//!
+//! The owner (the cluster layer's Raft thread) drives it:
+//! 1. [`MultiRaft::step`] incoming messages, [`MultiRaft::propose`] commands,
+//!    [`MultiRaft::tick`] on a timer;
+//! 2. [`MultiRaft::process`] once per loop iteration: collect every group's ready, stage all
+//!    their writes in one batch, write it with one sync, apply committed commands through the
+//!    [`StateMachine`], advance the groups, and return the messages to send.
+//!
+//! Groups live in a `BTreeMap`, so iteration order (and therefore the order of messages and
+//! applied commands across groups) is deterministic for the simulation tests.
+
+use crate::storage::LogStore;
+use crate::{Error, Result};
+use kv::engine::{Engine, WriteBatch};
+use kv::RangeId;
+use protobuf::Message as _;
+use raft::prelude::{
+    ConfChange, ConfChangeV2, ConfState, Entry, EntryType, Message, Ready, Snapshot,
+};
+use raft::{RawNode, StateRole};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Timing and size settings of every group.
+#[derive(Debug, Clone)]
+pub struct RaftConfig {
+    /// Ticks without hearing from a leader before a follower campaigns (randomised up to 2x).
+    pub election_ticks: usize,
+    /// Ticks between a leader's heartbeats.
+    pub heartbeat_ticks: usize,
+    /// Log entries kept behind the applied index before the log is truncated.
+    pub max_log_entries: usize,
+    /// Largest batch of entries in one append message.
+    pub max_size_per_msg: u64,
+    /// Whether the batch that holds log appends is fsynced (tests on memory engines say no).
+    pub sync: bool,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        RaftConfig {
+            election_ticks: 10,
+            heartbeat_ticks: 2,
+            max_log_entries: 1_000,
+            max_size_per_msg: 1 << 20,
+            sync: true,
+        }
+    }
+}
+
+/// One committed entry, as handed to the state machine.
+pub enum Applied<'a> {
+    /// A command (empty when it is the no-op a new leader appends).
+    Normal {
+        /// The entry's log index.
+        index: u64,
+        /// The entry's term.
+        term: u64,
+        /// The command bytes.
+        data: &'a [u8],
+    },
+    /// A membership change, already applied to the Raft group.
+    ConfChange {
+        /// The entry's log index.
+        index: u64,
+        /// The change's context bytes (the proposer's description of the new membership).
+        context: &'a [u8],
+        /// The configuration after the change.
+        conf_state: &'a ConfState,
+    },
+}
+
+/// What the replicated state machine does with committed entries.
+pub trait StateMachine {
+    /// Applies one committed entry of `range`, staging its effects into `batch`.
+    fn apply(&mut self, range: RangeId, entry: Applied<'_>, batch: &mut WriteBatch);
+    /// Stages a received snapshot's data, replacing the range's state.
+    fn apply_snapshot(&mut self, range: RangeId, snap: &Snapshot, batch: &mut WriteBatch);
+    /// Called once the batch holding applied effects is written: waiters may be told.
+    fn applied_written(&mut self);
+    /// A group's leader changed (`leader` is a replica id, 0 when unknown).
+    fn leader_changed(&mut self, range: RangeId, leader: u64, is_leader: bool);
+}
+
+/// One group.
+struct Group {
+    node: RawNode<LogStore>,
+}
+
+/// Every Raft group of one store.
+pub struct MultiRaft {
+    groups: BTreeMap<RangeId, Group>,
+    engine: Arc<dyn Engine>,
+    cfg: RaftConfig,
+    logger: slog::Logger,
+}
+
+impl MultiRaft {
+    /// An empty set of groups over `engine`.
+    pub fn new(engine: Arc<dyn Engine>, cfg: RaftConfig) -> MultiRaft {
+        MultiRaft {
+            groups: BTreeMap::new(),
+            engine,
+            cfg,
+            logger: slog::Logger::root(slog::Discard, slog::o!()),
+        }
+    }
+
+    /// The engine the groups persist to.
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
+    }
+
+    /// Adds a group for `range` whose local replica is `replica_id`, over its stored state.
+    pub fn add_group(&mut self, range: RangeId, replica_id: u64, store: LogStore) -> Result<()> {
+        let config = raft::Config {
+            id: replica_id,
+            election_tick: self.cfg.election_ticks,
+            heartbeat_tick: self.cfg.heartbeat_ticks,
+            applied: store.applied(),
+            max_size_per_msg: self.cfg.max_size_per_msg,
+            max_inflight_msgs: 256,
+            check_quorum: true,
+            pre_vote: true,
+            ..raft::Config::default()
+        };
+        let node = RawNode::new(&config, store, &self.logger)?;
+        self.groups.insert(range, Group { node });
+        Ok(())
+    }
+
+    /// Removes a group and deletes its Raft state (the replica was removed from the range);
+    /// the caller deletes the replica's data.
+    pub fn destroy_group(&mut self, range: RangeId) -> Result<()> {
+        let Some(mut g) = self.groups.remove(&range) else {
+            return Ok(());
+        };
+        let mut batch = WriteBatch::new();
+        g.node.mut_store().stage_destroy(&mut batch);
+        self.engine.write(batch, self.cfg.sync)?;
+        Ok(())
+    }
+
+    /// Whether a group exists for `range`.
+    pub fn has_group(&self, range: RangeId) -> bool {
+        self.groups.contains_key(&range)
+    }
+
+    /// The ranges with a group here.
+    pub fn ranges(&self) -> impl Iterator<Item = RangeId> + '_ {
+        self.groups.keys().copied()
+    }
+
+    /// Steps an incoming message into its group.
+    pub fn step(&mut self, range: RangeId, msg: Message) -> Result<()> {
+        let g = self.group(range)?;
+        match g.node.step(msg) {
+            // Messages from removed or unknown peers are dropped quietly: they are normal
+            // around membership changes.
+            Ok(()) | Err(raft::Error::StepPeerNotFound) | Err(raft::Error::StepLocalMsg) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Proposes a command on the leader; returns the log index it was appended at.
+    pub fn propose(&mut self, range: RangeId, data: Vec<u8>) -> Result<u64> {
+        let g = self.group(range)?;
+        if g.node.raft.state != StateRole::Leader {
+            return Err(Error::NotLeader);
+        }
+        g.node.propose(Vec::new(), data)?;
+        Ok(g.node.raft.raft_log.last_index())
+    }
+
+    /// Proposes a membership change on the leader; `context` travels with it to
+    /// [`Applied::ConfChange`]. Returns the log index it was appended at.
+    pub fn propose_conf_change(
+        &mut self,
+        range: RangeId,
+        context: Vec<u8>,
+        cc: ConfChangeV2,
+    ) -> Result<u64> {
+        let g = self.group(range)?;
+        if g.node.raft.state != StateRole::Leader {
+            return Err(Error::NotLeader);
+        }
+        g.node.propose_conf_change(context, cc)?;
+        Ok(g.node.raft.raft_log.last_index())
+    }
+
+    /// Asks the leader of `range` to hand leadership to `replica_id`.
+    pub fn transfer_leader(&mut self, range: RangeId, replica_id: u64) -> Result<()> {
+        self.group(range)?.node.transfer_leader(replica_id);
+        Ok(())
+    }
+
+    /// Makes the local replica campaign (used right after bootstrap so a single-replica range
+    /// has a leader without waiting for an election timeout).
+    pub fn campaign(&mut self, range: RangeId) -> Result<()> {
+        Ok(self.group(range)?.node.campaign()?)
+    }
+
+    /// Ticks every group.
+    pub fn tick(&mut self) {
+        for g in self.groups.values_mut() {
+            g.node.tick();
+        }
+    }
+
+    /// The group's leader replica id (0 when unknown) and whether it is the local replica.
+    pub fn leader(&self, range: RangeId) -> Option<(u64, bool)> {
+        let g = self.groups.get(&range)?;
+        Some((
+            g.node.raft.leader_id,
+            g.node.raft.state == StateRole::Leader,
+        ))
+    }
+
+    /// The group's Raft status: term, commit index, applied index, and for a leader each
+    /// peer's matched index.
+    pub fn status(&self, range: RangeId) -> Option<GroupStatus> {
+        let g = self.groups.get(&range)?;
+        let raft = &g.node.raft;
+        let progress = if raft.state == StateRole::Leader {
+            raft.prs().iter().map(|(id, p)| (*id, p.matched)).collect()
+        } else {
+            Vec::new()
+        };
+        Some(GroupStatus {
+            term: raft.term,
+            commit: raft.raft_log.committed,
+            applied: raft.raft_log.store.applied(),
+            last_index: raft.raft_log.last_index(),
+            progress,
+        })
+    }
+
+    /// Reports that a peer could not be reached (the leader probes it instead of streaming).
+    pub fn report_unreachable(&mut self, range: RangeId, replica_id: u64) {
+        if let Some(g) = self.groups.get_mut(&range) {
+            g.node.report_unreachable(replica_id);
+        }
+    }
+
+    /// Stages a brand-new group's initial state and adds it.
+    pub fn create_group(
+        &mut self,
+        range: RangeId,
+        replica_id: u64,
+        mut store: LogStore,
+        index: u64,
+        term: u64,
+        conf: ConfState,
+    ) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        store.stage_initial(&mut batch, index, term, conf)?;
+        self.engine.write(batch, self.cfg.sync)?;
+        self.add_group(range, replica_id, store)
+    }
+
+    fn group(&mut self, range: RangeId) -> Result<&mut Group> {
+        self.groups
+            .get_mut(&range)
+            .ok_or(Error::UnknownRange(range))
+    }
+
+    /// One iteration: persist, apply and advance every group with work; returns the messages
+    /// to send, each with its range.
+    pub fn process(&mut self, sm: &mut dyn StateMachine) -> Result<Vec<(RangeId, Message)>> {
+        let mut batch = WriteBatch::new();
+        let mut sync = false;
+        let mut out = Vec::new();
+        let mut after_persist = Vec::new();
+        let mut readies: Vec<(RangeId, Ready)> = Vec::new();
+        for (&range, g) in self.groups.iter_mut() {
+            if !g.node.has_ready() {
+                continue;
+            }
+            let mut rd = g.node.ready();
+            out.extend(rd.take_messages().into_iter().map(|m| (range, m)));
+            if let Some(ss) = rd.ss() {
+                sm.leader_changed(range, ss.leader_id, ss.raft_state == StateRole::Leader);
+            }
+            if !rd.snapshot().is_empty() {
+                sm.apply_snapshot(range, rd.snapshot(), &mut batch);
+                g.node
+                    .mut_store()
+                    .stage_snapshot(&mut batch, rd.snapshot())?;
+            }
+            apply_entries(range, g, rd.take_committed_entries(), sm, &mut batch)?;
+            g.node.mut_store().stage_append(&mut batch, rd.entries())?;
+            if let Some(hs) = rd.hs() {
+                g.node.mut_store().set_hard_state(&mut batch, hs.clone())?;
+            }
+            sync |= rd.must_sync();
+            after_persist.extend(rd.take_persisted_messages().into_iter().map(|m| (range, m)));
+            readies.push((range, rd));
+        }
+        if readies.is_empty() {
+            return Ok(out);
+        }
+        self.engine.write(batch, sync && self.cfg.sync)?;
+        sm.applied_written();
+        out.extend(after_persist);
+
+        let mut batch = WriteBatch::new();
+        for (range, rd) in readies {
+            let Some(g) = self.groups.get_mut(&range) else {
+                continue;
+            };
+            let mut light = g.node.advance(rd);
+            if let Some(commit) = light.commit_index() {
+                g.node.mut_store().set_commit(&mut batch, commit)?;
+            }
+            out.extend(light.take_messages().into_iter().map(|m| (range, m)));
+            apply_entries(range, g, light.take_committed_entries(), sm, &mut batch)?;
+            g.node.advance_apply();
+            maybe_truncate(g, &self.cfg, &mut batch);
+        }
+        if !batch.is_empty() {
+            self.engine.write(batch, false)?;
+            sm.applied_written();
+        }
+        Ok(out)
+    }
+}
+
+/// A group's Raft status.
+#[derive(Debug, Clone)]
+pub struct GroupStatus {
+    /// Current term.
+    pub term: u64,
+    /// Commit index.
+    pub commit: u64,
+    /// Applied index.
+    pub applied: u64,
+    /// Last log index.
+    pub last_index: u64,
+    /// For a leader: (replica id, matched index) of every peer.
+    pub progress: Vec<(u64, u64)>,
+}
+
+fn apply_entries(
+    range: RangeId,
+    g: &mut Group,
+    entries: Vec<Entry>,
+    sm: &mut dyn StateMachine,
+    batch: &mut WriteBatch,
+) -> Result<()> {
+    for e in entries {
+        match e.get_entry_type() {
+            EntryType::EntryNormal => sm.apply(
+                range,
+                Applied::Normal {
+                    index: e.index,
+                    term: e.term,
+                    data: &e.data,
+                },
+                batch,
+            ),
+            EntryType::EntryConfChangeV2 | EntryType::EntryConfChange => {
+                let cs = if e.get_entry_type() == EntryType::EntryConfChangeV2 {
+                    let cc = ConfChangeV2::parse_from_bytes(&e.data)
+                        .map_err(|e| Error::Corrupt(e.to_string()))?;
+                    g.node.apply_conf_change(&cc)?
+                } else {
+                    let cc = ConfChange::parse_from_bytes(&e.data)
+                        .map_err(|e| Error::Corrupt(e.to_string()))?;
+                    g.node.apply_conf_change(&cc)?
+                };
+                g.node.mut_store().set_conf_state(batch, cs.clone())?;
+                sm.apply(
+                    range,
+                    Applied::ConfChange {
+                        index: e.index,
+                        context: &e.context,
+                        conf_state: &cs,
+                    },
+                    batch,
+                );
+            }
+        }
+        g.node.mut_store().stage_applied(batch, e.index);
+    }
+    Ok(())
+}
+
+/// Truncates the log behind the applied index once it holds more than the bound.
+fn maybe_truncate(g: &mut Group, cfg: &RaftConfig, batch: &mut WriteBatch) {
+    let store = g.node.mut_store();
+    if store.log_len() > cfg.max_log_entries * 2 {
+        let applied = store.applied();
+        store.stage_truncate(batch, applied.saturating_sub(cfg.max_log_entries as u64));
+    }
+}
