@@ -45,6 +45,9 @@ pub mod code {
     pub const INVALID_SAVEPOINT: &str = "3B001";
     pub const SERIALIZATION_FAILURE: &str = "40001";
     pub const STATEMENT_COMPLETION_UNKNOWN: &str = "40003";
+    /// CockroachDB's code for a range that cannot serve (no quorum); clients written for it
+    /// recognise it.
+    pub const RANGE_UNAVAILABLE: &str = "XXUUU";
     pub const SYNTAX_ERROR: &str = "42601";
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const UNDEFINED_COLUMN: &str = "42703";
@@ -155,6 +158,13 @@ impl From<txn::Error> for Error {
                 Error::new(code::SNAPSHOT_TOO_OLD, e.to_string())
             }
             txn::Error::Internal(_) => Error::new(code::INTERNAL_ERROR, e.to_string()),
+            txn::Error::Unavailable(_) => Error::new(code::RANGE_UNAVAILABLE, e.to_string()),
+            // The distributed sender retries these itself; one that escapes ran out of
+            // attempts while ranges kept moving, and the statement may simply be retried.
+            txn::Error::RangeKeyMismatch(_) | txn::Error::NotLeaseholder { .. } => {
+                Error::new(code::SERIALIZATION_FAILURE, e.to_string())
+                    .with_hint("routing changed while the statement ran; retry it")
+            }
             txn::Error::Storage(kv::Error::Decode(_)) => {
                 Error::new(code::DATA_CORRUPTED, e.to_string())
             }

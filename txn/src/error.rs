@@ -68,6 +68,20 @@ pub enum Error {
     /// A broken invariant inside the transaction layer (a bug, reported rather than panicking).
     #[error("internal transaction error: {0}")]
     Internal(String),
+    /// The request's keys are not (all) in the range it reached: its routing was stale
+    /// (the range split or merged). The sender refreshes its routing and retries.
+    #[error("key range mismatch: {0}")]
+    RangeKeyMismatch(String),
+    /// The replica that received the request does not hold the range's lease; `leaseholder`
+    /// is its best guess of who does. The sender retries there.
+    #[error("not leaseholder{}", .leaseholder.map(|n| format!(" (try {n})")).unwrap_or_default())]
+    NotLeaseholder {
+        /// The node believed to hold the lease.
+        leaseholder: Option<kv::NodeId>,
+    },
+    /// No replica of a range could serve the request in time (no quorum, nodes down).
+    #[error("range unavailable: {0}")]
+    Unavailable(String),
     /// The storage layer failed.
     #[error(transparent)]
     Storage(#[from] kv::Error),

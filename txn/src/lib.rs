@@ -16,8 +16,8 @@
 //! docs/transactions.md explains the protocol, why it is serializable, and every retry error.
 //!
 //! IMPLEMENTATION CAVEATS
-//! - Ranges are not replicated and all live in one process (ranges-and-Raft issue); requests to
-//!   other ranges go through [`range::Router`], which a distributed sender will implement.
+//! - The coordinator reaches ranges through [`sender::Sender`]: the local [`store::Store`] on a
+//!   single node, the cluster crate's distributed sender (replicated ranges) in a cluster.
 //! - No parallel commits; see the module docs for the rest.
 
 pub mod api;
@@ -25,6 +25,7 @@ pub mod coord;
 pub mod error;
 pub mod local;
 pub mod range;
+pub mod sender;
 pub mod store;
 
 pub use error::{Error, Result, RetryReason};

@@ -13,6 +13,7 @@ use std::sync::Arc;
 /// Transactions on one store.
 pub struct LocalTxnManager {
     source: KvTxnSource,
+    store: Arc<Store>,
 }
 
 impl LocalTxnManager {
@@ -32,13 +33,14 @@ impl LocalTxnManager {
     pub fn with_config(mvcc: Mvcc, clock: Arc<Clock>, cfg: StoreConfig) -> Self {
         let store = Store::new(mvcc, clock, cfg);
         LocalTxnManager {
-            source: KvTxnSource::new(store),
+            source: KvTxnSource::new(store.clone()),
+            store,
         }
     }
 
     /// The store.
     pub fn store(&self) -> &Arc<Store> {
-        self.source.store()
+        &self.store
     }
 
     /// The store's MVCC data.

@@ -9,7 +9,7 @@
 
 use crate::api::{Header, Request, Response};
 use crate::range::latch::Span;
-use crate::range::{Range, RangeConfig, ResolveTask, Router};
+use crate::range::{LocalWrite, Range, RangeConfig, ResolveTask, Router};
 use crate::{Error, Result};
 use kv::mvcc::Mvcc;
 use kv::{Clock, Timestamp};
@@ -74,6 +74,9 @@ impl Store {
                 clock.clone(),
                 cfg.range.clone(),
                 tx.clone(),
+                Arc::new(LocalWrite(mvcc.engine().clone())),
+                // Like a new lease: no read served by this range can be above its start.
+                clock.now(),
             )));
             start = b.unwrap_or_default();
         }
@@ -188,6 +191,32 @@ fn routing_key<'a>(h: &'a Header, req: &'a Request) -> Result<&'a [u8]> {
         Request::Push { pushee, .. } => &pushee.anchor,
         Request::Query { anchor, .. } => anchor,
     })
+}
+
+impl crate::sender::Sender for Store {
+    fn clock(&self) -> &Arc<Clock> {
+        &self.clock
+    }
+
+    fn range_of(&self, key: &[u8]) -> u64 {
+        let r = self.range_for(key);
+        self.ranges
+            .iter()
+            .position(|x| Arc::ptr_eq(x, r))
+            .unwrap_or_default() as u64
+    }
+
+    fn uncertainty_limit(&self, read_ts: Timestamp) -> Timestamp {
+        read_ts
+    }
+
+    fn register(&self, read_ts: Timestamp) -> u64 {
+        Store::register(self, read_ts)
+    }
+
+    fn unregister(&self, token: u64) {
+        Store::unregister(self, token)
+    }
 }
 
 impl Router for Store {

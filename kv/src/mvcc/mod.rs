@@ -404,6 +404,19 @@ impl Mvcc {
 
     /// [`Mvcc::gc`] restricted to the user keys in `[start, end)`.
     pub fn gc_span(&self, start: &[u8], end: Option<&[u8]>, before: Timestamp) -> Result<usize> {
+        let engine = self.engine.clone();
+        self.gc_span_with(start, end, before, &mut |batch| engine.write(batch, false))
+    }
+
+    /// [`Mvcc::gc_span`] handing each batch of deletions to `write` instead of the engine (a
+    /// replicated range proposes them through Raft).
+    pub fn gc_span_with(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        before: Timestamp,
+        write: &mut dyn FnMut(WriteBatch) -> Result<()>,
+    ) -> Result<usize> {
         let mut removed = 0;
         let mut resume = meta_key(start);
         let raw_end = end.map(meta_key);
@@ -417,7 +430,7 @@ impl Mvcc {
             let batch = state.finish();
             removed += batch.ops.len();
             if !batch.is_empty() {
-                self.engine.write(batch, false)?;
+                write(batch)?;
             }
             match state.resume.take() {
                 Some(next) => resume = next,

@@ -4,8 +4,7 @@
 //! transaction whose record was found aborted so that its next operation fails fast.
 
 use crate::api::{Header, Request, TxnStatus};
-use crate::range::Router;
-use crate::store::Store;
+use crate::sender::Sender;
 use kv::mvcc::TxnId;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -23,11 +22,11 @@ pub struct Heartbeater {
 }
 
 impl Heartbeater {
-    /// Starts the heartbeat thread for `store`.
-    pub fn start(store: &Arc<Store>) -> Arc<Heartbeater> {
+    /// Starts the heartbeat thread sending through `store`.
+    pub fn start(store: &Arc<dyn Sender>) -> Arc<Heartbeater> {
         let hb = Arc::new(Heartbeater::default());
         let weak_hb = Arc::downgrade(&hb);
-        let weak_store: Weak<Store> = Arc::downgrade(store);
+        let weak_store: Weak<dyn Sender> = Arc::downgrade(store);
         std::thread::Builder::new()
             .name("txn-heartbeat".into())
             .spawn(move || loop {
@@ -35,13 +34,13 @@ impl Heartbeater {
                 let (Some(hb), Some(store)) = (weak_hb.upgrade(), weak_store.upgrade()) else {
                     return;
                 };
-                hb.beat_all(&store);
+                hb.beat_all(store.as_ref());
             })
             .ok();
         hb
     }
 
-    fn beat_all(&self, store: &Store) {
+    fn beat_all(&self, store: &dyn Sender) {
         let entries: Vec<(Header, Arc<AtomicBool>)> =
             self.entries.lock().values().cloned().collect();
         for (h, aborted) in entries {

@@ -32,8 +32,7 @@ pub use heartbeat::{Heartbeater, HEARTBEAT_INTERVAL};
 
 use crate::api::{Header, Request, Response};
 use crate::range::latch::Span;
-use crate::range::Router;
-use crate::store::Store;
+use crate::sender::Sender;
 use crate::{
     Error, LockStrength, Result, RetryReason, ScanPage, Transaction, TxnOptions, TxnSource,
 };
@@ -56,21 +55,22 @@ const NORMAL_PRIORITY: u32 = 1;
 /// The buffered writes of one key: (sequence, value or None for a delete), oldest first.
 type WriteHistory = Vec<(Seq, Option<Vec<u8>>)>;
 
-/// Starts transactions on a store.
+/// Starts transactions over a sender (a single node's store or a cluster's distributed
+/// sender).
 pub struct KvTxnSource {
-    store: Arc<Store>,
+    store: Arc<dyn Sender>,
     heartbeater: Arc<Heartbeater>,
 }
 
 impl KvTxnSource {
     /// A source over `store` (starts its heartbeat thread).
-    pub fn new(store: Arc<Store>) -> Self {
+    pub fn new(store: Arc<dyn Sender>) -> Self {
         let heartbeater = Heartbeater::start(&store);
         KvTxnSource { store, heartbeater }
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<Store> {
+    /// The sender.
+    pub fn sender(&self) -> &Arc<dyn Sender> {
         &self.store
     }
 }
@@ -109,9 +109,12 @@ impl TxnSource for KvTxnSource {
             heartbeater: self.heartbeater.clone(),
             meta,
             read_ts,
-            // The local store's clock is the one that issued read_ts: its observed timestamp
-            // is the start, so there is no uncertainty window on it.
-            uncertainty_limit: read_ts,
+            uncertainty_limit: if opts.as_of.is_some() {
+                // A historical read is at a fixed time; nothing is uncertain.
+                read_ts
+            } else {
+                self.store.uncertainty_limit(read_ts)
+            },
             read_only: opts.read_only || opts.as_of.is_some(),
             buffer: BTreeMap::new(),
             buffered_bytes: 0,
@@ -135,7 +138,7 @@ impl TxnSource for KvTxnSource {
 
 /// One transaction's coordinator.
 pub struct Coord {
-    store: Arc<Store>,
+    store: Arc<dyn Sender>,
     heartbeater: Arc<Heartbeater>,
     meta: TxnMeta,
     read_ts: Timestamp,
@@ -334,11 +337,11 @@ impl Coord {
 
     /// Whether every key the commit touches lives in the anchor's range.
     fn one_range(&self) -> bool {
-        let anchor = self.store.range_for(&self.meta.anchor);
+        let anchor = self.store.range_of(&self.meta.anchor);
         self.buffer
             .keys()
             .chain(self.lock_keys.iter())
-            .all(|k| Arc::ptr_eq(self.store.range_for(k), anchor))
+            .all(|k| self.store.range_of(k) == anchor)
     }
 
     fn commit_inner(&mut self) -> Result<Timestamp> {
@@ -354,6 +357,11 @@ impl Coord {
         if !self.intents_written && self.one_range() {
             return self.commit_one_phase();
         }
+        self.commit_two_phase()
+    }
+
+    /// Writes every buffered write as an intent, then commits the record.
+    fn commit_two_phase(&mut self) -> Result<Timestamp> {
         self.flush()?;
         let r = self.store.route(
             &self.header(),
@@ -382,7 +390,20 @@ impl Coord {
             lock_keys: self.lock_keys.iter().cloned().collect(),
         };
         for _ in 0..MAX_BUMPS {
-            let r = self.store.route(&self.header(), &req)?;
+            let r = match self.store.route(&self.header(), &req) {
+                Err(Error::RangeKeyMismatch(_)) => {
+                    // The keys turned out to span ranges (routing was stale: a split): put
+                    // the writes back and commit in two phases.
+                    if let Request::EndTxn { one_phase, .. } = req {
+                        let seq = self.seq;
+                        for (k, v) in one_phase {
+                            self.buffer.insert(k, vec![(seq, v)]);
+                        }
+                    }
+                    return self.commit_two_phase();
+                }
+                other => other?,
+            };
             if r.needs_refresh {
                 let to = r.write_ts.unwrap_or(self.meta.write_ts);
                 let reason = if r.write_too_old {

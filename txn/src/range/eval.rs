@@ -192,7 +192,7 @@ impl Range {
         intent.history.push((seq, value.map(|v| v.to_vec())));
         let mut batch = WriteBatch::new();
         Mvcc::put_intent(&mut batch, key, &intent)?;
-        self.mvcc.engine().write(batch, false)?;
+        self.writer.write(batch, false)?;
         Ok(Eval::Done(Response {
             write_ts: Some(ts),
             write_too_old: wto,
@@ -247,7 +247,7 @@ impl Range {
         let mut batch = WriteBatch::new();
         self.resolve_into(&mut batch, key, txn, commit_ts, ignored)?;
         if !batch.is_empty() {
-            self.mvcc.engine().write(batch, false)?;
+            self.writer.write(batch, false)?;
         }
         Ok(Eval::Done(Response::default()))
     }

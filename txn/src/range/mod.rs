@@ -16,11 +16,16 @@
 //! Requests reach other ranges (pushes, async intent resolution) through a [`Router`], so the
 //! same code works when those ranges live on other nodes.
 //!
+//! Evaluation reads the local engine and hands its writes to a [`Replicate`]: on a single node
+//! that writes the engine; in a cluster it proposes the batch through the range's Raft group
+//! and returns once the batch is applied locally (the leaseholder evaluates under latches, so
+//! requests that overlap see each other's effects in order).
+//!
 //! IMPLEMENTATION CAVEATS
-//! - Ranges are not replicated yet (ranges-and-Raft issue): evaluation writes straight to the
-//!   store's engine. Each range's in-memory state (timestamp cache, lock table, wait queue) is
-//!   lost on restart; the timestamp cache restarts at the clock's reading, like a new lease
-//!   (safe on one node, whose reads all used its own clock).
+//! - The in-memory state (timestamp cache, lock table, wait queue) lives on the leaseholder
+//!   only and starts empty with a low-water mark at the lease start (or the restart): locks of
+//!   locking reads are lost when the lease moves or the range splits; serializability does not
+//!   depend on them (reads are still validated by refresh).
 //! - Waiters are not queued fairly per key: they wait on the conflicting transaction and all
 //!   retry when it finishes.
 
@@ -33,23 +38,42 @@ mod waitq;
 
 use crate::api::{Header, Request, Response};
 use crate::Result;
+use kv::engine::{Engine, WriteBatch};
 use kv::mvcc::{Mvcc, TxnMeta};
 use kv::{Clock, Timestamp};
 use latch::{Latches, Span};
 use locks::LockTable;
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use tscache::TsCache;
 use waitq::WaitQueue;
 
-pub use record::record_key;
+pub use record::{record_key, record_span};
 
 /// Sends a request to whichever range owns its key (the store now, the distributed sender in
 /// a cluster).
 pub trait Router: Send + Sync {
     /// Routes and executes one request.
     fn route(&self, h: &Header, req: &Request) -> Result<Response>;
+}
+
+/// Where a range's evaluated writes go.
+pub trait Replicate: Send + Sync {
+    /// Makes `batch` durable (with `sync`, on disk) on the range's replicas and applied to the
+    /// local engine before returning. An error means the batch was not applied, except
+    /// [`crate::Error::Ambiguous`].
+    fn write(&self, batch: WriteBatch, sync: bool) -> Result<()>;
+}
+
+/// Writes straight to a local engine: a range with one replica on one node.
+pub struct LocalWrite(pub Arc<dyn Engine>);
+
+impl Replicate for LocalWrite {
+    fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        Ok(self.0.write(batch, sync)?)
+    }
 }
 
 /// Settings every range of a store shares.
@@ -88,6 +112,11 @@ pub struct Range {
     waitq: WaitQueue,
     gc_threshold: Mutex<Timestamp>,
     resolver: Mutex<mpsc::Sender<ResolveTask>>,
+    writer: Arc<dyn Replicate>,
+    /// Set when the range object is replaced (split, lease moved away): requests that were
+    /// already inside it fail with a routing error instead of recording reads in a timestamp
+    /// cache nobody consults any more.
+    retired: AtomicBool,
 }
 
 /// The outcome of one evaluation.
@@ -101,16 +130,18 @@ enum Eval {
 }
 
 impl Range {
-    /// A range over `span` of the store's MVCC data.
+    /// A range over `span` of the store's MVCC data, writing through `writer`. Reads served
+    /// before now (by this node or an earlier leaseholder, whose lease ended before now) are
+    /// covered by the timestamp cache's low-water mark `low_water`.
     pub fn new(
         span: Span,
         mvcc: Mvcc,
         clock: Arc<Clock>,
         cfg: RangeConfig,
         resolver: mpsc::Sender<ResolveTask>,
+        writer: Arc<dyn Replicate>,
+        low_water: Timestamp,
     ) -> Range {
-        // Like a new lease: no read served by this range can be above its start.
-        let low_water = clock.now();
         Range {
             span,
             mvcc,
@@ -122,13 +153,32 @@ impl Range {
             waitq: WaitQueue::default(),
             gc_threshold: Mutex::new(Timestamp::ZERO),
             resolver: Mutex::new(resolver),
+            writer,
+            retired: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the range replaced (see the field's doc).
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
+    }
+
+    fn check_current(&self) -> Result<()> {
+        if self.retired.load(Ordering::SeqCst) {
+            return Err(crate::Error::RangeKeyMismatch(format!(
+                "range {:?} was replaced while the request ran",
+                self.span
+            )));
+        }
+        Ok(())
     }
 
     /// Executes a request, pushing and waiting through conflicts.
     pub fn execute(&self, router: &dyn Router, h: &Header, req: &Request) -> Result<Response> {
         loop {
-            match self.evaluate(router, h, req)? {
+            let eval = self.evaluate(router, h, req)?;
+            self.check_current()?;
+            match eval {
                 Eval::Done(r) => return Ok(r),
                 Eval::Conflict { pushee, key } => conflict::handle(router, h, pushee, key)?,
             }
@@ -175,9 +225,24 @@ impl Range {
             }
             *t = threshold;
         }
-        Ok(self
-            .mvcc
-            .gc_span(&self.span.start, self.span.end.as_deref(), threshold)?)
+        let writer = self.writer.clone();
+        let mut failed = None;
+        let removed = self.mvcc.gc_span_with(
+            &self.span.start,
+            self.span.end.as_deref(),
+            threshold,
+            &mut |batch| {
+                writer.write(batch, false).map_err(|e| {
+                    let msg = e.to_string();
+                    failed = Some(e);
+                    kv::Error::Engine(msg)
+                })
+            },
+        );
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(removed?)
     }
 
     /// The current GC threshold.

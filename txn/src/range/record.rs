@@ -19,14 +19,32 @@ use std::time::Duration;
 /// and its own fate.
 pub const PUSH_WAIT: Duration = Duration::from_millis(50);
 
-/// The local key of a transaction record.
+/// The second byte of transaction record keys (after [`LOCAL_PREFIX`]).
+pub const RECORD_KIND: u8 = b'T';
+
+/// The local key of a transaction record: `0x01 'T' meta_key(anchor) id`. Records sort by
+/// anchor (the escaped, terminated form keeps the order and is prefix-free), so the records of
+/// a range's span are one contiguous span too ([`record_span`]): snapshots and splits move them
+/// with the range's data.
 pub fn record_key(id: TxnId, anchor: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(2 + 16 + anchor.len());
-    k.push(LOCAL_PREFIX);
-    k.push(b't');
+    let mut k = record_prefix(anchor);
     k.extend_from_slice(&id.0.to_be_bytes());
-    k.extend_from_slice(anchor);
     k
+}
+
+fn record_prefix(anchor: &[u8]) -> Vec<u8> {
+    let mut k = vec![LOCAL_PREFIX, RECORD_KIND];
+    k.extend_from_slice(&kv::mvcc::meta_key(anchor));
+    k
+}
+
+/// The local key span holding the records of transactions anchored in `[start, end)`.
+pub fn record_span(start: &[u8], end: Option<&[u8]>) -> (Vec<u8>, Vec<u8>) {
+    let end = match end {
+        Some(e) => record_prefix(e),
+        None => vec![LOCAL_PREFIX, RECORD_KIND + 1],
+    };
+    (record_prefix(start), end)
 }
 
 fn no_txn() -> Error {
@@ -83,6 +101,12 @@ impl Range {
                 span: Span::key(k),
                 write: true,
             });
+        }
+        if !self.span.contains(&txn.anchor) || one_phase.iter().any(|(k, _)| !self.span.contains(k))
+        {
+            return Err(Error::RangeKeyMismatch(
+                "a one-phase commit's keys span more than one range".into(),
+            ));
         }
         let latch = self.latches.acquire(latches);
         let rec = self.read_record(txn.id, &txn.anchor)?;
@@ -161,7 +185,7 @@ impl Range {
             );
         }
         if !batch.is_empty() {
-            self.mvcc.engine().write(batch, commit && self.cfg.sync)?;
+            self.writer.write(batch, commit && self.cfg.sync)?;
         }
         drop(latch);
         self.waitq.finished();
@@ -241,7 +265,7 @@ impl Range {
         rec.last_heartbeat = now;
         let mut batch = WriteBatch::new();
         Self::put_record(&mut batch, &rec);
-        self.mvcc.engine().write(batch, false)?;
+        self.writer.write(batch, false)?;
         Ok(Response {
             status: Some(TxnStatus::Pending),
             ..Response::default()
@@ -262,7 +286,7 @@ impl Range {
         rec.status = TxnStatus::Aborted;
         let mut batch = WriteBatch::new();
         Self::put_record(&mut batch, &rec);
-        self.mvcc.engine().write(batch, false)?;
+        self.writer.write(batch, false)?;
         self.waitq.finished();
         Ok(Response {
             status: Some(TxnStatus::Aborted),
