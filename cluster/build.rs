@@ -3,6 +3,8 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/admin.proto");
-    tonic_prost_build::configure().compile_protos(&["proto/admin.proto"], &["proto"])?;
+    println!("cargo:rerun-if-changed=proto/transport.proto");
+    tonic_prost_build::configure()
+        .compile_protos(&["proto/admin.proto", "proto/transport.proto"], &["proto"])?;
     Ok(())
 }

@@ -14,15 +14,25 @@
 //!
 //! Implementations (all behind the same trait, so in-process clusters, the deterministic
 //! tests and real processes run the same node code):
-//! - `local`: an in-process registry of handlers by node id (in-process clusters, `demo`).
-//! - `grpc`: tonic, one batched Raft message stream per peer and a unary call RPC.
-//! - `filter`: wraps another transport and injects latency by locality pair (a region-to-region
+//! - [`local`]: an in-process registry of handlers by node id (in-process clusters, `demo`):
+//!   [`LocalNetwork`] and its per-node [`LocalTransport`].
+//! - [`grpc`]: tonic, one batched Raft message stream per peer and a unary call RPC:
+//!   [`GrpcTransport`] sends; [`grpc::service_with_shutdown`] is the receiving tonic service.
+//! - [`filter`]: wraps another transport and injects latency by locality pair (a region-to-region
 //!   RTT matrix), drops messages, or partitions chosen nodes, since these machines have no
-//!   kernel traffic shaping.
+//!   kernel traffic shaping: [`FilteredTransport`] per node, [`Filters`] shared by the network.
 //!
 //! HAZARD: raft-rs decodes Raft messages with protobuf 2.x, which has an advisory about deep
 //! recursion on untrusted input. Only peers' Raft messages reach that decoder; client bytes
 //! never do.
+
+pub mod filter;
+pub mod grpc;
+pub mod local;
+
+pub use filter::{FilteredTransport, Filters};
+pub use grpc::GrpcTransport;
+pub use local::{LocalNetwork, LocalTransport};
 
 use kv::{NodeId, RangeId};
 use serde::{Deserialize, Serialize};
