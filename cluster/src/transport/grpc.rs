@@ -35,6 +35,8 @@
 //!   node layer should name the destination inside its call payloads).
 //! - No TLS or authentication (`--insecure` only), like the rest of the node.
 //! - Queue overflow drops the newest messages rather than the oldest.
+//! - `call` after the runtime behind the handle has shut down fails inside tokio (its timers
+//!   panic); stop calling before dropping the node's runtime.
 
 use super::{Handler, RaftEnvelope, Target, Transport, TransportError};
 use futures::Stream;
