@@ -43,6 +43,9 @@ enum WorkloadCommand {
     /// Run a workload and report throughput and latency.
     #[command(subcommand)]
     Run(WorkloadRun),
+    /// Check a workload's consistency conditions after a run.
+    #[command(subcommand)]
+    Check(WorkloadCheck),
 }
 
 #[derive(Subcommand)]
@@ -51,6 +54,8 @@ enum WorkloadInit {
     Kv(cluster::workload::kv::InitOpts),
     /// Transfers between accounts in bank (id INT8 PRIMARY KEY, balance INT8).
     Bank(cluster::workload::bank::InitOpts),
+    /// The nine TPC-C tables, loaded per the spec for --warehouses.
+    Tpcc(cluster::workload::tpcc::InitOpts),
 }
 
 #[derive(Subcommand)]
@@ -59,6 +64,14 @@ enum WorkloadRun {
     Kv(cluster::workload::kv::RunOpts),
     /// Transfers between accounts in SERIALIZABLE transactions, retried on 40001.
     Bank(cluster::workload::bank::RunOpts),
+    /// TPC-C-like: the five transactions with the spec's mix; reports tpmC.
+    Tpcc(cluster::workload::tpcc::RunOpts),
+}
+
+#[derive(Subcommand)]
+enum WorkloadCheck {
+    /// TPC-C consistency conditions 1-4.
+    Tpcc(cluster::workload::tpcc::CheckOpts),
 }
 
 #[derive(Args)]
@@ -237,6 +250,27 @@ async fn run(cli: Cli) -> Result<i32> {
                 return Ok(1);
             }
             Ok(0)
+        }
+        Command::Workload(WorkloadCommand::Init(WorkloadInit::Tpcc(opts))) => {
+            cluster::workload::tpcc::init(&opts).await.map(|_| 0)
+        }
+        Command::Workload(WorkloadCommand::Run(WorkloadRun::Tpcc(opts))) => {
+            let result = cluster::workload::tpcc::run(&opts).await?;
+            if opts.json {
+                println!("{}", serde_json::to_string(&result)?);
+            } else {
+                cluster::workload::tpcc::print_result(&result);
+            }
+            Ok(0)
+        }
+        Command::Workload(WorkloadCommand::Check(WorkloadCheck::Tpcc(opts))) => {
+            let conditions = cluster::workload::tpcc::check(&opts).await?;
+            if cluster::workload::tpcc::check::print_check(&conditions) {
+                Ok(0)
+            } else {
+                eprintln!("ERROR: TPC-C consistency check failed");
+                Ok(1)
+            }
         }
         Command::Version => {
             println!("meridian v{}", cluster::status::BUILD_VERSION);

@@ -11,12 +11,12 @@
 //! and latency, and checking at the end that money was conserved (exit code 1 if not). See
 //! `tests/bench/contention.sh`.
 //!
-//! IMPLEMENTATION CAVEATS
-//! - Only the `kv` and `bank` workloads exist; `tpcc` belongs to the benchmark-suite issue.
+//! `meridian workload init|run|check tpcc <url>`: the TPC-C-like workload (see [`tpcc`]).
 
 pub mod bank;
 pub mod kv;
 mod stats;
+pub mod tpcc;
 
 pub use stats::{OpStats, Summary};
 
