@@ -118,11 +118,75 @@ pub trait Transaction: Send {
     fn rollback(self: Box<Self>);
 }
 
-/// Something that starts transactions: a local store now, the distributed sender later.
+/// Something that starts transactions: a single node's store, or a cluster node's
+/// distributed sender. It also answers the range questions SQL asks (`SHOW RANGES`,
+/// `ALTER TABLE ... SPLIT AT`, `SHOW CLUSTER`-style node listings).
 pub trait TxnSource: Send + Sync {
     /// Starts a transaction.
     fn begin(&self, opts: TxnOptions) -> Result<Box<dyn Transaction>>;
 
     /// The current time of this node's clock.
     fn now(&self) -> Timestamp;
+
+    /// The ranges overlapping `[start, end)`, in key order.
+    fn ranges(&self, start: &[u8], end: Option<&[u8]>) -> Result<Vec<RangeInfo>> {
+        let _ = (start, end);
+        Ok(vec![RangeInfo {
+            range_id: 1,
+            start: Vec::new(),
+            end: None,
+            replicas: vec![1],
+            leaseholder: Some(1),
+        }])
+    }
+
+    /// Splits the range holding `key` so that a range starts at `key` (nothing to do when one
+    /// already does).
+    fn split_at(&self, key: &[u8]) -> Result<()> {
+        let _ = key;
+        Err(Error::Internal(
+            "this node does not split ranges (single-node store)".into(),
+        ))
+    }
+
+    /// The nodes of the cluster.
+    fn nodes(&self) -> Result<Vec<NodeInfo>> {
+        Ok(Vec::new())
+    }
+}
+
+/// One range, as `SHOW RANGES` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeInfo {
+    /// The range id.
+    pub range_id: u64,
+    /// First key.
+    pub start: Vec<u8>,
+    /// First key after it (None: end of the keyspace).
+    pub end: Option<Vec<u8>>,
+    /// Node ids holding a replica (voters).
+    pub replicas: Vec<u64>,
+    /// The node holding the lease, if known.
+    pub leaseholder: Option<u64>,
+}
+
+/// One node, as `SHOW CLUSTER` / `crdb_internal.gossip_nodes` print it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Node id.
+    pub node_id: u64,
+    /// gRPC address.
+    pub address: String,
+    /// SQL address.
+    pub sql_address: String,
+    /// Locality, e.g. `region=us-east1,zone=a`.
+    pub locality: String,
+    /// Whether its liveness record is current.
+    pub is_live: bool,
+    /// Whether it is being decommissioned.
+    pub decommissioning: bool,
+    /// Number of ranges it holds a replica of (None: unknown).
+    pub ranges: Option<u64>,
+    /// Number of leases it holds (None: unknown).
+    pub leases: Option<u64>,
 }

@@ -176,7 +176,7 @@ fn resolver_loop(store: Weak<Store>, rx: mpsc::Receiver<ResolveTask>) {
 }
 
 /// The key that decides which range serves a request.
-fn routing_key<'a>(h: &'a Header, req: &'a Request) -> Result<&'a [u8]> {
+pub fn routing_key<'a>(h: &'a Header, req: &'a Request) -> Result<&'a [u8]> {
     Ok(match req {
         Request::Get { key, .. } | Request::Put { key, .. } | Request::Resolve { key, .. } => key,
         Request::Scan { start, .. } | Request::Refresh { start, .. } => start,
