@@ -66,11 +66,12 @@ pub async fn execute(conn: &mut Conn, input: &Input) -> Result<Outcome, Error> {
         let np: [&(dyn ToSql + Sync); 3] = [&w, &d, &o_id];
         let op: [&(dyn ToSql + Sync); 4] = [&w, &d, &o_id, &input.carrier_id];
         let lp: [&(dyn ToSql + Sync); 4] = [&w, &d, &o_id, &date];
-        let (_, order, lines) = tokio::try_join!(
+        let (deleted, order, lines) = tokio::join!(
             conn.client.execute(conn.stmt("dl_delete"), &np),
             conn.client.query_opt(conn.stmt("dl_order"), &op),
             conn.client.query(conn.stmt("dl_lines"), &lp),
-        )?;
+        );
+        let (_, order, lines) = (deleted?, order?, lines?);
         let Some(order) = order else { continue };
         let c_id: i32 = order.try_get(0)?;
         let mut total = 0i64;

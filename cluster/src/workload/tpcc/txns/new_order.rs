@@ -9,7 +9,7 @@
 
 use super::{now, placeholders, Conn, Ctx, Outcome};
 use crate::workload::tpcc::rand::{cents_to_decimal, Rng};
-use futures::future::{try_join_all, BoxFuture};
+use futures::future::{join_all, BoxFuture};
 use std::collections::BTreeMap;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Error;
@@ -177,11 +177,12 @@ async fn read_stock(conn: &mut Conn, input: &Input) -> Result<StockRows, Error> 
 pub async fn execute(conn: &mut Conn, input: &Input) -> Result<Outcome, Error> {
     let (w, d, c) = (input.w_id, input.d_id, input.c_id);
     let (wd, wdc): ([&(dyn ToSql + Sync); 2], [&(dyn ToSql + Sync); 3]) = ([&w, &d], [&w, &d, &c]);
-    let (district, _warehouse, _customer) = tokio::try_join!(
+    let (district, warehouse, customer) = tokio::join!(
         conn.client.query_one(conn.stmt("no_district"), &wd),
         conn.client.query_one(conn.stmt("no_warehouse"), &wd[..1]),
         conn.client.query_one(conn.stmt("no_customer"), &wdc),
-    )?;
+    );
+    let (district, _, _) = (district?, warehouse?, customer?);
     let o_id: i32 = district.try_get::<_, i32>(1)? - 1;
 
     let mut ids: Vec<i32> = input.lines.iter().map(|l| l.i_id).collect();
@@ -281,7 +282,10 @@ async fn write_order(
         c.execute(conn.stmt("no_new_order"), &new_order_params),
     ));
     writes.push(Box::pin(c.execute(&lines_st, &line_params)));
-    try_join_all(writes).await?;
+    // In statement order: the first failure aborted the transaction and hides behind later 25P02s.
+    for r in join_all(writes).await {
+        r?;
+    }
     Ok(())
 }
 

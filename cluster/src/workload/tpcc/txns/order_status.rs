@@ -52,10 +52,11 @@ pub async fn execute(conn: &mut Conn, input: &Input) -> Result<Outcome, Error> {
         return Ok(Outcome::Committed); // only with a reduced test scale
     };
     let p: [&(dyn ToSql + Sync); 3] = [&w, &d, &c_id];
-    let (_customer, order) = tokio::try_join!(
+    let (customer, order) = tokio::join!(
         conn.client.query_opt(conn.stmt("os_customer"), &p),
         conn.client.query_opt(conn.stmt("os_order"), &p),
-    )?;
+    );
+    let (_, order) = (customer?, order?);
     if let Some(order) = order {
         let o_id: i32 = order.try_get(0)?;
         let lp: [&(dyn ToSql + Sync); 3] = [&w, &d, &o_id];

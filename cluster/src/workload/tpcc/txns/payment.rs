@@ -81,11 +81,12 @@ pub async fn execute(conn: &mut Conn, input: &Input) -> Result<Outcome, Error> {
     let (w, d) = (input.w_id, input.d_id);
     let wp: [&(dyn ToSql + Sync); 2] = [&amount, &w];
     let dp: [&(dyn ToSql + Sync); 3] = [&amount, &w, &d];
-    let (warehouse, district, c_id) = tokio::try_join!(
+    let (warehouse, district, c_id) = tokio::join!(
         conn.client.query_one(conn.stmt("pay_warehouse"), &wp),
         conn.client.query_one(conn.stmt("pay_district"), &dp),
         conn.customer_id(input.c_w_id, input.c_d_id, &input.customer),
-    )?;
+    );
+    let (warehouse, district, c_id) = (warehouse?, district?, c_id?);
     let Some(c_id) = c_id else {
         // Only possible with a reduced test scale; nothing was charged.
         return Ok(Outcome::Committed);
@@ -101,10 +102,11 @@ pub async fn execute(conn: &mut Conn, input: &Input) -> Result<Outcome, Error> {
     let cp: [&(dyn ToSql + Sync); 5] = [&amount, &prefix, &cw, &cd, &c_id];
     let date = now();
     let hp: [&(dyn ToSql + Sync); 8] = [&c_id, &cd, &cw, &d, &w, &date, &amount, &h_data];
-    let (customer, _) = tokio::try_join!(
+    let (customer, history) = tokio::join!(
         conn.client.query_opt(conn.stmt("pay_customer"), &cp),
         conn.client.execute(conn.stmt("pay_history"), &hp),
-    )?;
+    );
+    let (customer, _) = (customer?, history?);
     if customer.is_none() {
         tracing::warn!("payment: customer {cw}/{cd}/{c_id} not found");
     }
