@@ -41,7 +41,7 @@ impl proto::admin_server::Admin for AdminService {
         Metrics::inc(&self.info.metrics.admin_rpcs);
         let i = &self.info;
         Ok(Response::new(NodeStatusResponse {
-            node_id: i.node_id,
+            node_id: i.node_id(),
             address: i.listen_addr.to_string(),
             sql_address: i.sql_addr.to_string(),
             http_address: i.http_addr.to_string(),

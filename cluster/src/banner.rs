@@ -49,7 +49,7 @@ pub fn render(node: &NodeHandle, took: Duration, restarted: bool) -> String {
         ("store[0]", store),
         ("storage engine", "rocksdb".to_string()),
         ("status", status.to_string()),
-        ("nodeID", i.node_id.to_string()),
+        ("nodeID", i.node_id().to_string()),
     ];
     let mut out = format!(
         "Meridian node starting at {} (took {:.1}s)\n",

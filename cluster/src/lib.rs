@@ -17,15 +17,22 @@
 //!   arrive with later issues. `--insecure` is required.
 
 pub mod admin;
+pub mod allocator;
 pub mod banner;
 pub mod config;
 pub mod demo;
+pub mod desc;
+pub mod dist;
 pub mod http;
 pub mod node;
+pub mod rpc;
+pub mod server;
 pub mod shell;
 pub mod sqlserve;
 pub mod status;
+pub mod store;
 pub mod transport;
+pub mod txns;
 pub mod workload;
 
 pub use config::{NodeConfig, StoreSpec};

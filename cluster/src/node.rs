@@ -50,6 +50,9 @@ pub struct NodeHandle {
     engine: Arc<dyn Engine>,
     shutdown_tx: watch::Sender<bool>,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
+    /// Run at shutdown after the servers stopped, before the store is synced (cluster nodes
+    /// stop their Raft thread and background queues here).
+    stoppers: Vec<Box<dyn FnOnce() + Send>>,
 }
 
 impl NodeHandle {
@@ -93,6 +96,9 @@ impl NodeHandle {
                 abort.abort();
             }
         }
+        for stop in self.stoppers {
+            stop();
+        }
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || engine.sync())
             .await
@@ -130,7 +136,7 @@ pub async fn start_single_node(cfg: NodeConfig) -> Result<NodeHandle> {
     }
 
     let info = Arc::new(NodeInfo {
-        node_id: 1,
+        node_id: 1.into(),
         listen_addr: grpc_listener.local_addr()?,
         sql_addr: sql_listener.local_addr()?,
         http_addr: http_listener.local_addr()?,
@@ -176,10 +182,42 @@ pub async fn start_single_node(cfg: NodeConfig) -> Result<NodeHandle> {
         engine,
         shutdown_tx,
         tasks,
+        stoppers: Vec::new(),
     })
 }
 
-async fn bind(addr: SocketAddr, what: &str, flag: &str) -> Result<TcpListener> {
+/// The parts of a running node, for [`NodeHandle::from_parts`].
+pub(crate) struct NodeParts {
+    pub info: Arc<NodeInfo>,
+    pub store: StoreSpec,
+    pub txns: Arc<dyn TxnSource>,
+    pub engine: Arc<dyn Engine>,
+    pub shutdown_tx: watch::Sender<bool>,
+    pub tasks: Vec<(&'static str, JoinHandle<()>)>,
+    pub stoppers: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl NodeHandle {
+    /// A handle over a node started elsewhere (cluster nodes, `crate::server`).
+    pub(crate) fn from_parts(p: NodeParts) -> NodeHandle {
+        NodeHandle {
+            info: p.info,
+            store: p.store,
+            txns: p.txns,
+            engine: p.engine,
+            shutdown_tx: p.shutdown_tx,
+            tasks: p.tasks,
+            stoppers: p.stoppers,
+        }
+    }
+
+    /// The shutdown signal, for tasks started next to the node's servers.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+}
+
+pub(crate) async fn bind(addr: SocketAddr, what: &str, flag: &str) -> Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
             format!(" (is another node or program using it? choose another with {flag})")
@@ -190,7 +228,7 @@ async fn bind(addr: SocketAddr, what: &str, flag: &str) -> Result<TcpListener> {
     })
 }
 
-async fn open_store(store: &StoreSpec) -> Result<Arc<dyn Engine>> {
+pub(crate) async fn open_store(store: &StoreSpec) -> Result<Arc<dyn Engine>> {
     match store {
         StoreSpec::Memory => Ok(Arc::new(MemoryEngine::new())),
         StoreSpec::Path(path) => {

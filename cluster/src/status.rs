@@ -29,7 +29,7 @@ impl Metrics {
 #[derive(Debug)]
 pub struct NodeInfo {
     /// The node id (1 until nodes join clusters).
-    pub node_id: u64,
+    pub node_id: std::sync::atomic::AtomicU64,
     /// gRPC address (bound).
     pub listen_addr: SocketAddr,
     /// pgwire address (bound).
@@ -47,6 +47,11 @@ pub struct NodeInfo {
 }
 
 impl NodeInfo {
+    /// The node id (0 while a joining node waits for one).
+    pub fn node_id(&self) -> u64 {
+        self.node_id.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Milliseconds since the Unix epoch at start.
     pub fn started_at_unix_ms(&self) -> i64 {
         self.started_at
@@ -82,7 +87,7 @@ impl NodeInfo {
             "meridian_build_info{{version=\"{BUILD_VERSION}\"}} 1\n"
         ));
         out.push_str("# HELP meridian_node_id This node's id.\n# TYPE meridian_node_id gauge\n");
-        out.push_str(&format!("meridian_node_id {}\n", self.node_id));
+        out.push_str(&format!("meridian_node_id {}\n", self.node_id()));
         out.push_str("# HELP meridian_uptime_seconds Seconds since the node started.\n");
         out.push_str("# TYPE meridian_uptime_seconds gauge\n");
         out.push_str(&format!(

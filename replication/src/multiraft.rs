@@ -142,6 +142,23 @@ impl MultiRaft {
         Ok(())
     }
 
+    /// Removes a group from memory only (its state stays, e.g. to be re-created over it).
+    pub fn remove_group_keep_state(&mut self, range: RangeId) {
+        self.groups.remove(&range);
+    }
+
+    /// Reports the outcome of sending a snapshot to a peer.
+    pub fn report_snapshot(
+        &mut self,
+        range: RangeId,
+        replica_id: u64,
+        status: raft::SnapshotStatus,
+    ) {
+        if let Some(g) = self.groups.get_mut(&range) {
+            g.node.report_snapshot(replica_id, status);
+        }
+    }
+
     /// Whether a group exists for `range`.
     pub fn has_group(&self, range: RangeId) -> bool {
         self.groups.contains_key(&range)
@@ -163,11 +180,16 @@ impl MultiRaft {
         }
     }
 
-    /// Proposes a command on the leader; returns the log index it was appended at.
+    /// Proposes a command; returns the log index it was appended at, or 0 when a follower
+    /// forwarded it to the leader (index unknown here). Fails when no leader is known.
     pub fn propose(&mut self, range: RangeId, data: Vec<u8>) -> Result<u64> {
         let g = self.group(range)?;
         if g.node.raft.state != StateRole::Leader {
-            return Err(Error::NotLeader);
+            if g.node.raft.leader_id == raft::INVALID_ID {
+                return Err(Error::NotLeader);
+            }
+            g.node.propose(Vec::new(), data)?;
+            return Ok(0);
         }
         g.node.propose(Vec::new(), data)?;
         Ok(g.node.raft.raft_log.last_index())

@@ -169,8 +169,16 @@ impl LogStore {
         self.truncated = (index, term);
         self.entries.clear();
         self.applied = index;
+        // An uninitialised replica may already have voted in a later term (it existed
+        // before the split that creates it here applied): keep that vote.
+        let (term_now, vote) = if self.hard.term > term {
+            (self.hard.term, self.hard.vote)
+        } else {
+            (term, 0)
+        };
         self.hard = HardState {
-            term,
+            term: term_now,
+            vote,
             commit: index,
             ..HardState::default()
         };

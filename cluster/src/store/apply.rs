@@ -1,0 +1,394 @@
+//! Applying committed commands, snapshots and membership changes: the replicated state
+//! machine of every range on the store.
+//!
+//! Apply is deterministic: it reads only the command and the replica's replicated state (the
+//! descriptor and lease as of the previous command), never a clock. A command evaluated under
+//! an older lease or descriptor generation is rejected the same way on every replica.
+//!
+//! Effects on in-memory state (descriptor, lease, the leaseholder's transaction range) and
+//! replies to waiting proposers are collected while staging and carried out only after the
+//! batch holding the applied writes is written ([`StateMachine::applied_written`]), so a
+//! request never evaluates against state the engine does not show yet.
+
+use super::{Replica, Store};
+use crate::desc::{self, Command, Lease, RangeDescriptor};
+use kv::engine::{Visit, WriteBatch};
+use kv::keys::META_PREFIX;
+use kv::{RangeId, ReplicaId};
+use raft::prelude::Snapshot;
+use replication::{Applied, SnapshotSource, StateMachine};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+/// What the Raft thread must do after an iteration (it owns the groups).
+pub enum PostAction {
+    /// Create the group of a range made by a split.
+    CreateGroup {
+        /// Its descriptor.
+        desc: RangeDescriptor,
+        /// The local replica.
+        replica: ReplicaId,
+    },
+    /// The local replica was removed from the range: drop the group and its state.
+    Destroy(RangeId),
+}
+
+enum Effect {
+    Reply(u64, Result<(), txn::Error>),
+    State {
+        range: RangeId,
+        desc: Option<RangeDescriptor>,
+        lease: Lease,
+    },
+    Written(RangeId, u64),
+}
+
+/// A snapshot's payload: the range's replicated state.
+#[derive(Serialize, Deserialize)]
+struct SnapshotData {
+    desc: RangeDescriptor,
+    lease: Lease,
+    kvs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The descriptor inside a snapshot's payload.
+pub fn snapshot_desc(data: &[u8]) -> Option<RangeDescriptor> {
+    desc::decode::<SnapshotData>(data).ok().map(|s| s.desc)
+}
+
+/// The engine spans holding a range's replicated data: its MVCC keys (never the local span),
+/// its transaction records, and its range-id keys.
+pub fn data_spans(d: &RangeDescriptor) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    let mut start = kv::mvcc::meta_key(&d.start);
+    if start.as_slice() < [META_PREFIX].as_slice() {
+        start = vec![META_PREFIX];
+    }
+    let end = d.end.as_deref().map(kv::mvcc::meta_key);
+    let (rs, re) = txn::range::record_span(&d.start, d.end.as_deref());
+    let (is, ie) = desc::range_id_span(d.range_id);
+    vec![(start, end), (rs, Some(re)), (is, Some(ie))]
+}
+
+/// Produces snapshots from the store's engine.
+pub struct Snapshots(pub Weak<Store>);
+
+impl SnapshotSource for Snapshots {
+    fn snapshot_data(&self, range: RangeId) -> Result<Vec<u8>, String> {
+        let store = self.0.upgrade().ok_or("store stopped")?;
+        let replica = store.replica(range).ok_or("no replica")?;
+        let (desc, lease) = {
+            let st = replica.state.lock();
+            (
+                st.desc.clone().ok_or("replica not initialised")?,
+                st.lease.clone(),
+            )
+        };
+        let mut kvs = Vec::new();
+        for (s, e) in data_spans(&desc) {
+            store
+                .engine
+                .scan(&s, e.as_deref(), &mut |k, v| {
+                    kvs.push((k.to_vec(), v.to_vec()));
+                    Visit::Continue
+                })
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(desc::encode(&SnapshotData { desc, lease, kvs }))
+    }
+}
+
+/// The state machine for one iteration of the Raft thread.
+pub struct Applier<'a> {
+    store: &'a Arc<Store>,
+    pending: &'a mut HashMap<(RangeId, u64), u64>,
+    /// Descriptor and lease per range as of the commands staged so far.
+    view: HashMap<RangeId, (Option<RangeDescriptor>, Lease)>,
+    effects: Vec<Effect>,
+    post: Vec<PostAction>,
+}
+
+impl<'a> Applier<'a> {
+    /// An applier for one iteration.
+    pub fn new(store: &'a Arc<Store>, pending: &'a mut HashMap<(RangeId, u64), u64>) -> Self {
+        Applier {
+            store,
+            pending,
+            view: HashMap::new(),
+            effects: Vec::new(),
+            post: Vec::new(),
+        }
+    }
+
+    /// The actions for the Raft thread.
+    pub fn finish(self) -> Vec<PostAction> {
+        self.post
+    }
+
+    fn view(&mut self, range: RangeId) -> &mut (Option<RangeDescriptor>, Lease) {
+        let store = self.store;
+        self.view
+            .entry(range)
+            .or_insert_with(|| match store.replica(range) {
+                Some(r) => {
+                    let st = r.state.lock();
+                    (st.desc.clone(), st.lease.clone())
+                }
+                None => (None, Lease::default()),
+            })
+    }
+
+    fn reply(&mut self, id: (kv::NodeId, u64), r: Result<(), txn::Error>) {
+        if id.0 == self.store.node_id {
+            self.effects.push(Effect::Reply(id.1, r));
+        }
+    }
+
+    fn state_effect(&mut self, range: RangeId) {
+        let (desc, lease) = self.view(range).clone();
+        self.effects.push(Effect::State { range, desc, lease });
+    }
+
+    fn apply_command(&mut self, range: RangeId, cmd: Command, batch: &mut WriteBatch) {
+        let id = cmd.id();
+        match cmd {
+            Command::Write {
+                lease_seq,
+                generation,
+                ops,
+                ..
+            } => {
+                let (d, lease) = self.view(range).clone();
+                let r = if lease.seq != lease_seq {
+                    Err(txn::Error::NotLeaseholder {
+                        leaseholder: Some(lease.holder).filter(|n| n.0 != 0),
+                    })
+                } else if d.as_ref().map(|d| d.generation) != Some(generation) {
+                    Err(txn::Error::RangeKeyMismatch(format!(
+                        "{range} changed while the write was replicated"
+                    )))
+                } else {
+                    let bytes: usize = ops
+                        .iter()
+                        .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()))
+                        .sum();
+                    batch.ops.extend(ops);
+                    self.effects.push(Effect::Written(range, bytes as u64));
+                    Ok(())
+                };
+                self.reply(id, r);
+            }
+            Command::Lease {
+                prev_seq,
+                mut lease,
+                ..
+            } => {
+                let cur = self.view(range).1.clone();
+                let same_holder = lease.holder == cur.holder;
+                let ok = prev_seq == cur.seq
+                    && (cur.holder.0 == 0
+                        || (same_holder && lease.expiration > cur.expiration)
+                        || lease.start > cur.expiration
+                        || id.0 == cur.holder);
+                let r = if ok {
+                    lease.seq = if same_holder { cur.seq } else { cur.seq + 1 };
+                    batch.put(desc::lease_key(range), desc::encode(&lease));
+                    self.view(range).1 = lease;
+                    self.state_effect(range);
+                    Ok(())
+                } else {
+                    Err(txn::Error::NotLeaseholder {
+                        leaseholder: Some(cur.holder).filter(|n| n.0 != 0),
+                    })
+                };
+                self.reply(id, r);
+            }
+            Command::Split {
+                generation,
+                key,
+                new_range,
+                ..
+            } => {
+                let r = self.apply_split(range, generation, key, new_range, batch);
+                self.reply(id, r);
+            }
+        }
+    }
+
+    fn apply_split(
+        &mut self,
+        range: RangeId,
+        generation: u64,
+        key: Vec<u8>,
+        new_range: RangeId,
+        batch: &mut WriteBatch,
+    ) -> Result<(), txn::Error> {
+        let (d, lease) = self.view(range).clone();
+        let Some(d) = d else {
+            return Err(txn::Error::Internal(
+                "split of an uninitialised range".into(),
+            ));
+        };
+        if d.generation != generation || !d.contains(&key) || key == d.start {
+            return Err(txn::Error::RangeKeyMismatch(format!(
+                "{range} changed before the split at {key:?} applied"
+            )));
+        }
+        let mut lhs = d.clone();
+        lhs.end = Some(key.clone());
+        lhs.generation += 1;
+        let rhs = RangeDescriptor {
+            range_id: new_range,
+            start: key,
+            end: d.end.clone(),
+            replicas: d.replicas.clone(),
+            next_replica_id: d.next_replica_id,
+            generation: lhs.generation,
+        };
+        batch.put(desc::desc_key(range), desc::encode(&lhs));
+        let local = rhs.replica_on(self.store.node_id).map(|r| r.replica_id);
+        if let Some(replica) = local {
+            Store::stage_new_range(batch, &rhs, &lease, replica);
+        } else {
+            batch.put(desc::desc_key(new_range), desc::encode(&rhs));
+            batch.put(desc::lease_key(new_range), desc::encode(&lease));
+        }
+        if range == RangeId(1) {
+            // Range 1 holds the meta records: update them in the same command.
+            batch.delete(desc::meta_key(d.end.as_deref()));
+            batch.put(desc::meta_key(lhs.end.as_deref()), desc::encode(&lhs));
+            batch.put(desc::meta_key(rhs.end.as_deref()), desc::encode(&rhs));
+        }
+        self.view(range).0 = Some(lhs);
+        self.state_effect(range);
+        if let Some(replica) = local {
+            self.post
+                .push(PostAction::CreateGroup { desc: rhs, replica });
+        }
+        Ok(())
+    }
+
+    fn apply_conf_change(&mut self, range: RangeId, context: &[u8], batch: &mut WriteBatch) {
+        let Ok(new_desc) = desc::decode::<RangeDescriptor>(context) else {
+            tracing::error!(range = %range, "membership change without a descriptor");
+            return;
+        };
+        batch.put(desc::desc_key(range), desc::encode(&new_desc));
+        let removed = new_desc.replica_on(self.store.node_id).is_none();
+        self.view(range).0 = Some(new_desc);
+        self.state_effect(range);
+        if removed {
+            if let Some(d) = self.view(range).0.clone() {
+                clear_spans(self.store, &d, batch);
+            }
+            batch.delete(desc::replica_list_key(range));
+            self.post.push(PostAction::Destroy(range));
+        }
+    }
+}
+
+/// Stages deletion of every key of a range's replicated data.
+fn clear_spans(store: &Store, d: &RangeDescriptor, batch: &mut WriteBatch) {
+    for (s, e) in data_spans(d) {
+        let _ = store.engine.scan(&s, e.as_deref(), &mut |k, _| {
+            batch.delete(k.to_vec());
+            Visit::Continue
+        });
+    }
+}
+
+impl StateMachine for Applier<'_> {
+    fn apply(&mut self, range: RangeId, entry: Applied<'_>, batch: &mut WriteBatch) {
+        match entry {
+            Applied::Normal { index, data, .. } => {
+                let cmd = if data.is_empty() {
+                    None
+                } else {
+                    match desc::decode::<Command>(data) {
+                        Ok(c) => Some(c),
+                        Err(e) => {
+                            tracing::error!(range = %range, index, error = %e, "undecodable command skipped");
+                            None
+                        }
+                    }
+                };
+                if let Some(pid) = self.pending.remove(&(range, index)) {
+                    let ours = cmd
+                        .as_ref()
+                        .is_some_and(|c| c.id() == (self.store.node_id, pid));
+                    if !ours {
+                        // Another entry took our proposal's place: it was never applied.
+                        self.effects.push(Effect::Reply(
+                            pid,
+                            Err(txn::Error::NotLeaseholder { leaseholder: None }),
+                        ));
+                    }
+                }
+                if let Some(cmd) = cmd {
+                    self.apply_command(range, cmd, batch);
+                }
+            }
+            Applied::ConfChange { index, context, .. } => {
+                if let Some(pid) = self.pending.remove(&(range, index)) {
+                    self.effects.push(Effect::Reply(pid, Ok(())));
+                }
+                self.apply_conf_change(range, context, batch);
+            }
+        }
+    }
+
+    fn apply_snapshot(&mut self, range: RangeId, snap: &Snapshot, batch: &mut WriteBatch) {
+        let data = match desc::decode::<SnapshotData>(snap.get_data()) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(range = %range, error = %e, "undecodable snapshot");
+                return;
+            }
+        };
+        if let Some(old) = self.view(range).0.clone() {
+            clear_spans(self.store, &old, batch);
+        }
+        clear_spans(self.store, &data.desc, batch);
+        for (k, v) in data.kvs {
+            batch.put(k, v);
+        }
+        *self.view(range) = (Some(data.desc), data.lease);
+        self.state_effect(range);
+    }
+
+    fn applied_written(&mut self) {
+        for e in std::mem::take(&mut self.effects) {
+            match e {
+                Effect::Reply(pid, r) => {
+                    if let Some(w) = self.store.waiters.lock().remove(&pid) {
+                        let _ = w.reply.try_send(r);
+                    }
+                }
+                Effect::State { range, desc, lease } => {
+                    if let Some(rep) = self.store.replica(range) {
+                        self.store.install_state(&rep, desc, lease);
+                    }
+                }
+                Effect::Written(range, bytes) => {
+                    if let Some(rep) = self.store.replica(range) {
+                        rep.state.lock().written_bytes += bytes;
+                    }
+                }
+            }
+        }
+        self.view.clear();
+    }
+
+    fn leader_changed(&mut self, range: RangeId, leader: u64, is_leader: bool) {
+        if let Some(rep) = self.store.replica(range) {
+            rep.state.lock().leader = (leader, is_leader);
+        }
+    }
+}
+
+impl Replica {
+    /// Whether this replica has a descriptor (initialised by bootstrap, split or snapshot).
+    pub fn initialized(&self) -> bool {
+        self.state.lock().desc.is_some()
+    }
+}

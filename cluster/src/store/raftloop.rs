@@ -1,0 +1,369 @@
+//! The store's Raft thread: the only owner of the store's [`MultiRaft`]. It drains its inbox
+//! (incoming Raft messages, proposals, membership changes) in batches, ticks every group on
+//! the tick interval, runs one multi-raft iteration (one write batch and one sync for all
+//! ranges), performs what applying asked for (new groups after splits, removed replicas), and
+//! sends the outgoing messages grouped by destination node.
+
+use super::apply::{Applier, PostAction, Snapshots};
+use super::{Replica, Store, INITIAL_LOG_INDEX};
+use crate::desc::{self, RangeDescriptor};
+use crate::transport::RaftEnvelope;
+use kv::engine::WriteBatch;
+use kv::{RangeId, ReplicaId};
+use protobuf::Message as _;
+use raft::prelude::{ConfChangeV2, ConfState, Message, MessageType};
+use replication::{LogStore, MultiRaft};
+use std::collections::HashMap;
+use std::sync::{mpsc, Arc, Weak};
+use std::time::Instant;
+
+/// Most inbox messages handled before an iteration runs (bounds latency under load).
+const MAX_INBOX_BATCH: usize = 4096;
+
+/// Work for the Raft thread.
+pub enum RaftMsg {
+    /// Messages from peers.
+    Raft(Vec<RaftEnvelope>),
+    /// A command to propose; `pid` identifies the waiter.
+    Propose {
+        /// The range.
+        range: RangeId,
+        /// The waiter's proposal id.
+        pid: u64,
+        /// The encoded command.
+        data: Vec<u8>,
+    },
+    /// A membership change; `context` is the encoded new descriptor.
+    ConfChange {
+        /// The range.
+        range: RangeId,
+        /// The waiter's proposal id.
+        pid: u64,
+        /// The change.
+        cc: ConfChangeV2,
+        /// The new descriptor, encoded.
+        context: Vec<u8>,
+    },
+    /// Create a group whose state was just written (bootstrap).
+    CreateGroup {
+        /// The range.
+        desc: RangeDescriptor,
+        /// The local replica.
+        replica: ReplicaId,
+        /// Campaign at once (a single-replica range needs no election timeout).
+        campaign: bool,
+    },
+    /// Hand Raft leadership of `range` to `to`.
+    TransferLeader {
+        /// The range.
+        range: RangeId,
+        /// The new leader's replica id.
+        to: ReplicaId,
+    },
+    /// Stop the thread.
+    Stop,
+}
+
+struct Loop {
+    store: Weak<Store>,
+    raft: MultiRaft,
+    /// Proposals in the log, by (range, index): the waiter's pid.
+    pending: HashMap<(RangeId, u64), u64>,
+    /// Nodes of peer replicas learned from incoming messages: an uninitialised replica has
+    /// no descriptor yet but must answer the leader.
+    peers: HashMap<(RangeId, u64), kv::NodeId>,
+}
+
+/// Starts the Raft thread.
+pub fn spawn(store: Weak<Store>, raft: MultiRaft, rx: mpsc::Receiver<RaftMsg>) {
+    let mut l = Loop {
+        store,
+        raft,
+        pending: HashMap::new(),
+        peers: HashMap::new(),
+    };
+    let spawned = std::thread::Builder::new()
+        .name("raft".into())
+        .spawn(move || l.run(rx));
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the raft thread");
+    }
+}
+
+impl Loop {
+    fn run(&mut self, rx: mpsc::Receiver<RaftMsg>) {
+        let tick = match self.store.upgrade() {
+            Some(s) => s.cfg.tick,
+            None => return,
+        };
+        let mut next_tick = Instant::now() + tick;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            let mut msgs = Vec::new();
+            match rx.recv_timeout(wait) {
+                Ok(m) => msgs.push(m),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+            while msgs.len() < MAX_INBOX_BATCH {
+                match rx.try_recv() {
+                    Ok(m) => msgs.push(m),
+                    Err(_) => break,
+                }
+            }
+            let Some(store) = self.store.upgrade() else {
+                return;
+            };
+            for m in msgs {
+                if !self.handle(&store, m) {
+                    return;
+                }
+            }
+            if Instant::now() >= next_tick {
+                self.raft.tick();
+                next_tick = Instant::now() + tick;
+            }
+            if let Err(e) = self.iterate(&store) {
+                // A failed write or corrupt state: stop serving rather than let this replica
+                // diverge from the others.
+                tracing::error!(error = %e, "raft iteration failed; the store stops replicating");
+                return;
+            }
+        }
+    }
+
+    /// Handles one inbox message; false means stop.
+    fn handle(&mut self, store: &Arc<Store>, m: RaftMsg) -> bool {
+        match m {
+            RaftMsg::Raft(envs) => {
+                for env in envs {
+                    self.step(store, env);
+                }
+            }
+            RaftMsg::Propose { range, pid, data } => {
+                let r = self.raft.propose(range, data);
+                self.proposed(store, range, pid, r);
+            }
+            RaftMsg::ConfChange {
+                range,
+                pid,
+                cc,
+                context,
+            } => {
+                let r = self.raft.propose_conf_change(range, context, cc);
+                self.proposed(store, range, pid, r);
+            }
+            RaftMsg::CreateGroup {
+                desc,
+                replica,
+                campaign,
+            } => {
+                if let Err(e) = self.open_group(store, &desc, replica) {
+                    tracing::error!(range = %desc.range_id, error = %e, "cannot create group");
+                } else if campaign {
+                    let _ = self.raft.campaign(desc.range_id);
+                }
+            }
+            RaftMsg::TransferLeader { range, to } => {
+                let _ = self.raft.transfer_leader(range, to.0);
+            }
+            RaftMsg::Stop => return false,
+        }
+        true
+    }
+
+    fn proposed(&mut self, store: &Store, range: RangeId, pid: u64, r: replication::Result<u64>) {
+        match r {
+            Ok(0) => {}
+            Ok(index) => {
+                self.pending.insert((range, index), pid);
+                if let Some(w) = store.waiters.lock().get_mut(&pid) {
+                    w.index = Some(index);
+                }
+            }
+            Err(e) => {
+                let hint = store
+                    .replica(range)
+                    .and_then(|r| r.desc().and_then(|d| d.node_of(ReplicaId(r.leader().0))));
+                let err = if e.is_deterministic() {
+                    txn::Error::NotLeaseholder { leaseholder: hint }
+                } else {
+                    txn::Error::Internal(format!("proposing to {range}: {e}"))
+                };
+                if let Some(w) = store.waiters.lock().remove(&pid) {
+                    let _ = w.reply.try_send(Err(err));
+                }
+            }
+        }
+    }
+
+    /// Creates (or re-creates over an uninitialised one) the group of a range whose
+    /// descriptor and lease are already written.
+    fn open_group(
+        &mut self,
+        store: &Arc<Store>,
+        d: &RangeDescriptor,
+        replica: ReplicaId,
+    ) -> Result<(), String> {
+        if self.raft.has_group(d.range_id) {
+            self.raft.remove_group_keep_state(d.range_id);
+        }
+        let log = LogStore::open(
+            store.engine.as_ref(),
+            d.range_id,
+            Arc::new(Snapshots(Arc::downgrade(store))),
+        )
+        .map_err(|e| e.to_string())?;
+        let conf = ConfState {
+            voters: d.replicas.iter().map(|r| r.replica_id.0).collect(),
+            ..ConfState::default()
+        };
+        self.raft
+            .create_group(
+                d.range_id,
+                replica.0,
+                log,
+                INITIAL_LOG_INDEX,
+                INITIAL_LOG_INDEX,
+                conf,
+            )
+            .map_err(|e| e.to_string())?;
+        let lease = store.read_lease(d.range_id)?;
+        let rep = Arc::new(Replica::new(d.range_id, replica, Some(d.clone())));
+        rep.state.lock().lease = lease;
+        store.replicas.write().insert(d.range_id, rep);
+        Ok(())
+    }
+
+    /// Steps one incoming message, creating an uninitialised replica for a range this store
+    /// does not know yet (it was just added to the range and will receive a snapshot).
+    fn step(&mut self, store: &Arc<Store>, env: RaftEnvelope) {
+        let Ok(msg) = Message::parse_from_bytes(&env.msg) else {
+            tracing::warn!(from = %env.from, "undecodable raft message dropped");
+            return;
+        };
+        self.peers.insert((env.range_id, msg.from), env.from);
+        if msg.get_msg_type() == MessageType::MsgSnapshot && !self.snapshot_fits(store, &env, &msg)
+        {
+            return;
+        }
+        if !self.raft.has_group(env.range_id) {
+            if !matches!(
+                msg.get_msg_type(),
+                MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot
+            ) {
+                return;
+            }
+            if let Err(e) = self.create_uninitialized(store, env.range_id, ReplicaId(msg.to)) {
+                tracing::warn!(range = %env.range_id, error = %e, "cannot create replica");
+                return;
+            }
+        }
+        if let Err(e) = self.raft.step(env.range_id, msg) {
+            tracing::debug!(range = %env.range_id, error = %e, "raft step failed");
+        }
+    }
+
+    /// Whether a snapshot's span is free on this store: a snapshot overlapping another local
+    /// replica (typically the left side of a split this store has not applied yet) is dropped;
+    /// the leader sends it again later.
+    fn snapshot_fits(&self, store: &Store, env: &RaftEnvelope, msg: &Message) -> bool {
+        let Some(snap_desc) = super::apply::snapshot_desc(msg.get_snapshot().get_data()) else {
+            return false;
+        };
+        !store
+            .replicas()
+            .iter()
+            .any(|r| r.range_id != env.range_id && r.desc().is_some_and(|d| d.overlaps(&snap_desc)))
+    }
+
+    fn create_uninitialized(
+        &mut self,
+        store: &Arc<Store>,
+        range: RangeId,
+        replica: ReplicaId,
+    ) -> Result<(), String> {
+        let mut batch = WriteBatch::new();
+        batch.put(desc::replica_list_key(range), desc::encode(&replica.0));
+        store
+            .engine
+            .write(batch, false)
+            .map_err(|e| e.to_string())?;
+        let log = LogStore::open(
+            store.engine.as_ref(),
+            range,
+            Arc::new(Snapshots(Arc::downgrade(store))),
+        )
+        .map_err(|e| e.to_string())?;
+        self.raft
+            .add_group(range, replica.0, log)
+            .map_err(|e| e.to_string())?;
+        store
+            .replicas
+            .write()
+            .insert(range, Arc::new(Replica::new(range, replica, None)));
+        Ok(())
+    }
+
+    fn iterate(&mut self, store: &Arc<Store>) -> Result<(), String> {
+        let mut applier = Applier::new(store, &mut self.pending);
+        let out = self.raft.process(&mut applier).map_err(|e| e.to_string())?;
+        let post = applier.finish();
+        for action in post {
+            self.post(store, action);
+        }
+        self.send(store, out);
+        Ok(())
+    }
+
+    fn post(&mut self, store: &Arc<Store>, action: PostAction) {
+        match action {
+            PostAction::CreateGroup { desc, replica } => {
+                if let Err(e) = self.open_group(store, &desc, replica) {
+                    tracing::error!(range = %desc.range_id, error = %e, "cannot create split range");
+                }
+            }
+            PostAction::Destroy(range) => {
+                if let Err(e) = self.raft.destroy_group(range) {
+                    tracing::error!(range = %range, error = %e, "cannot destroy replica");
+                }
+                store.replicas.write().remove(&range);
+            }
+        }
+    }
+
+    fn send(&mut self, store: &Store, out: Vec<(RangeId, Message)>) {
+        if out.is_empty() {
+            return;
+        }
+        let mut batch = Vec::with_capacity(out.len());
+        for (range, msg) in out {
+            let Some(to) = store
+                .replica(range)
+                .and_then(|r| r.desc())
+                .and_then(|d| d.node_of(ReplicaId(msg.to)))
+                .or_else(|| self.peers.get(&(range, msg.to)).copied())
+            else {
+                continue;
+            };
+            if msg.get_msg_type() == MessageType::MsgSnapshot {
+                // The transport gives no delivery report; let the leader go back to probing
+                // (it sends another snapshot if this one was dropped).
+                self.raft
+                    .report_snapshot(range, msg.to, raft::SnapshotStatus::Finish);
+            }
+            let Ok(bytes) = msg.write_to_bytes() else {
+                continue;
+            };
+            batch.push(RaftEnvelope {
+                range_id: range,
+                from: store.node_id,
+                to,
+                msg: bytes,
+            });
+        }
+        if !batch.is_empty() {
+            store.transport.send_raft(batch);
+        }
+    }
+}

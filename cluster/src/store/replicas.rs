@@ -1,0 +1,99 @@
+//! Membership changes: adding and removing a range's replicas through Raft configuration
+//! changes (one voter at a time, which Raft makes safe without joint consensus).
+
+use super::{RaftMsg, Store};
+use crate::desc::{self, RangeDescriptor, ReplicaDesc};
+use kv::{NodeId, RangeId, ReplicaId};
+use raft::prelude::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
+use std::sync::{mpsc, Arc};
+
+impl Store {
+    /// Adds a voter on `node` to `range` (this node must lead its group). Returns the new
+    /// descriptor. The new replica is created on `node` when the first message reaches it, and
+    /// catches up from a snapshot.
+    pub fn add_replica(
+        self: &Arc<Self>,
+        range: RangeId,
+        node: NodeId,
+    ) -> Result<RangeDescriptor, txn::Error> {
+        let d = self.leader_desc(range)?;
+        if d.replica_on(node).is_some() {
+            return Ok(d);
+        }
+        let mut new = d.clone();
+        let id = ReplicaId(d.next_replica_id);
+        new.replicas.push(ReplicaDesc {
+            node_id: node,
+            replica_id: id,
+        });
+        new.next_replica_id += 1;
+        new.generation += 1;
+        self.change(range, &new, ConfChangeType::AddNode, id)?;
+        Ok(new)
+    }
+
+    /// Removes the replica on `node` from `range`. Returns the new descriptor.
+    pub fn remove_replica(
+        self: &Arc<Self>,
+        range: RangeId,
+        node: NodeId,
+    ) -> Result<RangeDescriptor, txn::Error> {
+        let d = self.leader_desc(range)?;
+        let Some(r) = d.replica_on(node).cloned() else {
+            return Ok(d);
+        };
+        let mut new = d.clone();
+        new.replicas.retain(|x| x.node_id != node);
+        new.generation += 1;
+        self.change(range, &new, ConfChangeType::RemoveNode, r.replica_id)?;
+        Ok(new)
+    }
+
+    fn leader_desc(&self, range: RangeId) -> Result<RangeDescriptor, txn::Error> {
+        let rep = self
+            .replica(range)
+            .ok_or(txn::Error::NotLeaseholder { leaseholder: None })?;
+        if !rep.leader().1 {
+            return Err(txn::Error::NotLeaseholder { leaseholder: None });
+        }
+        rep.desc()
+            .ok_or(txn::Error::NotLeaseholder { leaseholder: None })
+    }
+
+    fn change(
+        &self,
+        range: RangeId,
+        new: &RangeDescriptor,
+        kind: ConfChangeType,
+        replica: ReplicaId,
+    ) -> Result<(), txn::Error> {
+        let mut single = ConfChangeSingle::default();
+        single.set_change_type(kind);
+        single.node_id = replica.0;
+        let mut cc = ConfChangeV2::default();
+        cc.set_changes(vec![single].into());
+        let pid = self.next_id().1;
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.waiters.lock().insert(
+            pid,
+            super::Waiter {
+                index: None,
+                reply: tx,
+            },
+        );
+        self.send_raft(RaftMsg::ConfChange {
+            range,
+            pid,
+            cc,
+            context: desc::encode(new),
+        });
+        let res = rx.recv_timeout(self.cfg.proposal_timeout);
+        self.waiters.lock().remove(&pid);
+        match res {
+            Ok(r) => r,
+            Err(_) => Err(txn::Error::Ambiguous(format!(
+                "membership change of {range} did not apply in time"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Serving requests at a replica: lease checks, taking and extending leases, and the
+//! [`Replicate`] hook that turns evaluated writes into Raft proposals.
+
+use super::{Replica, Store};
+use crate::desc::{Command, Lease, RangeDescriptor};
+use kv::engine::WriteBatch;
+use kv::{NodeId, RangeId, ReplicaId, Timestamp};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+use txn::api::{Header, Request, Response};
+use txn::range::Replicate;
+
+/// How long a request waits for a lease (an election, a lease proposal) before giving up.
+const LEASE_WAIT: Duration = Duration::from_secs(5);
+/// Pause between lease attempts while no leader is known.
+const LEASE_RETRY: Duration = Duration::from_millis(20);
+
+/// Why a request could not be served here, with what the sender needs to route better.
+pub enum ServeError {
+    /// A transaction-layer error (including NotLeaseholder with a hint).
+    Txn(txn::Error),
+    /// The key is not in this replica's span; `desc` is the local replica that holds it (if
+    /// any), so the sender's cache can be corrected.
+    Mismatch(Option<RangeDescriptor>),
+}
+
+impl From<txn::Error> for ServeError {
+    fn from(e: txn::Error) -> Self {
+        ServeError::Txn(e)
+    }
+}
+
+/// Writes of a leaseholder's range, proposed under the lease and descriptor generation the
+/// range object was created for.
+struct ReplicaWriter {
+    store: Weak<Store>,
+    range: RangeId,
+    lease_seq: u64,
+    generation: u64,
+}
+
+impl Replicate for ReplicaWriter {
+    fn write(&self, batch: WriteBatch, _sync: bool) -> txn::Result<()> {
+        // Raft's log write is always synced (unless the store is configured otherwise); the
+        // applied batch need not be.
+        let store = self
+            .store
+            .upgrade()
+            .ok_or_else(|| txn::Error::Unavailable("node stopping".into()))?;
+        let cmd = Command::Write {
+            id: store.next_id(),
+            lease_seq: self.lease_seq,
+            generation: self.generation,
+            ops: batch.ops,
+        };
+        store.propose_and_wait(self.range, &cmd)
+    }
+}
+
+impl Store {
+    /// Applies a descriptor and lease from an applied command or snapshot; a change of span or
+    /// holder retires the range's transaction object (requests inside it fail and retry).
+    pub(super) fn install_state(&self, rep: &Replica, desc: Option<RangeDescriptor>, lease: Lease) {
+        let mut st = rep.state.lock();
+        let changed =
+            st.desc != desc || st.lease.seq != lease.seq || st.lease.holder != lease.holder;
+        st.desc = desc;
+        st.lease = lease;
+        if changed {
+            if let Some(r) = st.range.take() {
+                r.retire();
+            }
+        }
+    }
+
+    /// Serves one request at the replica of `range`.
+    pub fn serve(
+        self: &Arc<Self>,
+        range: RangeId,
+        h: &Header,
+        req: &Request,
+        key: &[u8],
+    ) -> Result<Response, ServeError> {
+        let Some(rep) = self.replica(range) else {
+            return Err(ServeError::Mismatch(
+                self.replica_for_key(key).and_then(|r| r.desc()),
+            ));
+        };
+        match rep.desc() {
+            Some(d) if d.contains(key) => {}
+            _ => {
+                return Err(ServeError::Mismatch(
+                    self.replica_for_key(key).and_then(|r| r.desc()),
+                ))
+            }
+        }
+        self.observe(h)?;
+        let r = self.ensure_lease(&rep)?;
+        let router = self
+            .router
+            .get()
+            .and_then(|r| r.upgrade())
+            .ok_or_else(|| txn::Error::Unavailable("node starting".into()))?;
+        Ok(r.execute(router.as_ref(), h, req)?)
+    }
+
+    /// Moves the clock past the request's timestamps, so that a lease or timestamp-cache
+    /// low-water mark taken later is above every read served.
+    fn observe(&self, h: &Header) -> Result<(), txn::Error> {
+        let mut ts = h.read_ts;
+        if let Some(t) = &h.txn {
+            ts = ts.max(t.write_ts);
+        }
+        if ts > Timestamp::ZERO {
+            self.clock
+                .update(ts)
+                .map_err(|e| txn::Error::Internal(format!("remote clock: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn stasis(&self) -> u64 {
+        self.clock.max_offset_ms()
+    }
+
+    fn lease_ms(&self) -> u64 {
+        self.cfg.lease_duration.as_millis() as u64
+    }
+
+    /// Returns the range's transaction object if this node holds a valid lease, taking or
+    /// extending the lease first when this replica leads the Raft group.
+    pub fn ensure_lease(
+        self: &Arc<Self>,
+        rep: &Arc<Replica>,
+    ) -> Result<Arc<txn::range::Range>, txn::Error> {
+        let deadline = Instant::now() + LEASE_WAIT;
+        loop {
+            let now = self.clock.now();
+            let (lease, leader, desc) = {
+                let st = rep.state.lock();
+                (st.lease.clone(), st.leader, st.desc.clone())
+            };
+            let Some(desc) = desc else {
+                return Err(txn::Error::NotLeaseholder { leaseholder: None });
+            };
+            let exp_ms = lease.expiration.physical_ms();
+            let mine = lease.holder == self.node_id;
+            let valid_for_me = mine && now.physical_ms() + self.stasis() < exp_ms;
+            if valid_for_me {
+                if now.physical_ms() + self.lease_ms() / 2 > exp_ms {
+                    self.extend_lease_async(rep, &lease, now);
+                }
+                return Ok(self.txn_range(rep, &desc, &lease, now));
+            }
+            if !mine && lease.holder.0 != 0 && now.physical_ms() <= exp_ms {
+                return Err(txn::Error::NotLeaseholder {
+                    leaseholder: Some(lease.holder),
+                });
+            }
+            if !leader.1 {
+                let hint = desc.node_of(ReplicaId(leader.0));
+                if hint.is_some() || Instant::now() >= deadline {
+                    return Err(txn::Error::NotLeaseholder { leaseholder: hint });
+                }
+                std::thread::sleep(LEASE_RETRY);
+                continue;
+            }
+            let new = Lease {
+                seq: lease.seq,
+                holder: self.node_id,
+                replica: rep.replica_id,
+                start: if mine { lease.start } else { now },
+                expiration: Timestamp::from_parts(now.physical_ms() + self.lease_ms(), 0),
+            };
+            let cmd = Command::Lease {
+                id: self.next_id(),
+                prev_seq: lease.seq,
+                lease: new,
+            };
+            match self.propose_and_wait(rep.range_id, &cmd) {
+                Ok(()) => continue,
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(txn::Error::NotLeaseholder { .. }) => {
+                    std::thread::sleep(LEASE_RETRY);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn extend_lease_async(self: &Arc<Self>, rep: &Arc<Replica>, lease: &Lease, now: Timestamp) {
+        let cmd = Command::Lease {
+            id: self.next_id(),
+            prev_seq: lease.seq,
+            lease: Lease {
+                expiration: Timestamp::from_parts(now.physical_ms() + self.lease_ms(), 0),
+                ..lease.clone()
+            },
+        };
+        // Fire and forget: the result shows in the applied lease.
+        self.send_raft(super::RaftMsg::Propose {
+            range: rep.range_id,
+            pid: 0,
+            data: crate::desc::encode(&cmd),
+        });
+    }
+
+    /// The leaseholder's transaction object, created on first use under this lease and span.
+    fn txn_range(
+        self: &Arc<Self>,
+        rep: &Replica,
+        desc: &RangeDescriptor,
+        lease: &Lease,
+        now: Timestamp,
+    ) -> Arc<txn::range::Range> {
+        let mut st = rep.state.lock();
+        if let Some(r) = &st.range {
+            return r.clone();
+        }
+        let span = txn::range::latch::Span {
+            start: desc.start.clone(),
+            end: desc.end.clone(),
+        };
+        let writer = Arc::new(ReplicaWriter {
+            store: Arc::downgrade(self),
+            range: rep.range_id,
+            lease_seq: lease.seq,
+            generation: desc.generation,
+        });
+        // Every read this node served is at or below `now` (requests move the clock), and
+        // reads of an earlier holder are below its expiration, which is below our start.
+        let low_water = now.max(lease.start);
+        let r = Arc::new(txn::range::Range::new(
+            span,
+            self.mvcc.clone(),
+            self.clock.clone(),
+            self.cfg.range.clone(),
+            self.resolver.clone(),
+            writer,
+            low_water,
+        ));
+        st.range = Some(r.clone());
+        r
+    }
+
+    /// Transfers the lease of a range this node holds to `to` (and Raft leadership with it).
+    pub fn transfer_lease(self: &Arc<Self>, range: RangeId, to: NodeId) -> Result<(), txn::Error> {
+        let rep = self
+            .replica(range)
+            .ok_or(txn::Error::NotLeaseholder { leaseholder: None })?;
+        let (lease, desc) = {
+            let mut st = rep.state.lock();
+            // Stop serving under the old lease at once.
+            if let Some(r) = st.range.take() {
+                r.retire();
+            }
+            (st.lease.clone(), st.desc.clone())
+        };
+        let desc = desc.ok_or(txn::Error::NotLeaseholder { leaseholder: None })?;
+        let target = desc
+            .replica_on(to)
+            .ok_or_else(|| txn::Error::Internal(format!("{to} has no replica of {range}")))?
+            .replica_id;
+        if lease.holder != self.node_id {
+            return Err(txn::Error::NotLeaseholder {
+                leaseholder: Some(lease.holder),
+            });
+        }
+        let now = self.clock.now();
+        let cmd = Command::Lease {
+            id: self.next_id(),
+            prev_seq: lease.seq,
+            lease: Lease {
+                seq: lease.seq,
+                holder: to,
+                replica: target,
+                start: now,
+                expiration: Timestamp::from_parts(now.physical_ms() + self.lease_ms(), 0),
+            },
+        };
+        self.propose_and_wait(range, &cmd)?;
+        self.send_raft(super::RaftMsg::TransferLeader { range, to: target });
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! The SQL layer's view of a cluster node: transactions through the distributed sender, plus
+//! the range and node listings and splits SQL asks for.
+
+use crate::desc::RangeDescriptor;
+use crate::dist::DistSender;
+use crate::rpc::{NodeRequest, NodeResponse};
+use kv::Timestamp;
+use std::sync::Arc;
+use txn::coord::KvTxnSource;
+use txn::{NodeInfo, RangeInfo, Result, Transaction, TxnOptions, TxnSource};
+
+/// Transactions of a cluster node.
+pub struct ClusterTxns {
+    source: KvTxnSource,
+    dist: Arc<DistSender>,
+}
+
+impl ClusterTxns {
+    /// Transactions over `dist`.
+    pub fn new(dist: Arc<DistSender>) -> ClusterTxns {
+        ClusterTxns {
+            source: KvTxnSource::new(dist.clone()),
+            dist,
+        }
+    }
+
+    /// The distributed sender.
+    pub fn dist(&self) -> &Arc<DistSender> {
+        &self.dist
+    }
+
+    fn leaseholder(&self, d: &RangeDescriptor) -> Option<u64> {
+        let now = self.dist.store().clock().now();
+        d.replicas.iter().find_map(|r| {
+            match self
+                .dist
+                .call(r.node_id, NodeRequest::ReplicaInfo { range: d.range_id })
+            {
+                Ok(NodeResponse::ReplicaInfo(Ok(i)))
+                    if i.lease_holder.0 != 0 && i.lease_expiration > now =>
+                {
+                    Some(i.lease_holder.0)
+                }
+                _ => None,
+            }
+        })
+    }
+}
+
+impl TxnSource for ClusterTxns {
+    fn begin(&self, opts: TxnOptions) -> Result<Box<dyn Transaction>> {
+        self.source.begin(opts)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.source.now()
+    }
+
+    fn ranges(&self, start: &[u8], end: Option<&[u8]>) -> Result<Vec<RangeInfo>> {
+        let all = self.dist.all_ranges()?;
+        Ok(all
+            .into_iter()
+            .filter(|d| {
+                let after_start = d.end.as_deref().is_none_or(|e| e > start);
+                let before_end = end.is_none_or(|e| d.start.as_slice() < e);
+                after_start && before_end
+            })
+            .map(|d| RangeInfo {
+                range_id: d.range_id.0,
+                start: d.start.clone(),
+                end: d.end.clone(),
+                replicas: d.replicas.iter().map(|r| r.node_id.0).collect(),
+                leaseholder: self.leaseholder(&d),
+            })
+            .collect())
+    }
+
+    fn split_at(&self, key: &[u8]) -> Result<()> {
+        self.dist.split(key)
+    }
+
+    fn nodes(&self) -> Result<Vec<NodeInfo>> {
+        let now = self.dist.store().clock().now();
+        let records = self.dist.node_records()?;
+        let ranges = self.dist.all_ranges().unwrap_or_default();
+        Ok(records
+            .into_iter()
+            .map(|n| NodeInfo {
+                node_id: n.node_id.0,
+                address: n.addr,
+                sql_address: n.sql_addr,
+                locality: n
+                    .locality
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                is_live: n.live_until > now,
+                decommissioning: n.decommissioning,
+                ranges: Some(
+                    ranges
+                        .iter()
+                        .filter(|d| d.replica_on(n.node_id).is_some())
+                        .count() as u64,
+                ),
+                leases: None,
+            })
+            .collect())
+    }
+}

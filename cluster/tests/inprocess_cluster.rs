@@ -1,0 +1,143 @@
+//! A three-node in-process cluster over the local transport: nodes join, range 1 is
+//! up-replicated to all three, SQL works through any node, a split makes a second range, and
+//! losing one node leaves the data readable and writable through the others.
+
+use cluster::config::{NodeConfig, StoreSpec};
+use cluster::server::{start_node, ClusterConfig, ClusterNode, Network};
+use cluster::store::StoreConfig;
+use cluster::transport::LocalNetwork;
+use std::time::{Duration, Instant};
+use tokio_postgres::NoTls;
+
+fn cfg(net: &LocalNetwork, join: Vec<String>) -> ClusterConfig {
+    let store = StoreConfig {
+        tick: Duration::from_millis(20),
+        lease_duration: Duration::from_millis(1500),
+        proposal_timeout: Duration::from_secs(5),
+        dead_after: Duration::from_secs(3),
+        ..StoreConfig::default()
+    };
+    let mut node = NodeConfig::for_tests(StoreSpec::Memory);
+    node.sync_commits = false;
+    node.max_offset_ms = 50;
+    ClusterConfig {
+        node,
+        join,
+        locality: vec![("region".into(), "local".into())],
+        store,
+        network: Network::Local(net.clone()),
+        filters: None,
+        bootstrap_if_alone: true,
+    }
+}
+
+/// Waits for `cond`, failing with the last state seen after `secs`.
+async fn wait_for<F, Fut>(secs: u64, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        match cond().await {
+            Ok(()) => return,
+            Err(last) if Instant::now() > deadline => panic!("{what}: timed out; last: {last}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+async fn sql(node: &ClusterNode) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&node.sql_url(), NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
+async fn replica_count(node: &ClusterNode) -> Result<(), String> {
+    let dist = node.dist.clone();
+    let ranges = tokio::task::spawn_blocking(move || dist.all_ranges())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    if ranges.iter().all(|d| d.replicas.len() == 3) {
+        Ok(())
+    } else {
+        Err(format!("{ranges:?}"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_replicate_split_and_survive_a_node_loss() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let net = LocalNetwork::new();
+    let n1 = start_node(cfg(&net, vec![])).await.expect("node 1");
+    let join = vec![n1.handle.listen_addr().to_string()];
+    let n2 = start_node(cfg(&net, join.clone())).await.expect("node 2");
+    let n3 = start_node(cfg(&net, join)).await.expect("node 3");
+    assert_eq!(
+        (n1.node_id.0, n2.node_id.0, n3.node_id.0),
+        (1, 2, 3),
+        "node ids come from the cluster's counter"
+    );
+    wait_for(30, "range 1 on three nodes", || replica_count(&n1)).await;
+
+    let c2 = sql(&n2).await;
+    c2.batch_execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        .await
+        .unwrap();
+    for i in 0..50 {
+        c2.execute("INSERT INTO t VALUES ($1, $2)", &[&i, &format!("v{i}")])
+            .await
+            .unwrap();
+    }
+    let c3 = sql(&n3).await;
+    let n: i64 = c3
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 50);
+
+    // Split at the table's start so the table gets a range of its own.
+    let key = kv::keys::table_prefix(104);
+    let dist = n3.dist.clone();
+    tokio::task::spawn_blocking(move || dist.split(&key))
+        .await
+        .unwrap()
+        .expect("split");
+    wait_for(30, "both ranges on three nodes", || replica_count(&n1)).await;
+    let ranges = {
+        let d = n2.dist.clone();
+        tokio::task::spawn_blocking(move || d.all_ranges())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert!(ranges.len() >= 2, "{ranges:?}");
+
+    // Lose node 1; writes and reads continue through nodes 2 and 3.
+    n1.shutdown().await.unwrap();
+    wait_for(60, "writes after losing node 1", || {
+        let c2 = &c2;
+        async move {
+            c2.execute("INSERT INTO t VALUES (1000, 'after')", &[])
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
+        }
+    })
+    .await;
+    let n: i64 = c3
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 51);
+    n2.shutdown().await.unwrap();
+    n3.shutdown().await.unwrap();
+}
