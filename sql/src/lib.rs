@@ -13,6 +13,7 @@ pub mod exec;
 pub mod func;
 pub mod parser;
 pub mod plan;
+pub mod ranges;
 pub mod server;
 pub mod session;
 pub mod storage;

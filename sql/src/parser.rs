@@ -13,6 +13,9 @@
 //!   `FOR UPDATE OF a, b`: see [`crdb`] for how they are parsed and where they are carried
 //!   ([`select_as_of`], [`begin_as_of`], [`set_as_of`]).
 //!
+//! - `SHOW RANGES ...` and `ALTER TABLE|INDEX ... SPLIT AT ...` (CockroachDB): parsed by
+//!   [`crate::ranges::parse::statement`], which documents how they travel in the AST.
+//!
 //! Parse errors become SQLSTATE 42601 with the parser's message, prefixed the way PostgreSQL
 //! users expect (`at or near "x": syntax error: ...`) when the failing token is known.
 
@@ -58,9 +61,8 @@ impl Dialect for MeridianDialect {
                     other => other,
                 }))
             }
-            _ => self
-                .aost
-                .statement(parser)
+            _ => crate::ranges::parse::statement(parser)
+                .or_else(|| self.aost.statement(parser))
                 .or_else(|| self.pg.parse_statement(parser)),
         }
     }

@@ -254,6 +254,9 @@ impl Session {
         }
         let ctx = self.exec_context()?;
         self.state.count_statement();
+        if let Some(r) = crate::ranges::execute(&ctx, stmt, params, param_types)? {
+            return Ok(r);
+        }
         if let Some(r) = crate::ddl::execute(&ctx, stmt)? {
             return Ok(r);
         }
@@ -318,6 +321,11 @@ impl Session {
         }
         if self.state.is_failed() {
             return Err(transaction::aborted_error());
+        }
+        if crate::ranges::is_ranges_statement(stmt) {
+            let (params, columns) =
+                self.with_read_txn(|ctx| crate::ranges::describe(ctx, stmt, hints))?;
+            return Ok(Description { params, columns });
         }
         if is_show_statement(stmt) {
             // SHOW statements are read-only: run one to learn its columns.
@@ -559,6 +567,9 @@ impl Session {
 
 /// Whether the session itself runs `stmt` (no executor involved).
 pub fn is_session_statement(stmt: &Statement) -> bool {
+    if crate::ranges::is_ranges_statement(stmt) {
+        return false;
+    }
     if let Statement::ShowVariable { variable } = stmt {
         // `SHOW INDEXES FROM t` and friends parse as SHOW <variable>; the DDL layer serves them.
         return !crate::ddl::handles_show_variable(variable);

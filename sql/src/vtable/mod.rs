@@ -47,10 +47,14 @@ pub struct SystemTables;
 
 impl VirtualTables for SystemTables {
     fn lookup(&self, schema: &str, name: &str) -> Option<Vec<Column>> {
-        schema::find(schema, name).map(schema::TableSpec::columns)
+        crate::ranges::vtables::lookup(schema, name)
+            .or_else(|| schema::find(schema, name).map(schema::TableSpec::columns))
     }
 
     fn rows(&self, ctx: &ExecContext, schema: &str, name: &str) -> Result<Vec<Row>> {
+        if let Some(rows) = crate::ranges::vtables::rows(ctx, schema, name) {
+            return rows;
+        }
         let spec = schema::find(schema, name).ok_or_else(|| {
             crate::Error::new(
                 crate::error::code::UNDEFINED_TABLE,
