@@ -19,6 +19,7 @@
 pub mod admin;
 pub mod allocator;
 pub mod banner;
+pub mod clusterctl;
 pub mod config;
 pub mod demo;
 pub mod desc;

@@ -19,6 +19,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a node of a multi-node cluster (joins --join nodes, or waits for `meridian init`).
+    Start(ClusterStartArgs),
+    /// Initialise a new cluster on the node at --host (once, after starting the nodes).
+    Init(InitArgs),
     /// Start a single-node cluster (no replication) serving SQL on --sql-addr.
     StartSingleNode(StartArgs),
     /// Start a temporary node (store deleted on exit) with sample data; serve until Ctrl-C.
@@ -94,6 +98,40 @@ struct StartArgs {
 }
 
 #[derive(Args)]
+struct ClusterStartArgs {
+    #[command(flatten)]
+    base: StartArgs,
+    /// gRPC addresses of nodes to join, comma-separated (host:port,...).
+    #[arg(long, value_delimiter = ',')]
+    join: Vec<String>,
+    /// This node's locality, e.g. region=us-east1,zone=us-east1-b.
+    #[arg(long, default_value = "")]
+    locality: String,
+    /// Voters per range (CockroachDB's num_replicas zone setting; 5 survives two node losses).
+    #[arg(long, default_value_t = 3)]
+    replication_factor: usize,
+    /// Split ranges larger than this many bytes (CockroachDB's range_max_bytes).
+    #[arg(long, default_value_t = 64 << 20)]
+    range_max_bytes: u64,
+    /// Move a dead node's replicas elsewhere after this long (e.g. 60s, 5m).
+    #[arg(long, default_value = "60s", value_parser = cluster::workload::parse_duration)]
+    dead_after: std::time::Duration,
+    /// Maximum clock offset tolerated between nodes, in milliseconds.
+    #[arg(long, default_value_t = config::DEFAULT_MAX_OFFSET_MS)]
+    max_offset_ms: u64,
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// The gRPC address (--listen-addr) of the node to initialise.
+    #[arg(long, default_value = config::DEFAULT_LISTEN_ADDR)]
+    host: String,
+    /// Connect without TLS (the only mode for now).
+    #[arg(long)]
+    insecure: bool,
+}
+
+#[derive(Args)]
 struct DemoArgs {
     /// Address for SQL (pgwire) clients.
     #[arg(long, default_value = config::DEFAULT_SQL_ADDR, value_parser = parse_addr)]
@@ -142,12 +180,26 @@ enum NodeCommand {
         #[arg(long)]
         insecure: bool,
     },
+    /// Move every replica off a node so it can be removed; waits and shows progress.
+    Decommission {
+        /// The node id to decommission.
+        node_id: u64,
+        /// Any node's gRPC address.
+        #[arg(long, default_value = config::DEFAULT_LISTEN_ADDR)]
+        host: String,
+        /// Connect without TLS (the only mode for now).
+        #[arg(long)]
+        insecure: bool,
+        /// Return after marking the node instead of waiting for its replicas to move.
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 fn main() {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::StartSingleNode(_) => "info",
+        Command::StartSingleNode(_) | Command::Start(_) => "info",
         _ => "warn",
     };
     init_logging(default_level);
@@ -186,9 +238,36 @@ fn init_logging(default_level: &str) {
 async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::StartSingleNode(args) => start(args).await.map(|_| 0),
+        Command::Start(args) => start_cluster_node(args).await.map(|_| 0),
+        Command::Init(args) => {
+            let host = args.host.clone();
+            tokio::task::spawn_blocking(move || cluster::clusterctl::init(&host)).await??;
+            println!("Cluster successfully initialized");
+            Ok(0)
+        }
+        Command::Node(NodeCommand::Decommission {
+            node_id,
+            host,
+            no_wait,
+            ..
+        }) => {
+            tokio::task::spawn_blocking(move || {
+                cluster::clusterctl::decommission(&host, node_id, !no_wait)
+            })
+            .await??;
+            Ok(0)
+        }
         Command::Demo(args) => run_demo(args).await.map(|_| 0),
         Command::Sql(args) => sql(args).await,
         Command::Node(NodeCommand::Status { host, .. }) => {
+            let h = host.clone();
+            if let Ok(Ok(rows)) =
+                tokio::task::spawn_blocking(move || cluster::clusterctl::status(&h)).await
+            {
+                print!("{}", cluster::clusterctl::render_status(&rows));
+                return Ok(0);
+            }
+            // A single-node server (start-single-node) answers only the Admin service.
             let s = cluster::admin::node_status(&host).await?;
             let started = chrono::DateTime::from_timestamp_millis(s.started_at_unix_ms)
                 .map(|t| t.to_rfc3339())
@@ -303,6 +382,61 @@ async fn start(args: StartArgs) -> Result<()> {
     print!("{}", banner::render(&node, began.elapsed(), restarted));
     serve_until_signal(&node).await;
     node.shutdown().await
+}
+
+async fn start_cluster_node(args: ClusterStartArgs) -> Result<()> {
+    if !args.base.insecure {
+        bail!(
+            "TLS is not built yet: start the node with --insecure \
+             (plaintext connections, no passwords; user root connects without one)"
+        );
+    }
+    let locality = parse_locality(&args.locality)?;
+    let node = NodeConfig {
+        store: args.base.store,
+        listen_addr: args.base.listen_addr,
+        sql_addr: args.base.sql_addr,
+        http_addr: args.base.http_addr,
+        max_offset_ms: args.max_offset_ms,
+        ..NodeConfig::new(StoreSpec::Memory)?
+    };
+    let cfg = cluster::server::ClusterConfig {
+        node,
+        join: args.join,
+        locality,
+        store: cluster::store::StoreConfig {
+            replication_factor: args.replication_factor.max(1),
+            split_bytes: args.range_max_bytes.max(1),
+            dead_after: args.dead_after,
+            ..Default::default()
+        },
+        network: cluster::server::Network::Grpc,
+        filters: None,
+        bootstrap_if_alone: false,
+    };
+    let began = Instant::now();
+    let restarted = banner::store_exists(&cfg.node.store);
+    let node = cluster::server::start_node(cfg).await?;
+    print!(
+        "{}",
+        banner::render(&node.handle, began.elapsed(), restarted)
+    );
+    serve_until_signal(&node.handle).await;
+    node.shutdown().await
+}
+
+/// Parses `--locality region=us-east1,zone=b`.
+fn parse_locality(s: &str) -> Result<Vec<(String, String)>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| match t.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+                Ok((k.trim().to_string(), v.trim().to_string()))
+            }
+            _ => bail!("--locality: expected key=value tiers separated by commas, got {t:?}"),
+        })
+        .collect()
 }
 
 async fn run_demo(args: DemoArgs) -> Result<()> {

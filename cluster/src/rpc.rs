@@ -68,6 +68,26 @@ pub enum NodeRequest {
     Join,
     /// `meridian init`: bootstrap the cluster on the receiving node.
     Init,
+    /// `meridian node status`: every node with liveness and replica counts (the receiver
+    /// asks range 1 and the meta records through its sender).
+    Status,
+    /// `meridian node decommission`: marks a node decommissioning (the allocators then move
+    /// its replicas away).
+    Decommission {
+        /// The node.
+        node: NodeId,
+    },
+}
+
+/// One row of `meridian node status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeStatusRow {
+    /// The node's record.
+    pub record: NodeRecord,
+    /// Whether its liveness record is current.
+    pub is_live: bool,
+    /// Replicas it holds (from the meta records).
+    pub replicas: u64,
 }
 
 /// The lease and Raft view of one replica.
@@ -192,6 +212,8 @@ pub enum NodeResponse {
     Nodes(Result<Vec<NodeRecord>, WireError>),
     /// To ReplicaInfo.
     ReplicaInfo(Result<ReplicaInfo, WireError>),
+    /// To Status.
+    Status(Result<Vec<NodeStatusRow>, WireError>),
     /// The request did not decode.
     BadRequest(String),
 }
@@ -247,6 +269,45 @@ impl NodeService {
         Ok((id, nodes))
     }
 
+    fn dist(&self) -> Result<Arc<crate::dist::DistSender>, WireError> {
+        self.dist
+            .get()
+            .and_then(|d| d.upgrade())
+            .ok_or_else(|| WireError::Unavailable("this node has not joined a cluster yet".into()))
+    }
+
+    fn status(&self) -> Result<Vec<NodeStatusRow>, WireError> {
+        let dist = self.dist()?;
+        let now = dist.store().clock().now();
+        let nodes = dist.node_records().map_err(WireError::from)?;
+        let ranges = dist.all_ranges().map_err(WireError::from)?;
+        Ok(nodes
+            .into_iter()
+            .map(|record| NodeStatusRow {
+                is_live: record.live_until > now,
+                replicas: ranges
+                    .iter()
+                    .filter(|d| d.replica_on(record.node_id).is_some())
+                    .count() as u64,
+                record,
+            })
+            .collect())
+    }
+
+    fn decommission(&self, node: NodeId) -> Result<(), WireError> {
+        let dist = self.dist()?;
+        let nodes = dist.node_records().map_err(WireError::from)?;
+        let mut rec = nodes
+            .into_iter()
+            .find(|n| n.node_id == node)
+            .ok_or_else(|| {
+                WireError::Internal(format!("node {} is not part of the cluster", node.0))
+            })?;
+        rec.decommissioning = true;
+        dist.meta_write(vec![(desc::node_key(node), Some(desc::encode(&rec)))])
+            .map_err(WireError::from)
+    }
+
     /// Sets what `Init` does.
     pub fn set_init(&self, hook: InitHook) {
         let _ = self.init.set(hook);
@@ -292,6 +353,8 @@ impl NodeService {
                 self.store()
                     .and_then(|s| s.split_at_local(&key, new_range).map_err(WireError::from)),
             ),
+            NodeRequest::Status => NodeResponse::Status(self.status()),
+            NodeRequest::Decommission { node } => NodeResponse::Done(self.decommission(node)),
             NodeRequest::Init => NodeResponse::Done(match self.init.get() {
                 Some(hook) => hook().map_err(WireError::Internal),
                 None => Err(WireError::Internal(

@@ -15,7 +15,7 @@ use crate::config::NodeConfig;
 use crate::desc::{self, NodeRecord};
 use crate::dist::DistSender;
 use crate::node::{bind, open_store, NodeHandle, NodeParts};
-use crate::rpc::{NodeRequest, NodeResponse, NodeService, WireError};
+use crate::rpc::{NodeRequest, NodeResponse, NodeService};
 use crate::status::NodeInfo;
 use crate::store::{Store, StoreConfig};
 use crate::transport::{
@@ -416,23 +416,4 @@ fn spawn_background(
                 crate::allocator::run_once(&d);
             }
         });
-}
-
-/// `meridian init`: asks the node at `addr` to bootstrap a new cluster.
-pub fn init_cluster(addr: &str) -> Result<()> {
-    let rt = tokio::runtime::Handle::current();
-    let t = GrpcTransport::new(NodeId(0), rt);
-    let raw = t
-        .call(
-            &Target::Addr(addr.to_string()),
-            desc::encode(&NodeRequest::Init),
-            Duration::from_secs(10),
-        )
-        .map_err(|e| anyhow!("cannot reach {addr}: {e}"))?;
-    match desc::decode::<NodeResponse>(&raw) {
-        Ok(NodeResponse::Done(Ok(()))) => Ok(()),
-        Ok(NodeResponse::Done(Err(WireError::Internal(e)))) => Err(anyhow!("{e}")),
-        Ok(other) => Err(anyhow!("unexpected answer from {addr}: {other:?}")),
-        Err(e) => Err(anyhow!("bad answer from {addr}: {e}")),
-    }
 }
