@@ -575,3 +575,33 @@ fn pgwire_describe_and_single_node_errors() {
         assert_eq!(rows[0].get::<_, i64>(0), 1);
     });
 }
+
+#[test]
+fn explain_is_refused_and_pretty_prints_other_keys() {
+    let (mut h, _fake, t) = cluster();
+    for sql in [
+        "EXPLAIN ALTER TABLE t SPLIT AT VALUES (1)",
+        "EXPLAIN SHOW RANGES FROM TABLE t",
+    ] {
+        let e = h.err(sql);
+        assert_eq!(e.code, "0A000", "{sql}: {}", e.message);
+    }
+    let txn = Arc::new(Mutex::new(
+        h.txns.begin(TxnOptions::default()).expect("begin"),
+    ));
+    let mut p = super::pretty::KeyPrinter::new(&txn);
+    assert_eq!(p.start(&[]), "/Min");
+    assert_eq!(p.end(None), "/Max");
+    assert_eq!(p.full(&[keys::SYSTEM_PREFIX, 5, 1, 2]), "/System/5/0x0102");
+    assert_eq!(p.full(&[keys::META_PREFIX, 0xab]), "/Meta/0xab");
+    assert_eq!(p.full(&[0x7f]), "/0x7f");
+    // A table the catalog does not know: ids decode, the columns stay raw.
+    let mut k = keys::index_prefix(9999, 1);
+    kv::encoding::encode_i64(&mut k, 1, kv::encoding::Direction::Asc);
+    assert_eq!(p.full(&k), "/Table/9999/1/0x208000000000000001");
+    // Truncated or trailing bytes are shown raw after what decoded.
+    let mut k = crate::storage::index_key_prefix(&t, &t.primary, &[Datum::Int(4)]).unwrap();
+    k.push(0x00);
+    assert_eq!(p.full(&k), format!("/Table/{}/1/4/0x00", t.id));
+    assert_eq!(p.full(&keys::table_prefix(t.id)[..5]), "/Table/0x00000000");
+}
