@@ -3,12 +3,14 @@
 //! - [`slt`]: the sqllogictest runner (binary `slt-runner`) used on ../shared/slt.
 //! - [`process`]: start the real `meridian` binary as a child process, read its bound
 //!   addresses, kill -9 it, run psql against it.
+//! - [`cluster`]: clusters of `meridian start` processes on 127.0.0.x (kill tests).
 //! - [`connect`]: a tokio-postgres connection for assertions.
 //! - [`elle`]: an Elle-style checker for list-append transaction histories.
 //!
 //! The tests themselves live in tests/tests/*.rs; the client-library scripts (psycopg, asyncpg,
 //! node-postgres) in tests/clients/.
 
+pub mod cluster;
 pub mod elle;
 pub mod process;
 pub mod slt;
