@@ -72,7 +72,7 @@ fn describe(ops: &[&Op]) -> String {
 }
 
 /// WGL search over one key's history.
-fn check_key(ops: &[&Op], budget: u64, stats: &mut CheckStats) -> Result<(), String> {
+pub fn check_key(ops: &[&Op], budget: u64, stats: &mut CheckStats) -> Result<(), String> {
     let mut l: Vec<LOp> = Vec::new();
     for o in ops {
         let (put, read, required) = match (o.kind, o.outcome) {

@@ -32,22 +32,6 @@ pub struct FaultConfig {
     pub remove_leader: bool,
 }
 
-impl FaultConfig {
-    /// No faults at all.
-    pub fn none() -> FaultConfig {
-        FaultConfig {
-            crash: 0.0,
-            max_down: 0,
-            down_steps: (1, 1),
-            partition: 0.0,
-            partition_steps: (1, 1),
-            conf_change: 0.0,
-            transfer: 0.0,
-            remove_leader: false,
-        }
-    }
-}
-
 /// Counters for the report.
 #[derive(Debug, Clone, Default)]
 pub struct FaultStats {

@@ -122,11 +122,6 @@ impl Network {
         out
     }
 
-    /// Number of messages in flight.
-    pub fn in_flight(&self) -> usize {
-        self.queue.len()
-    }
-
     /// Ends partitions, loss and duplication (the final, healed phase).
     pub fn heal(&mut self) {
         self.partition = None;

@@ -169,6 +169,9 @@ fn stage_clear(batch: &mut WriteBatch, range: RangeId, d: &RangeData) {
     batch.delete(sub_key(&p, b'c', &[]));
 }
 
+/// A snapshot's content: (key, value) pairs, applied op ids, applied index, hash chain.
+type SnapshotRows = (Vec<(u16, u64)>, Vec<u64>, u64, u64);
+
 /// Snapshot data: the range's rows, read from the engine (what has been written, which is
 /// what the Raft applied index the snapshot is labelled with covers).
 struct Snapshots {
@@ -178,7 +181,7 @@ struct Snapshots {
 impl SnapshotSource for Snapshots {
     fn snapshot_data(&self, range: RangeId) -> Result<Vec<u8>, String> {
         let d = load_range(self.engine.as_ref(), range);
-        let rows: (Vec<(u16, u64)>, Vec<u64>, u64, u64) = (
+        let rows: SnapshotRows = (
             d.kv.into_iter().collect(),
             d.ops.into_iter().collect(),
             d.applied,
@@ -291,8 +294,7 @@ impl StateMachine for KvSm {
 
     fn apply_snapshot(&mut self, range: RangeId, snap: &Snapshot, batch: &mut WriteBatch) {
         let node = self.node;
-        let decoded: Result<(Vec<(u16, u64)>, Vec<u64>, u64, u64), _> =
-            postcard::from_bytes(snap.get_data());
+        let decoded: Result<SnapshotRows, _> = postcard::from_bytes(snap.get_data());
         let Ok((kv, ops, applied, chain)) = decoded else {
             self.violations
                 .push(format!("n{node} {range}: undecodable snapshot"));
