@@ -48,6 +48,15 @@ pub fn run_once(dist: &Arc<DistSender>) {
     for rep in store.replicas() {
         let lease = rep.lease();
         let Some(d) = rep.desc() else { continue };
+        // A quiesced follower does not notice its leader's death by itself.
+        let (leader, _) = rep.leader();
+        if let Some(n) = d.node_of(kv::ReplicaId(leader)) {
+            if n != store.node_id && !nodes.iter().any(|l| l.node_id == n && l.live_until > now) {
+                store.wake(rep.range_id);
+            }
+        } else if leader == 0 {
+            store.wake(rep.range_id);
+        }
         if lease.holder != store.node_id || lease.expiration <= now {
             continue;
         }

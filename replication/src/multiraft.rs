@@ -16,7 +16,7 @@ use kv::engine::{Engine, WriteBatch};
 use kv::RangeId;
 use protobuf::Message as _;
 use raft::prelude::{
-    ConfChange, ConfChangeV2, ConfState, Entry, EntryType, Message, Ready, Snapshot,
+    ConfChange, ConfChangeV2, ConfState, Entry, EntryType, Message, MessageType, Ready, Snapshot,
 };
 use raft::{RawNode, StateRole};
 use std::collections::BTreeMap;
@@ -35,6 +35,13 @@ pub struct RaftConfig {
     pub max_size_per_msg: u64,
     /// Whether the batch that holds log appends is fsynced (tests on memory engines say no).
     pub sync: bool,
+    /// Idle ticks after which a leader quiesces its group (0: never).
+    pub quiesce_ticks: usize,
+    /// Bounds of the randomised election timeout in ticks (0: raft-rs's defaults, the
+    /// election tick count and twice it). A simulation pins them to replay exactly.
+    pub min_election_ticks: usize,
+    /// See `min_election_ticks`.
+    pub max_election_ticks: usize,
 }
 
 impl Default for RaftConfig {
@@ -45,6 +52,9 @@ impl Default for RaftConfig {
             max_log_entries: 1_000,
             max_size_per_msg: 1 << 20,
             sync: true,
+            quiesce_ticks: 20,
+            min_election_ticks: 0,
+            max_election_ticks: 0,
         }
     }
 }
@@ -86,7 +96,44 @@ pub trait StateMachine {
 /// One group.
 struct Group {
     node: RawNode<LogStore>,
+    /// Not ticked until a proposal or a message wakes it (see [`MultiRaft::tick`]).
+    quiesced: bool,
+    /// Consecutive ticks this leader found the group idle.
+    idle_ticks: usize,
 }
+
+impl Group {
+    fn new(node: RawNode<LogStore>) -> Group {
+        Group {
+            node,
+            quiesced: false,
+            idle_ticks: 0,
+        }
+    }
+
+    fn wake(&mut self) {
+        self.quiesced = false;
+        self.idle_ticks = 0;
+    }
+
+    /// Whether a leader may stop ticking: everything is committed, applied and replicated to
+    /// every follower, and nothing is in flight.
+    fn can_quiesce(&self) -> bool {
+        let raft = &self.node.raft;
+        let log = &raft.raft_log;
+        let last = log.last_index();
+        raft.state == StateRole::Leader
+            && raft.lead_transferee.is_none()
+            && !raft.has_pending_conf()
+            && log.committed == last
+            && log.store.applied() == last
+            && !self.node.has_ready()
+            && raft.prs().iter().all(|(_, p)| p.matched == last)
+    }
+}
+
+/// Context bytes of the heartbeat a leader sends when it quiesces a group.
+pub const QUIESCE_CONTEXT: &[u8] = b"quiesce";
 
 /// Every Raft group of one store.
 pub struct MultiRaft {
@@ -123,10 +170,12 @@ impl MultiRaft {
             max_inflight_msgs: 256,
             check_quorum: true,
             pre_vote: true,
+            min_election_tick: self.cfg.min_election_ticks,
+            max_election_tick: self.cfg.max_election_ticks,
             ..raft::Config::default()
         };
         let node = RawNode::new(&config, store, &self.logger)?;
-        self.groups.insert(range, Group { node });
+        self.groups.insert(range, Group::new(node));
         Ok(())
     }
 
@@ -169,29 +218,62 @@ impl MultiRaft {
         self.groups.keys().copied()
     }
 
-    /// Steps an incoming message into its group.
+    /// Steps an incoming message into its group. A quiescing heartbeat from the leader puts
+    /// a follower to sleep; any other message except a heartbeat response wakes the group.
     pub fn step(&mut self, range: RangeId, msg: Message) -> Result<()> {
         let g = self.group(range)?;
+        let quiesce =
+            msg.get_msg_type() == MessageType::MsgHeartbeat && msg.get_context() == QUIESCE_CONTEXT;
+        if !quiesce && msg.get_msg_type() != MessageType::MsgHeartbeatResponse {
+            g.wake();
+        }
+        let from = msg.from;
         match g.node.step(msg) {
             // Messages from removed or unknown peers are dropped quietly: they are normal
             // around membership changes.
-            Ok(()) | Err(raft::Error::StepPeerNotFound) | Err(raft::Error::StepLocalMsg) => Ok(()),
-            Err(e) => Err(e.into()),
+            // A forwarded proposal reaching a replica that stopped leading is dropped; its
+            // proposer times out or learns from the applied log.
+            Ok(())
+            | Err(raft::Error::StepPeerNotFound)
+            | Err(raft::Error::StepLocalMsg)
+            | Err(raft::Error::ProposalDropped) => {}
+            Err(e) => return Err(e.into()),
         }
+        if quiesce && g.node.raft.leader_id == from && g.node.raft.state == StateRole::Follower {
+            g.quiesced = true;
+        }
+        Ok(())
+    }
+
+    /// Wakes a quiesced group (a request needs it, or its leader's node died).
+    pub fn wake(&mut self, range: RangeId) {
+        if let Some(g) = self.groups.get_mut(&range) {
+            g.wake();
+        }
+    }
+
+    /// Whether the group is quiesced.
+    pub fn is_quiesced(&self, range: RangeId) -> bool {
+        self.groups.get(&range).is_some_and(|g| g.quiesced)
     }
 
     /// Proposes a command; returns the log index it was appended at, or 0 when a follower
     /// forwarded it to the leader (index unknown here). Fails when no leader is known.
     pub fn propose(&mut self, range: RangeId, data: Vec<u8>) -> Result<u64> {
         let g = self.group(range)?;
+        g.wake();
         if g.node.raft.state != StateRole::Leader {
             if g.node.raft.leader_id == raft::INVALID_ID {
                 return Err(Error::NotLeader);
             }
-            g.node.propose(Vec::new(), data)?;
+            g.node
+                .propose(Vec::new(), data)
+                .map_err(dropped_is_not_leader)?;
             return Ok(0);
         }
-        g.node.propose(Vec::new(), data)?;
+        g.node
+            .propose(Vec::new(), data)
+            .map_err(dropped_is_not_leader)?;
         Ok(g.node.raft.raft_log.last_index())
     }
 
@@ -204,30 +286,66 @@ impl MultiRaft {
         cc: ConfChangeV2,
     ) -> Result<u64> {
         let g = self.group(range)?;
+        g.wake();
         if g.node.raft.state != StateRole::Leader {
             return Err(Error::NotLeader);
         }
-        g.node.propose_conf_change(context, cc)?;
+        g.node
+            .propose_conf_change(context, cc)
+            .map_err(dropped_is_not_leader)?;
         Ok(g.node.raft.raft_log.last_index())
     }
 
     /// Asks the leader of `range` to hand leadership to `replica_id`.
     pub fn transfer_leader(&mut self, range: RangeId, replica_id: u64) -> Result<()> {
-        self.group(range)?.node.transfer_leader(replica_id);
+        let g = self.group(range)?;
+        g.wake();
+        g.node.transfer_leader(replica_id);
         Ok(())
     }
 
     /// Makes the local replica campaign (used right after bootstrap so a single-replica range
     /// has a leader without waiting for an election timeout).
     pub fn campaign(&mut self, range: RangeId) -> Result<()> {
-        Ok(self.group(range)?.node.campaign()?)
+        let g = self.group(range)?;
+        g.wake();
+        Ok(g.node.campaign()?)
     }
 
-    /// Ticks every group.
-    pub fn tick(&mut self) {
-        for g in self.groups.values_mut() {
+    /// Ticks every group that is not quiesced. A leader whose group stayed idle for
+    /// `quiesce_ticks` ticks quiesces it: it stops ticking and returns a quiescing heartbeat
+    /// for each follower (to send like any other message), after which they stop ticking too.
+    /// Idle ranges then cost nothing until a proposal or message wakes them.
+    pub fn tick(&mut self) -> Vec<(RangeId, Message)> {
+        let mut out = Vec::new();
+        let quiesce_ticks = self.cfg.quiesce_ticks;
+        for (&range, g) in self.groups.iter_mut() {
+            if g.quiesced {
+                continue;
+            }
             g.node.tick();
+            if quiesce_ticks == 0 || !g.can_quiesce() {
+                g.idle_ticks = 0;
+                continue;
+            }
+            g.idle_ticks += 1;
+            if g.idle_ticks < quiesce_ticks {
+                continue;
+            }
+            g.quiesced = true;
+            let raft = &g.node.raft;
+            for (&id, _) in raft.prs().iter().filter(|(id, _)| **id != raft.id) {
+                let mut m = Message::default();
+                m.set_msg_type(MessageType::MsgHeartbeat);
+                m.to = id;
+                m.from = raft.id;
+                m.term = raft.term;
+                m.commit = raft.raft_log.committed;
+                m.set_context(QUIESCE_CONTEXT.to_vec().into());
+                out.push((range, m));
+            }
         }
+        out
     }
 
     /// The group's leader replica id (0 when unknown) and whether it is the local replica.
@@ -348,6 +466,15 @@ impl MultiRaft {
     }
 }
 
+/// A proposal raft-rs drops (a leadership transfer is under way, or the leader is not in its
+/// own configuration) is routine: report it as "not the leader".
+fn dropped_is_not_leader(e: raft::Error) -> Error {
+    match e {
+        raft::Error::ProposalDropped => Error::NotLeader,
+        e => e.into(),
+    }
+}
+
 /// A group's Raft status.
 #[derive(Debug, Clone)]
 pub struct GroupStatus {
@@ -392,6 +519,13 @@ fn apply_entries(
                     g.node.apply_conf_change(&cc)?
                 };
                 g.node.mut_store().set_conf_state(batch, cs.clone())?;
+                // raft-rs leaves a leader that removed itself in the Leader state, and the
+                // next advance would look up its own (gone) progress: step down now.
+                let raft = &mut g.node.raft;
+                if !cs.voters.contains(&raft.id) && raft.state == StateRole::Leader {
+                    let term = raft.term;
+                    raft.become_follower(term, raft::INVALID_ID);
+                }
                 sm.apply(
                     range,
                     Applied::ConfChange {

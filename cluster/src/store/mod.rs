@@ -471,6 +471,11 @@ impl Replica {
 }
 
 impl Store {
+    /// Wakes a quiesced group.
+    pub fn wake(&self, range: RangeId) {
+        self.send_raft(RaftMsg::Wake(range));
+    }
+
     /// Asks the Raft leader of `range` to hand leadership to this node's replica.
     pub fn transfer_leadership_to_self(&self, range: RangeId) {
         // raft-rs transfers from the leader: a follower's request is forwarded to it.

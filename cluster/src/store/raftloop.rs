@@ -60,6 +60,8 @@ pub enum RaftMsg {
         /// The new leader's replica id.
         to: ReplicaId,
     },
+    /// Wake a quiesced group (a request needs it, or its leader's node is dead).
+    Wake(RangeId),
     /// Stop the thread.
     Stop,
 }
@@ -119,10 +121,12 @@ impl Loop {
                     return;
                 }
             }
+            let mut quiesce = Vec::new();
             if Instant::now() >= next_tick {
-                self.raft.tick();
+                quiesce = self.raft.tick();
                 next_tick = Instant::now() + tick;
             }
+            self.send(&store, quiesce);
             if let Err(e) = self.iterate(&store) {
                 // A failed write or corrupt state: stop serving rather than let this replica
                 // diverge from the others.
@@ -167,6 +171,7 @@ impl Loop {
             RaftMsg::TransferLeader { range, to } => {
                 let _ = self.raft.transfer_leader(range, to.0);
             }
+            RaftMsg::Wake(range) => self.raft.wake(range),
             RaftMsg::Stop => return false,
         }
         true
@@ -250,7 +255,13 @@ impl Loop {
         if !self.raft.has_group(env.range_id) {
             if !matches!(
                 msg.get_msg_type(),
-                MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot
+                MessageType::MsgAppend
+                    | MessageType::MsgHeartbeat
+                    | MessageType::MsgSnapshot
+                    // A voter just added must be able to vote before it has any data, or a
+                    // range left with one old voter and one empty new one cannot elect.
+                    | MessageType::MsgRequestVote
+                    | MessageType::MsgRequestPreVote
             ) {
                 return;
             }

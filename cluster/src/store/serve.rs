@@ -158,6 +158,8 @@ impl Store {
                 });
             }
             if !leader.1 {
+                // The group may be quiesced with a dead leader: let it tick (and elect).
+                self.send_raft(super::RaftMsg::Wake(rep.range_id));
                 let hint = desc.node_of(ReplicaId(leader.0));
                 if hint.is_some() || Instant::now() >= deadline {
                     return Err(txn::Error::NotLeaseholder { leaseholder: hint });

@@ -9,12 +9,9 @@
 //! hash order. Every event is hashed into [`Trace`]: one seed run twice must give one hash.
 //!
 //! IMPLEMENTATION CAVEATS
-//! - raft-rs 0.7 draws each replica's randomized election timeout from `rand::thread_rng()`,
-//!   and `replication::RaftConfig` has no way to pin it (raft::Config's
-//!   `min_election_tick`/`max_election_tick` are not exposed). Runs in which an election is
-//!   started by a timeout (crashes, partitions, message loss, removing a leader) therefore do
-//!   not replay exactly: the seed fixes the schedule of operations and faults but not Raft's
-//!   timeout draws. Runs without those faults are fully deterministic (tested).
+//! - raft-rs 0.7 would draw each replica's election timeout from `rand::thread_rng()`; the
+//!   simulation pins it (`RaftConfig::{min,max}_election_ticks`), so every run replays exactly
+//!   (tested with and without faults).
 //! - A `MemoryEngine` keeps every write: lost unsynced writes are not modelled.
 
 pub mod checker;
@@ -84,7 +81,8 @@ pub struct SimConfig {
     pub net: NetConfig,
     pub work: WorkConfig,
     pub faults: FaultConfig,
-    /// Fail on known replication bugs instead of counting them (MERIDIAN_SIM_STRICT=1).
+    /// Fail on every panic (default); MERIDIAN_SIM_LENIENT=1 counts the old leader-self-removal
+    /// panic instead.
     pub strict: bool,
 }
 
@@ -124,7 +122,9 @@ impl SimConfig {
                 transfer: 0.01,
                 remove_leader: true,
             },
-            strict: std::env::var_os("MERIDIAN_SIM_STRICT").is_some(),
+            // The leader-self-removal panic is fixed: every panic is a violation unless
+            // MERIDIAN_SIM_LENIENT asks to count that one (to study old builds).
+            strict: std::env::var_os("MERIDIAN_SIM_LENIENT").is_none(),
         }
         .scaled(
             std::env::var("MERIDIAN_SIM_FAULT_SCALE")
@@ -394,7 +394,7 @@ impl Sim {
 
     /// A panic inside `MultiRaft::process` kills the node (as it would kill a store's Raft
     /// thread). When it is the known raft-rs panic of a leader that just applied its own
-    /// removal (see `known_bug_leader_removes_itself` in simulation.rs) the node is counted
+    /// removal (see `leader_that_removes_itself_steps_down` in simulation.rs) the node is counted
     /// and restarted; any other panic is a violation.
     fn process_panicked(
         &mut self,

@@ -344,6 +344,10 @@ pub fn raft_config() -> RaftConfig {
         max_log_entries: 6,
         max_size_per_msg: 1 << 12,
         sync: true,
+        // Pin the election timeout (raft-rs would draw it from an unseeded RNG); nodes still
+        // differ through their tick phases.
+        min_election_ticks: 10,
+        max_election_ticks: 11,
         ..RaftConfig::default()
     }
 }
