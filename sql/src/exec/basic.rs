@@ -136,8 +136,8 @@ pub fn build_project(input: &Plan, exprs: &[Expr], env: &Env) -> Result<RowStrea
     })))
 }
 
-/// Evaluates a LIMIT/OFFSET count.
-fn count(e: Option<&Expr>, what: &str, env: &Env) -> Result<Option<usize>> {
+/// Evaluates a LIMIT/OFFSET count (None: absent or NULL, i.e. no limit).
+pub(crate) fn count(e: Option<&Expr>, what: &str, env: &Env) -> Result<Option<usize>> {
     let Some(e) = e else { return Ok(None) };
     let c = env.compile(e, &Arc::new(Vec::new()))?;
     match eval(&c, &[], env)? {

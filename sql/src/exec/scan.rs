@@ -1,17 +1,20 @@
 //! Table scans: evaluating span expressions into key spans and streaming rows from the
-//! primary or a secondary index through [catalog]'s paged scans.
+//! primary or a secondary index through [catalog]'s paged scans. A scan with a pushed-down
+//! LIMIT ([`crate::plan::order`]) reads through `storage::scan_index_limited` and counts the
+//! rows its filter keeps against the budget, so it stops reading when the LIMIT is met.
 
 use crate::catalog::{IndexDesc, TableDesc};
 use crate::context::RowStream;
-use crate::exec::basic::filter_stream;
+use crate::exec::basic::{count, filter_stream};
 use crate::exec::eval::eval;
 use crate::exec::Env;
-use crate::plan::{IndexChoice, Scan, SpanExpr, Spans};
+use crate::plan::{IndexChoice, Scan, ScanLimit, SpanExpr, Spans};
 use crate::storage::{self, IndexSpan};
 use crate::types::{self, DataType, Datum};
 use crate::Result;
 use kv::encoding::Direction;
 use std::cmp::Ordering;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 /// The index descriptor a choice refers to.
@@ -182,10 +185,43 @@ pub fn build_scan(s: &Scan, env: &Env) -> Result<RowStream> {
     if spans.is_empty() {
         return Ok(Box::new(std::iter::empty()));
     }
-    let rows = scan_rows(&s.table, s.index, spans, s.lock, env)?;
+    let budget = match &s.limit {
+        Some(l) => match row_budget(l, env)? {
+            Some(0) => return Ok(Box::new(std::iter::empty())),
+            Some(n) => Some(Arc::new(AtomicUsize::new(n))),
+            None => None,
+        },
+        None => None,
+    };
+    let rows = match &budget {
+        Some(b) => {
+            let id = index_desc(&s.table, s.index)?.id;
+            let txn = &env.ctx().txn;
+            storage::scan_index_limited(txn, s.table.clone(), id, spans, s.lock, b.clone())
+        }
+        None => scan_rows(&s.table, s.index, spans, s.lock, env)?,
+    };
     let filter = match &s.filter {
         Some(f) => Some(env.compile(f, &Arc::new(s.cols.clone()))?),
         None => None,
     };
-    Ok(filter_stream(rows, filter, env))
+    let rows = filter_stream(rows, filter, env);
+    Ok(match budget {
+        // Count the rows kept, so the scan reads no page nobody wants.
+        Some(b) => Box::new(rows.inspect(move |r| {
+            if r.is_ok() {
+                storage::consume_budget(&b);
+            }
+        })),
+        None => rows,
+    })
+}
+
+/// The rows a scan under LIMIT must produce: count + offset (None: LIMIT NULL/ALL, no bound).
+fn row_budget(l: &ScanLimit, env: &Env) -> Result<Option<usize>> {
+    let Some(rows) = count(Some(&l.count), "LIMIT", env)? else {
+        return Ok(None);
+    };
+    let offset = count(l.offset.as_ref(), "OFFSET", env)?.unwrap_or(0);
+    Ok(Some(rows.saturating_add(offset)))
 }

@@ -558,6 +558,7 @@ impl Binder<'_> {
             spans: crate::plan::Spans::Full,
             filter: None,
             lock: self.implicit_lock(),
+            limit: None,
         };
         let mut plan = Plan::Scan(scan);
         let mut scope = tscope.clone();

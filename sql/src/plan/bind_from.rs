@@ -303,6 +303,7 @@ impl Binder<'_> {
                     spans: Spans::Full,
                     filter: None,
                     lock: None,
+                    limit: None,
                 };
                 Ok((Plan::Scan(scan), scope))
             }

@@ -59,6 +59,13 @@ fn render(plan: &Plan, names: &Names, depth: usize, out: &mut Vec<String>) {
             if let Some(f) = &s.filter {
                 detail(out, depth, format!("filter: {}", expr_text(f, names)));
             }
+            if let Some(l) = &s.limit {
+                let mut text = format!("limit: {}", expr_text(&l.count, names));
+                if let Some(o) = &l.offset {
+                    text += &format!(" offset: {}", expr_text(o, names));
+                }
+                detail(out, depth, text);
+            }
         }
         Plan::Series { .. } => line(out, depth, "generate_series".into()),
         Plan::Unnest { .. } => line(out, depth, "unnest".into()),

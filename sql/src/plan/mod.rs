@@ -11,6 +11,8 @@
 //!   outer side is filtered, nested loops otherwise) and, via [`spans`], turns predicates on
 //!   index columns into key spans (point lookups and range scans) on the primary or a
 //!   secondary index.
+//! - [`order`] then removes sorts the chosen index already satisfies and pushes LIMIT (plus
+//!   OFFSET) into scans, so `ORDER BY pk LIMIT 1` reads (and locks) one row.
 //! - [`explain`] renders the chosen plan as EXPLAIN rows.
 //! - [`describe`] serves the extended protocol: parameter and result column types.
 //!
@@ -21,7 +23,8 @@
 //! - Join ordering is greedy (no cost model or statistics): start from the relation with
 //!   the most selective-looking filter, then follow equality predicates.
 //! - Outer joins are not reordered; only filters that are safe to push are pushed below them.
-//! - Sort elimination by index order is not implemented: ORDER BY always sorts.
+//! - Sort elimination ([`order`]) uses forward index scans only: the transaction layer has no
+//!   reverse scan, so an ORDER BY against the index direction still sorts.
 //! - WITH RECURSIVE, window functions, GROUPING SETS/ROLLUP/CUBE and LATERAL are rejected with
 //!   0A000.
 
@@ -38,6 +41,7 @@ pub mod expr;
 pub mod grouping;
 pub mod locking;
 pub mod optimize;
+pub mod order;
 pub mod output_name;
 pub mod spans;
 
@@ -99,6 +103,19 @@ pub struct Scan {
     /// Lock the rows read (`SELECT ... FOR UPDATE / FOR SHARE`, and the target rows of
     /// UPDATE/DELETE): see [`locking`].
     pub lock: Option<txn::LockStrength>,
+    /// At most this many rows (after `filter`) are wanted by the LIMIT above the scan: set
+    /// by [`order`], it sizes the scan's pages so it reads and locks no more than needed.
+    pub limit: Option<ScanLimit>,
+}
+
+/// The row budget of a scan under a LIMIT: `count + offset` rows, both constant expressions
+/// (literals or parameters) evaluated when the scan starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanLimit {
+    /// The LIMIT count.
+    pub count: Expr,
+    /// The OFFSET, if any (the skipped rows are read too).
+    pub offset: Option<Expr>,
 }
 
 /// Join semantics.
@@ -285,6 +302,10 @@ impl Plan {
             Plan::Scan(s) => {
                 if let Some(f) = &s.filter {
                     ex(f);
+                }
+                if let Some(l) = &s.limit {
+                    ex(&l.count);
+                    l.offset.iter().for_each(&mut ex);
                 }
                 if let Spans::Ranges(r) = &s.spans {
                     for sp in r {

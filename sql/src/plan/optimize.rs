@@ -17,8 +17,14 @@ use crate::types::BinaryOp;
 use crate::Result;
 use std::collections::HashSet;
 
-/// Optimizes a plan tree.
+/// Optimizes a plan tree: filter pushdown, join ordering and access paths, then the
+/// ordering rewrites of [`crate::plan::order`] (sort elision, limit pushdown).
 pub fn optimize(plan: Plan) -> Result<Plan> {
+    Ok(crate::plan::order::apply(rewrite(plan)?))
+}
+
+/// The filter, join and access-path rewrites of [`optimize`].
+fn rewrite(plan: Plan) -> Result<Plan> {
     Ok(match plan {
         Plan::Filter { input, predicate } => {
             let mut preds = Vec::new();
@@ -31,7 +37,7 @@ pub fn optimize(plan: Plan) -> Result<Plan> {
             Plan::Scan(s)
         }
         Plan::Project { input, exprs, cols } => Plan::Project {
-            input: Box::new(optimize(*input)?),
+            input: Box::new(rewrite(*input)?),
             exprs,
             cols,
         },
@@ -41,13 +47,13 @@ pub fn optimize(plan: Plan) -> Result<Plan> {
             aggs,
             cols,
         } => Plan::Aggregate {
-            input: Box::new(optimize(*input)?),
+            input: Box::new(rewrite(*input)?),
             group,
             aggs,
             cols,
         },
         Plan::Sort { input, keys } => Plan::Sort {
-            input: Box::new(optimize(*input)?),
+            input: Box::new(rewrite(*input)?),
             keys,
         },
         Plan::Limit {
@@ -55,12 +61,12 @@ pub fn optimize(plan: Plan) -> Result<Plan> {
             limit,
             offset,
         } => Plan::Limit {
-            input: Box::new(optimize(*input)?),
+            input: Box::new(rewrite(*input)?),
             limit,
             offset,
         },
         Plan::Distinct { input, on } => Plan::Distinct {
-            input: Box::new(optimize(*input)?),
+            input: Box::new(rewrite(*input)?),
             on,
         },
         Plan::SetOp {
@@ -70,8 +76,8 @@ pub fn optimize(plan: Plan) -> Result<Plan> {
             all,
             cols,
         } => Plan::SetOp {
-            left: Box::new(optimize(*left)?),
-            right: Box::new(optimize(*right)?),
+            left: Box::new(rewrite(*left)?),
+            right: Box::new(rewrite(*right)?),
             op,
             all,
             cols,
@@ -131,7 +137,7 @@ fn push(plan: Plan, mut preds: Vec<Expr>) -> Result<Plan> {
             on,
             ..
         } => push_outer(*left, *right, kind, on, preds),
-        other => Ok(wrap_filter(optimize(other)?, preds)),
+        other => Ok(wrap_filter(rewrite(other)?, preds)),
     }
 }
 

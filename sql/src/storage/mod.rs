@@ -31,8 +31,8 @@ mod tests;
 pub mod write;
 
 pub use scan::{
-    scan_index, scan_index_locking, scan_index_paged, scan_primary, scan_primary_paged,
-    SCAN_PAGE_ROWS,
+    consume_budget, scan_index, scan_index_limited, scan_index_locking, scan_index_paged,
+    scan_primary, scan_primary_paged, RowBudget, SCAN_PAGE_ROWS,
 };
 pub use write::{
     delete_row, find_conflict, get_by_primary_key, get_by_primary_key_locking, insert_row,

@@ -10,6 +10,13 @@
 //! index with `Transaction::scan_locking`, and a secondary index with a plain scan of the
 //! entries followed by `Transaction::get_locking` of each primary row: the table rows are
 //! what is locked, as in CockroachDB.
+//!
+//! A limited scan ([`scan_index_limited`], for a LIMIT pushed into the scan by the planner)
+//! shares a [`RowBudget`] with its consumer, which counts down the rows it keeps (after the
+//! scan's filter). Each page asks for no more rows than are still wanted (locking scans
+//! exactly that many, so they lock no row beyond the LIMIT when nothing is filtered out;
+//! plain scans grow their pages geometrically when rows are rejected), and the scan ends as
+//! soon as nothing is wanted.
 
 use super::rowcodec::decode_row;
 use super::write::{dangling, primary_key};
@@ -20,6 +27,7 @@ use crate::error::code;
 use crate::types::Row;
 use crate::{Error, Result};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use txn::LockStrength;
 
@@ -53,6 +61,28 @@ pub fn scan_index_locking(
     scan_index_with(txn, t, index_id, spans, SCAN_PAGE_ROWS, lock)
 }
 
+/// Rows a limited scan's consumer still wants; the consumer decrements it (see
+/// [`consume_budget`]) for every row it keeps.
+pub type RowBudget = Arc<AtomicUsize>;
+
+/// Counts one kept row against `budget` (saturating at zero).
+pub fn consume_budget(budget: &RowBudget) {
+    let _ = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+}
+
+/// [`scan_index_locking`] that reads only as many rows as `budget` still wants (see the
+/// module docs).
+pub fn scan_index_limited(
+    txn: &TxnRef,
+    t: Arc<TableDesc>,
+    index_id: u64,
+    spans: Vec<IndexSpan>,
+    lock: Option<LockStrength>,
+    budget: RowBudget,
+) -> RowStream {
+    scan_index_budgeted(txn, t, index_id, spans, SCAN_PAGE_ROWS, lock, Some(budget))
+}
+
 /// Streams the full rows of `spans` of index `index_id` (the primary index too), in index
 /// order within each span.
 pub fn scan_index(
@@ -83,6 +113,18 @@ fn scan_index_with(
     page_rows: usize,
     lock: Option<LockStrength>,
 ) -> RowStream {
+    scan_index_budgeted(txn, t, index_id, spans, page_rows, lock, None)
+}
+
+fn scan_index_budgeted(
+    txn: &TxnRef,
+    t: Arc<TableDesc>,
+    index_id: u64,
+    spans: Vec<IndexSpan>,
+    page_rows: usize,
+    lock: Option<LockStrength>,
+    budget: Option<RowBudget>,
+) -> RowStream {
     let Some(index) = t.index(index_id).cloned() else {
         let err = Error::new(
             code::UNDEFINED_OBJECT,
@@ -93,6 +135,7 @@ fn scan_index_with(
     let secondary = index.id != t.primary.id;
     let mut scan = IndexScan::new(txn, t, &index, spans, page_rows, secondary);
     scan.lock = lock;
+    scan.budget = budget;
     Box::new(scan)
 }
 
@@ -109,6 +152,10 @@ struct IndexScan {
     secondary: bool,
     /// Lock the rows read (primary keys) with this strength.
     lock: Option<LockStrength>,
+    /// Rows the consumer still wants (limited scans).
+    budget: Option<RowBudget>,
+    /// Size asked for by the previous page (limited scans grow from it).
+    last_page: usize,
     done: bool,
 }
 
@@ -143,13 +190,38 @@ impl IndexScan {
             page_rows: page_rows.max(1),
             secondary,
             lock: None,
+            budget: None,
+            last_page: 0,
             done: false,
         }
+    }
+
+    /// Rows to ask for in the next page; None when a limited scan's consumer wants no more.
+    fn page_size(&mut self) -> Option<usize> {
+        let Some(b) = &self.budget else {
+            return Some(self.page_rows);
+        };
+        let wanted = b.load(Ordering::Relaxed);
+        if wanted == 0 {
+            return None;
+        }
+        // A locking scan never reads (locks) more than is still wanted; a plain one grows
+        // its pages when its filter rejected rows, to bound the number of round trips.
+        let n = if self.lock.is_some() {
+            wanted
+        } else {
+            wanted.max(self.last_page.saturating_mul(2))
+        };
+        self.last_page = n.min(self.page_rows);
+        Some(self.last_page)
     }
 
     /// Fetches the next non-empty page into `self.rows`; false when every span is done.
     fn fill(&mut self) -> Result<bool> {
         while self.rows.is_empty() {
+            let Some(page_rows) = self.page_size() else {
+                return Ok(false);
+            };
             let (start, end) = match self.current.take() {
                 Some(c) => c,
                 None => match self.spans.pop_front() {
@@ -159,8 +231,8 @@ impl IndexScan {
             };
             let mut g = self.txn.lock();
             let page = match (self.lock, self.secondary) {
-                (Some(l), false) => g.scan_locking(&start, Some(&end), self.page_rows, l)?,
-                _ => g.scan(&start, Some(&end), self.page_rows)?,
+                (Some(l), false) => g.scan_locking(&start, Some(&end), page_rows, l)?,
+                _ => g.scan(&start, Some(&end), page_rows)?,
             };
             for (_, v) in page.rows {
                 let value = if self.secondary {
