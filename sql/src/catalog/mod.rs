@@ -10,22 +10,38 @@
 //! /System/0x01/<parent_id u64>/<name bytes>  -> id (u64 BE)    namespace: parent 0 = databases
 //! /System/0x02/<id u64>                      -> descriptor     (format byte + postcard)
 //! /System/0x03/"desc_id"                     -> next id (u64 BE)
+//! /System/0x03/"schema_gen"                  -> schema generation (see [`generation`])
 //! ```
 //! Databases and tables share one id space; user ids start at [`FIRST_USER_ID`].
 //!
 //! Names are stored normalized (see [`names`]): unquoted identifiers are folded to lower case
 //! like PostgreSQL, so lookups here are exact byte comparisons of normalized names.
 //!
+//! Descriptor cache: every write of a namespace entry or descriptor also writes the schema
+//! [`generation`] key in the same transaction; lookups read the generation through the
+//! transaction (once per transaction: [`memo`]) and serve names and descriptors from the
+//! process-wide [`cache`] filed under that generation, reading through the transaction only on
+//! a miss. See those modules for why this is serializable and safe across nodes.
+//!
 //! IMPLEMENTATION CAVEATS
 //! - Only the `public` schema exists; there are no schema descriptors.
-//! - No descriptor cache: each lookup is two point reads plus a postcard decode. That is cheap
-//!   on one node; a leased descriptor cache (CockroachDB's) comes with distribution.
+//! - The generation is one key for the whole catalog: any DDL starts a new generation (every
+//!   node's next lookups miss once), and every transaction that used the catalog has the key in
+//!   its read set, so a transaction pushed above a concurrent DDL's commit fails its refresh
+//!   (40001) even when the DDL touched another table. All DDL statements also conflict with each
+//!   other on the key (one retries). CockroachDB leases per-descriptor versions instead; DDL is
+//!   rare enough here that one key is the simpler correct choice.
+//! - Listings (`list_databases`, `list_tables_in`) scan the namespace through the transaction
+//!   (descriptors then come from the cache).
 //! - The descriptor encoding is postcard behind a format byte; postcard is not self-describing,
 //!   so a future field change must bump the format byte and convert old descriptors.
 //! - Allocating an id reads and writes one counter key, so concurrent DDL statements conflict
 //!   (one retries with 40001). DDL is rare; this is acceptable.
 
+pub mod cache;
 pub mod desc;
+pub mod generation;
+pub mod memo;
 pub mod names;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -34,11 +50,13 @@ pub use desc::{
     CheckDesc, ColumnDesc, DatabaseDesc, IndexDesc, TableDesc, PRIMARY_INDEX_ID, ROWID_COLUMN,
     UNIQUE_ROWID_DEFAULT,
 };
+pub use generation::Generation;
 pub use names::{normalize_ident, resolve_table_name, TableName};
 
 use crate::context::TxnRef;
 use crate::error::code;
 use crate::{Error, Result};
+use cache::{CachedDesc, DescCache, GenEntries};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -69,6 +87,15 @@ pub const DEFAULT_DATABASES: &[&str] = &["defaultdb", "postgres", "system"];
 enum Descriptor {
     Database(DatabaseDesc),
     Table(TableDesc),
+}
+
+impl From<Descriptor> for CachedDesc {
+    fn from(d: Descriptor) -> Self {
+        match d {
+            Descriptor::Database(db) => CachedDesc::Database(db),
+            Descriptor::Table(t) => CachedDesc::Table(Arc::new(t)),
+        }
+    }
 }
 
 fn namespace_key(parent: u64, name: &str) -> Vec<u8> {
@@ -144,7 +171,7 @@ impl Catalog {
             return Ok(None);
         };
         match Self::descriptor(txn, id)? {
-            Some(Descriptor::Database(db)) => Ok(Some(db)),
+            Some(CachedDesc::Database(db)) => Ok(Some(db)),
             _ => Err(Error::new(
                 code::DATA_CORRUPTED,
                 format!(
@@ -178,8 +205,8 @@ impl Catalog {
     /// The table with descriptor id `id`.
     pub fn table_by_id(txn: &TxnRef, id: u64) -> Result<Option<Arc<TableDesc>>> {
         match Self::descriptor(txn, id)? {
-            Some(Descriptor::Table(t)) => Ok(Some(Arc::new(t))),
-            Some(Descriptor::Database(_)) => Err(Error::new(
+            Some(CachedDesc::Table(t)) => Ok(Some(t)),
+            Some(CachedDesc::Database(_)) => Err(Error::new(
                 code::DATA_CORRUPTED,
                 format!("catalog: descriptor {id} is a database, not a table"),
             )),
@@ -191,7 +218,7 @@ impl Catalog {
     pub fn list_databases(txn: &TxnRef) -> Result<Vec<DatabaseDesc>> {
         let mut out = Vec::new();
         for id in Self::list_ids(txn, ROOT_PARENT)? {
-            if let Some(Descriptor::Database(db)) = Self::descriptor(txn, id)? {
+            if let Some(CachedDesc::Database(db)) = Self::descriptor(txn, id)? {
                 out.push(db);
             }
         }
@@ -239,6 +266,7 @@ impl Catalog {
         };
         let value = encode_descriptor(&Descriptor::Database(db.clone()))?;
         let mut g = txn.lock();
+        generation::bump(&mut **g)?;
         g.put(namespace_key(ROOT_PARENT, name), id.to_be_bytes().to_vec())?;
         g.put(descriptor_key(id), value)?;
         Ok(db)
@@ -247,6 +275,7 @@ impl Catalog {
     /// Removes a database's descriptor and name (its tables must be dropped first).
     pub fn drop_database(txn: &TxnRef, db: &DatabaseDesc) -> Result<()> {
         let mut g = txn.lock();
+        generation::bump(&mut **g)?;
         g.delete(namespace_key(ROOT_PARENT, &db.name))?;
         g.delete(descriptor_key(db.id))?;
         Ok(())
@@ -255,34 +284,73 @@ impl Catalog {
     /// Writes a new table's descriptor and name (the caller allocated `t.id` and checked
     /// that the name is free).
     pub fn create_table(txn: &TxnRef, t: &TableDesc) -> Result<()> {
-        txn.lock()
-            .put(namespace_key(t.db_id, &t.name), t.id.to_be_bytes().to_vec())?;
-        Self::write_table(txn, t)
+        let value = encode_descriptor(&Descriptor::Table(t.clone()))?;
+        let mut g = txn.lock();
+        generation::bump(&mut **g)?;
+        g.put(namespace_key(t.db_id, &t.name), t.id.to_be_bytes().to_vec())?;
+        g.put(descriptor_key(t.id), value)?;
+        Ok(())
     }
 
     /// Overwrites a table's descriptor (a schema change).
     pub fn write_table(txn: &TxnRef, t: &TableDesc) -> Result<()> {
         let value = encode_descriptor(&Descriptor::Table(t.clone()))?;
-        txn.lock().put(descriptor_key(t.id), value)?;
+        let mut g = txn.lock();
+        generation::bump(&mut **g)?;
+        g.put(descriptor_key(t.id), value)?;
         Ok(())
     }
 
     /// Removes a table's descriptor and name (not its data: see `storage::delete_table_data`).
     pub fn drop_table(txn: &TxnRef, t: &TableDesc) -> Result<()> {
         let mut g = txn.lock();
+        generation::bump(&mut **g)?;
         g.delete(namespace_key(t.db_id, &t.name))?;
         g.delete(descriptor_key(t.id))?;
         Ok(())
     }
 
-    fn lookup_id(txn: &TxnRef, parent: u64, name: &str) -> Result<Option<u64>> {
-        let v = txn.lock().get(&namespace_key(parent, name))?;
-        v.map(|v| decode_u64(&v)).transpose()
+    /// The schema generation as `txn` sees it (None: the key does not exist yet). Reading it
+    /// puts it in the transaction's read set; plans and descriptors cached under this value
+    /// are valid for the transaction.
+    pub fn generation(txn: &TxnRef) -> Result<Option<Generation>> {
+        generation::read(&mut **txn.lock())
     }
 
-    fn descriptor(txn: &TxnRef, id: u64) -> Result<Option<Descriptor>> {
-        let v = txn.lock().get(&descriptor_key(id))?;
-        v.map(|v| decode_descriptor(&v)).transpose()
+    /// The cache entries valid for `g`'s view of the catalog (None: no generation key yet, so
+    /// nothing may be cached).
+    fn entries(g: &mut dyn txn::Transaction) -> Result<Option<Arc<GenEntries>>> {
+        Ok(generation::read(g)?.map(|gen| DescCache::global().at(gen)))
+    }
+
+    fn lookup_id(txn: &TxnRef, parent: u64, name: &str) -> Result<Option<u64>> {
+        let mut g = txn.lock();
+        let entries = Self::entries(&mut **g)?;
+        if let Some(hit) = entries.as_ref().and_then(|e| e.name(parent, name)) {
+            return Ok(hit);
+        }
+        let v = g.get(&namespace_key(parent, name))?;
+        let id = v.map(|v| decode_u64(&v)).transpose()?;
+        if let Some(e) = entries {
+            e.put_name(parent, name, id);
+        }
+        Ok(id)
+    }
+
+    fn descriptor(txn: &TxnRef, id: u64) -> Result<Option<CachedDesc>> {
+        let mut g = txn.lock();
+        let entries = Self::entries(&mut **g)?;
+        if let Some(hit) = entries.as_ref().and_then(|e| e.desc(id)) {
+            return Ok(hit);
+        }
+        let v = g.get(&descriptor_key(id))?;
+        let desc = v
+            .map(|v| decode_descriptor(&v).map(CachedDesc::from))
+            .transpose()?;
+        if let Some(e) = entries {
+            e.put_desc(id, desc.clone());
+        }
+        Ok(desc)
     }
 
     /// The ids of every namespace entry under `parent`, in name order.
@@ -314,6 +382,11 @@ pub fn bootstrap(txns: &dyn txn::TxnSource) -> Result<()> {
         if Catalog::database(&txn, name)?.is_none() {
             Catalog::create_database(&txn, name, BOOTSTRAP_OWNER)?;
         }
+    }
+    // A store created before the schema generation existed gets the key now, so its
+    // lookups can use the descriptor cache from the first statement.
+    if Catalog::generation(&txn)?.is_none() {
+        generation::bump(&mut **txn.lock())?;
     }
     let Ok(m) = Arc::try_unwrap(txn) else {
         return Err(Error::internal("bootstrap: transaction still shared"));

@@ -231,12 +231,13 @@ fn in_result<'a>(v: &Datum, vals: impl Iterator<Item = &'a Datum>, negated: bool
 
 fn eval_subquery(sq: &Subquery, row: &[Datum], env: &Env) -> Result<Datum> {
     if !sq.correlated {
-        let cached = sq.cache.lock().clone();
+        let id = Arc::as_ptr(&sq.plan) as usize;
+        let cached = env.shared.subqueries.lock().get(&id).cloned();
         let cache = match cached {
             Some(c) => c,
             None => {
                 let c = run_uncorrelated(sq, row, env)?;
-                *sq.cache.lock() = Some(c.clone());
+                env.shared.subqueries.lock().insert(id, c.clone());
                 c
             }
         };

@@ -34,7 +34,9 @@ pub mod sort;
 use crate::context::{Column, ExecContext, ExecResult, RowStream};
 use crate::error::code;
 use crate::func::FuncContext;
+use crate::plan::cache::PlanSlot;
 use crate::plan::describe::{plan_statement_with, Planned};
+use crate::plan::expr::SubqueryCache;
 use crate::plan::{ColId, Plan};
 use crate::types::{DataType, Datum, Row};
 use crate::{Error, Result};
@@ -98,6 +100,9 @@ pub struct Shared {
     pub func_ctx: FuncContext,
     /// Memory accounting.
     pub mem: MemBudget,
+    /// Results of uncorrelated subqueries, by the address of their plan (alive as long as
+    /// the statement's plan, which outlives this state).
+    pub subqueries: parking_lot::Mutex<std::collections::HashMap<usize, SubqueryCache>>,
 }
 
 /// The environment an operator runs in: shared state plus the rows of enclosing queries
@@ -126,6 +131,7 @@ impl Env {
                 params: params.to_vec(),
                 func_ctx,
                 mem: MemBudget::new(ctx.memory_budget_bytes),
+                subqueries: parking_lot::Mutex::new(std::collections::HashMap::new()),
             }),
             outer: Arc::new(Vec::new()),
             outer_layouts: Arc::new(Vec::new()),
@@ -252,29 +258,57 @@ pub fn execute_with(
     param_types: &[DataType],
     opts: ExecOptions,
 ) -> Result<ExecResult> {
-    let hints: Vec<DataType> = if param_types.len() == params.len() {
+    let hints = param_hints(params, param_types);
+    let (planned, _param_types, _) =
+        plan_statement_with(ctx, stmt, &hints, opts.implicit_select_for_update)?;
+    run_planned(ctx, &planned, params)
+}
+
+/// [`execute_with`] for a prepared statement: reuses the plan cached in `slot` when the
+/// schema generation, database, options and parameter types are those it was planned under
+/// (see [`crate::plan::cache`]), and caches a new plan otherwise.
+pub fn execute_prepared(
+    ctx: &ExecContext,
+    stmt: &Statement,
+    params: &[Datum],
+    param_types: &[DataType],
+    opts: ExecOptions,
+    slot: &PlanSlot,
+) -> Result<ExecResult> {
+    let hints = param_hints(params, param_types);
+    let planned = slot.get_or_plan(ctx, opts.implicit_select_for_update, &hints, || {
+        plan_statement_with(ctx, stmt, &hints, opts.implicit_select_for_update).map(|p| p.0)
+    })?;
+    run_planned(ctx, &planned, params)
+}
+
+fn param_hints(params: &[Datum], param_types: &[DataType]) -> Vec<DataType> {
+    if param_types.len() == params.len() {
         param_types.to_vec()
     } else {
         params.iter().map(|_| DataType::Unknown).collect()
-    };
-    let (planned, _param_types, _) =
-        plan_statement_with(ctx, stmt, &hints, opts.implicit_select_for_update)?;
-    check_read_only(ctx, &planned)?;
+    }
+}
+
+/// Runs a planned statement with `params` (the plan itself is not modified, so a cached plan
+/// can be run again).
+fn run_planned(ctx: &ExecContext, planned: &Planned, params: &[Datum]) -> Result<ExecResult> {
+    check_read_only(ctx, planned)?;
     let env = Env::new(ctx, params);
     match planned {
         Planned::Query { plan, columns } => {
-            let rows = build(&plan, &env)?;
+            let rows = build(plan, &env)?;
             Ok(ExecResult::Rows {
-                columns,
+                columns: columns.clone(),
                 rows,
                 tag: "SELECT".into(),
             })
         }
-        Planned::Insert(p) => insert::execute_insert(&p, &env),
-        Planned::Update(p) => modify::execute_update(&p, &env),
-        Planned::Delete(p) => modify::execute_delete(&p, &env),
+        Planned::Insert(p) => insert::execute_insert(p, &env),
+        Planned::Update(p) => modify::execute_update(p, &env),
+        Planned::Delete(p) => modify::execute_delete(p, &env),
         Planned::Explain(lines) => {
-            let rows: Vec<Row> = lines.into_iter().map(|l| vec![Datum::Text(l)]).collect();
+            let rows: Vec<Row> = lines.iter().map(|l| vec![Datum::Text(l.clone())]).collect();
             Ok(ExecResult::rows(
                 vec![Column::new("info", DataType::Text)],
                 rows,

@@ -508,7 +508,6 @@ impl Binder<'_> {
             kind,
             correlated,
             outer_layout: None,
-            cache: Arc::new(parking_lot::Mutex::new(None)),
         })
     }
 

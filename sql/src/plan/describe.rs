@@ -152,12 +152,20 @@ pub fn describe(
     param_hints: &[DataType],
 ) -> Result<Described> {
     let (planned, params, _) = plan_statement(ctx, stmt, param_hints)?;
-    let columns = match planned {
-        Planned::Query { columns, .. } => columns,
-        Planned::Insert(p) => p.row.returning.map(|r| r.1).unwrap_or_default(),
-        Planned::Update(p) => p.row.returning.map(|r| r.1).unwrap_or_default(),
-        Planned::Delete(p) => p.row.returning.map(|r| r.1).unwrap_or_default(),
-        Planned::Explain(_) => vec![Column::new("info", DataType::Text)],
-    };
+    let columns = result_columns(&planned);
     Ok(Described { params, columns })
+}
+
+/// The result columns of a planned statement (empty for commands without RETURNING).
+pub fn result_columns(planned: &Planned) -> Vec<Column> {
+    let returning = |r: &Option<(Vec<crate::plan::Expr>, Vec<Column>)>| {
+        r.as_ref().map(|r| r.1.clone()).unwrap_or_default()
+    };
+    match planned {
+        Planned::Query { columns, .. } => columns.clone(),
+        Planned::Insert(p) => returning(&p.row.returning),
+        Planned::Update(p) => returning(&p.row.returning),
+        Planned::Delete(p) => returning(&p.row.returning),
+        Planned::Explain(_) => vec![Column::new("info", DataType::Text)],
+    }
 }

@@ -10,7 +10,6 @@
 
 use crate::plan::Plan;
 use crate::types::{BinaryOp, DataType, Datum, UnaryOp};
-use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -30,7 +29,9 @@ pub enum SubqueryKind {
     Array,
 }
 
-/// The cached result of an uncorrelated subquery (computed once per statement).
+/// The cached result of an uncorrelated subquery (computed once per execution and kept in the
+/// execution's state, [`crate::exec::Shared`], never in the plan: a prepared statement's plan is
+/// reused across executions).
 #[derive(Debug, Clone)]
 pub enum SubqueryCache {
     /// A scalar value.
@@ -53,8 +54,6 @@ pub struct Subquery {
     /// The enclosing operator's input layout, filled by [`Expr::compile`], so the subquery can
     /// resolve its outer references against the row it is evaluated for.
     pub outer_layout: Option<Arc<Vec<ColId>>>,
-    /// Result of an uncorrelated subquery, computed on first use.
-    pub cache: Arc<Mutex<Option<SubqueryCache>>>,
 }
 
 impl PartialEq for Subquery {

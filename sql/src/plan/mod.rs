@@ -15,6 +15,7 @@
 //!   OFFSET) into scans, so `ORDER BY pk LIMIT 1` reads (and locks) one row.
 //! - [`explain`] renders the chosen plan as EXPLAIN rows.
 //! - [`describe`] serves the extended protocol: parameter and result column types.
+//! - [`cache`] keeps a prepared statement's optimized plan for its next executions.
 //!
 //! The same `Plan` type is used before and after optimization: optimization only rewrites
 //! the tree (moves filters, sets join strategies and scan spans).
@@ -35,6 +36,7 @@ pub mod bind_func;
 pub mod bind_pg;
 pub mod bind_select;
 pub mod binder;
+pub mod cache;
 pub mod describe;
 pub mod explain;
 pub mod expr;

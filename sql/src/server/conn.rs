@@ -7,6 +7,7 @@ use super::extended::{Portal, Prepared};
 use super::{blocking, Node};
 use crate::context::{Column, ExecResult, RowStream};
 use crate::error::code;
+use crate::plan::cache::PlanSlot;
 use crate::session::{Session, TxnStatus, MAX_IMPLICIT_RETRIES};
 use crate::types::{DataType, Datum};
 use crate::Error;
@@ -320,6 +321,27 @@ fn is_blank(sql: &str) -> bool {
     sql.chars().all(|c| c == ';' || c.is_whitespace())
 }
 
+/// What a statement runs with besides its text: parameter values and types, and the prepared
+/// statement's plan cache (extended protocol).
+#[derive(Clone, Copy)]
+pub(super) struct Bound<'a> {
+    /// Parameter values.
+    pub params: &'a [Datum],
+    /// Parameter types.
+    pub param_types: &'a [DataType],
+    /// The prepared statement's cached plan.
+    pub plan: Option<&'a PlanSlot>,
+}
+
+impl Bound<'_> {
+    /// A simple-protocol statement: no parameters, no plan cache.
+    pub const NONE: Bound<'static> = Bound {
+        params: &[],
+        param_types: &[],
+        plan: None,
+    };
+}
+
 impl Conn {
     async fn serve(&mut self) -> io::Result<()> {
         loop {
@@ -394,7 +416,7 @@ impl Conn {
             }
             Ok(stmts) => {
                 for stmt in &stmts {
-                    match self.run_statement(stmt, &[], &[], &[], true, 0).await? {
+                    match self.run_statement(stmt, Bound::NONE, &[], true, 0).await? {
                         Ok(Outcome::Done(tag)) => {
                             self.wire
                                 .send(Be::CommandComplete(CommandComplete::new(tag)))
@@ -491,8 +513,7 @@ impl Conn {
     pub(super) async fn run_statement(
         &mut self,
         stmt: &Statement,
-        params: &[Datum],
-        param_types: &[DataType],
+        bound: Bound<'_>,
         result_formats: &[i16],
         describe: bool,
         max_rows: usize,
@@ -514,7 +535,9 @@ impl Conn {
             let was_idle = self.session.is_idle();
             self.arm_timeout();
             let session = &mut self.session;
-            let res = blocking(|| session.execute_typed(stmt, params, param_types));
+            let res = blocking(|| {
+                session.execute_prepared(stmt, bound.params, bound.param_types, bound.plan)
+            });
             self.send_notices().await?;
             let (columns, rows, tag) = match res {
                 Err(e) => {

@@ -7,10 +7,11 @@
 //! every message up to the next Sync is discarded, as PostgreSQL does.
 
 use super::blocking;
-use super::conn::{Conn, Outcome, RunningRows};
+use super::conn::{Bound, Conn, Outcome, RunningRows};
 use super::encode::{self, Format};
 use crate::context::Column;
 use crate::error::code;
+use crate::plan::cache::PlanSlot;
 use crate::types::{DataType, Datum};
 use crate::Error;
 use pgwire::messages::data::{NoData, ParameterDescription};
@@ -30,6 +31,8 @@ pub(super) struct Prepared {
     stmt: Option<Statement>,
     params: Vec<DataType>,
     columns: Vec<Column>,
+    /// The statement's cached plan (crate::plan::cache).
+    plan: PlanSlot,
 }
 
 /// A bound portal.
@@ -101,6 +104,7 @@ impl Conn {
                 stmt: None,
                 params: hints,
                 columns: Vec::new(),
+                plan: PlanSlot::new(None, Vec::new()),
             },
             Some(stmt) => {
                 let session = &mut self.session;
@@ -116,6 +120,7 @@ impl Conn {
                 Prepared {
                     stmt: Some(stmt),
                     params,
+                    plan: PlanSlot::new(d.generation, d.columns.clone()),
                     columns: d.columns,
                 }
             }
@@ -275,15 +280,13 @@ impl Conn {
                         .send(Be::EmptyQueryResponse(EmptyQueryResponse::new()))
                         .await;
                 };
-                self.run_statement(
-                    stmt,
-                    &portal.params,
-                    &prepared.params,
-                    &portal.result_codes,
-                    false,
-                    max_rows,
-                )
-                .await?
+                let bound = Bound {
+                    params: &portal.params,
+                    param_types: &prepared.params,
+                    plan: Some(&prepared.plan),
+                };
+                self.run_statement(stmt, bound, &portal.result_codes, false, max_rows)
+                    .await?
             }
             PortalState::Running(r) => self.continue_rows(r, 0, max_rows).await?,
             PortalState::Done(tag) => Ok(Outcome::Done(tag)),

@@ -508,4 +508,5 @@ async fn system_tables_answer_psql_style_queries() {
     );
 }
 
+mod plan_cache;
 mod txn_retry;

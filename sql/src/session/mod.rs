@@ -32,6 +32,7 @@ pub mod vars;
 
 use crate::context::{Column, ExecContext, ExecResult, TxnRef, VirtualTables};
 use crate::error::code;
+use crate::plan::cache::PlanSlot;
 use crate::types::{DataType, Datum};
 use crate::{Error, Result};
 use sqlparser::ast::{Expr, Statement, Value};
@@ -78,6 +79,9 @@ pub struct Description {
     pub params: Vec<DataType>,
     /// Result columns; empty for statements without rows (NoData).
     pub columns: Vec<Column>,
+    /// The schema generation the statement was planned under (None: not planned, or no
+    /// generation key yet); see [`crate::plan::cache`].
+    pub generation: Option<crate::catalog::Generation>,
 }
 
 /// One client's session.
@@ -193,11 +197,24 @@ impl Session {
         params: &[Datum],
         param_types: &[DataType],
     ) -> Result<ExecResult> {
+        self.execute_prepared(stmt, params, param_types, None)
+    }
+
+    /// Like [`Session::execute_typed`], for a prepared statement whose plan is cached in
+    /// `slot` (reused while the schema and settings it depends on are unchanged; see
+    /// [`crate::plan::cache`]).
+    pub fn execute_prepared(
+        &mut self,
+        stmt: &Statement,
+        params: &[Datum],
+        param_types: &[DataType],
+        slot: Option<&PlanSlot>,
+    ) -> Result<ExecResult> {
         self.cancel.store(false, Ordering::Relaxed);
         let result = if is_session_statement(stmt) {
             self.execute_session_statement(stmt)
         } else {
-            self.execute_in_txn(stmt, params, param_types)
+            self.execute_in_txn(stmt, params, param_types, slot)
         };
         match result {
             Ok(r) => Ok(r),
@@ -237,6 +254,7 @@ impl Session {
         stmt: &Statement,
         params: &[Datum],
         param_types: &[DataType],
+        slot: Option<&PlanSlot>,
     ) -> Result<ExecResult> {
         self.state.check_can_run()?;
         let as_of = match crate::parser::select_as_of(stmt) {
@@ -263,7 +281,12 @@ impl Session {
         let opts = crate::exec::ExecOptions {
             implicit_select_for_update: self.vars.implicit_select_for_update(),
         };
-        crate::exec::execute_with(&ctx, stmt, params, param_types, opts)
+        match slot {
+            Some(slot) => {
+                crate::exec::execute_prepared(&ctx, stmt, params, param_types, opts, slot)
+            }
+            None => crate::exec::execute_with(&ctx, stmt, params, param_types, opts),
+        }
     }
 
     /// The execution context for the current transaction.
@@ -299,7 +322,8 @@ impl Session {
             read_only: true,
             as_of: None,
         };
-        let txn: TxnRef = Arc::new(parking_lot::Mutex::new(self.txns.begin(opts)?));
+        let txn = crate::catalog::memo::wrap(self.txns.begin(opts)?);
+        let txn: TxnRef = Arc::new(parking_lot::Mutex::new(txn));
         let ctx = self.context_for(txn, chrono::Utc::now());
         let out = f(&ctx);
         let txn = ctx.txn.clone();
@@ -317,6 +341,7 @@ impl Session {
             return Ok(Description {
                 params: hints.to_vec(),
                 columns: session_columns(stmt),
+                generation: None,
             });
         }
         if self.state.is_failed() {
@@ -325,7 +350,11 @@ impl Session {
         if crate::ranges::is_ranges_statement(stmt) {
             let (params, columns) =
                 self.with_read_txn(|ctx| crate::ranges::describe(ctx, stmt, hints))?;
-            return Ok(Description { params, columns });
+            return Ok(Description {
+                params,
+                columns,
+                generation: None,
+            });
         }
         if is_show_statement(stmt) {
             // SHOW statements are read-only: run one to learn its columns.
@@ -336,18 +365,24 @@ impl Session {
             return Ok(Description {
                 params: hints.to_vec(),
                 columns,
+                generation: None,
             });
         }
         if is_ddl_statement(stmt) {
             return Ok(Description {
                 params: hints.to_vec(),
                 columns: Vec::new(),
+                generation: None,
             });
         }
-        let d = self.with_read_txn(|ctx| crate::plan::describe(ctx, stmt, hints))?;
+        let (d, generation) = self.with_read_txn(|ctx| {
+            let generation = crate::catalog::Catalog::generation(&ctx.txn)?;
+            Ok((crate::plan::describe(ctx, stmt, hints)?, generation))
+        })?;
         Ok(Description {
             params: d.params,
             columns: d.columns,
+            generation,
         })
     }
 
@@ -710,5 +745,7 @@ fn set_value_text(values: &[Expr]) -> Result<Option<String>> {
     Ok(Some(parts.join(", ")))
 }
 
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod tests;

@@ -102,7 +102,8 @@ fn committed_error() -> Error {
 }
 
 fn begin(txns: &dyn ::txn::TxnSource, opts: TxnOptions) -> Result<OpenTxn> {
-    let txn = txns.begin(opts)?;
+    // The catalog reads the schema generation once per transaction (catalog::memo).
+    let txn = crate::catalog::memo::wrap(txns.begin(opts)?);
     // now() in an AS OF SYSTEM TIME transaction is the time it reads at, as in CockroachDB.
     let start = opts.as_of.map_or_else(Utc::now, super::as_of::wall_time);
     Ok(OpenTxn {
