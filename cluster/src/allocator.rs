@@ -39,12 +39,19 @@ pub fn run_once(dist: &Arc<DistSender>) {
         .iter()
         .filter(|n| n.live_until > now && !n.decommissioning)
         .collect();
-    let gone = |n: NodeId| {
-        nodes.iter().find(|r| r.node_id == n).is_none_or(|r| {
-            r.decommissioning || r.live_until.physical_ms() + dead_ms < now.physical_ms()
-        })
+    let dead = |n: NodeId| {
+        nodes
+            .iter()
+            .find(|r| r.node_id == n)
+            .is_none_or(|r| r.live_until.physical_ms() + dead_ms < now.physical_ms())
     };
-    let counts = replica_counts(dist);
+    let decommissioning = |n: NodeId| nodes.iter().any(|r| r.node_id == n && r.decommissioning);
+    let gone = |n: NodeId| dead(n) || decommissioning(n);
+    // Nodes alive now, decommissioning or not.
+    let alive = nodes.iter().filter(|n| n.live_until > now).count();
+    // Replica counts per node (a scan of every meta record): only computed when a range
+    // needs a new replica.
+    let mut counts: Option<BTreeMap<NodeId, usize>> = None;
     for rep in store.replicas() {
         let lease = rep.lease();
         let Some(d) = rep.desc() else { continue };
@@ -73,6 +80,7 @@ pub fn run_once(dist: &Arc<DistSender>) {
         let target = store.config().replication_factor.min(live.len()).max(1);
         let healthy = d.replicas.iter().filter(|r| !gone(r.node_id)).count();
         if healthy < target {
+            let counts = counts.get_or_insert_with(|| replica_counts(dist));
             let candidate = live
                 .iter()
                 .filter(|n| d.replica_on(n.node_id).is_none())
@@ -103,8 +111,18 @@ pub fn run_once(dist: &Arc<DistSender>) {
                 }
                 continue;
             }
-            // Keep a majority of the current voters healthy through the removal.
-            if healthy > d.replicas.len() / 2 || d.replicas.len() > target {
+            let allowed = if dead(node) {
+                // Keep a majority of the current voters healthy through the removal.
+                healthy > d.replicas.len() / 2
+            } else if decommissioning(node) {
+                // Like CockroachDB, decommissioning waits until the replica's replacement
+                // exists: it never lowers a range below its replication factor (a 3-node
+                // cluster with 3 replicas cannot decommission a node until a 4th joins).
+                healthy >= store.config().replication_factor.min(alive)
+            } else {
+                d.replicas.len() > target
+            };
+            if allowed {
                 change(dist, rep.range_id, |s| s.remove_replica(rep.range_id, node));
             }
         }

@@ -403,25 +403,16 @@ impl DistSender {
 
     /// Every range descriptor (from the meta records), in key order.
     pub fn all_ranges(&self) -> Result<Vec<RangeDescriptor>, txn::Error> {
-        let mut out: Vec<RangeDescriptor> = Vec::new();
-        let mut key = Vec::new();
-        loop {
-            // Lookups bypass the cache so the listing is current.
-            let d = self.call_meta(
-                || NodeRequest::Lookup { key: key.clone() },
-                |r| match r {
-                    NodeResponse::Lookup(x) => Some(x),
-                    _ => None,
-                },
-            )?;
-            let end = d.end.clone();
-            self.insert(d.clone());
-            out.push(d);
-            match end {
-                Some(e) => key = e,
-                None => return Ok(out),
-            }
-        }
+        let all = self.call_meta(
+            || NodeRequest::Ranges,
+            |r| match r {
+                NodeResponse::Ranges(x) => Some(x),
+                _ => None,
+            },
+        )?;
+        // The listing is one consistent scan of the meta records: it replaces the cache.
+        *self.cache.write() = all.iter().map(|d| (d.start.clone(), d.clone())).collect();
+        Ok(all)
     }
 }
 

@@ -37,6 +37,8 @@ pub enum NodeRequest {
         /// The key.
         key: Vec<u8>,
     },
+    /// Every meta record (all range descriptors), in key order, from range 1's leaseholder.
+    Ranges,
     /// Plain (non-transactional) writes of addressing records in range 1, at its leaseholder.
     MetaWrite {
         /// The writes.
@@ -210,6 +212,8 @@ pub enum NodeResponse {
     KnownNodes(Vec<(NodeId, String)>),
     /// To Nodes.
     Nodes(Result<Vec<NodeRecord>, WireError>),
+    /// To Ranges.
+    Ranges(Result<Vec<RangeDescriptor>, WireError>),
     /// To ReplicaInfo.
     ReplicaInfo(Result<ReplicaInfo, WireError>),
     /// To Status.
@@ -332,6 +336,7 @@ impl NodeService {
                     .map_err(WireError::from)
             })),
             NodeRequest::Lookup { key } => NodeResponse::Lookup(self.lookup(&key)),
+            NodeRequest::Ranges => NodeResponse::Ranges(self.ranges()),
             NodeRequest::MetaWrite { ops } => NodeResponse::Done(
                 self.store()
                     .and_then(|s| s.write_plain(RangeId(1), ops).map_err(WireError::from)),
@@ -380,6 +385,29 @@ impl NodeService {
             })
             .map_err(|e| WireError::Internal(e.to_string()))?;
         found.ok_or_else(|| WireError::Internal(format!("no meta record for key {key:?}")))
+    }
+
+    /// Range 1's leaseholder lists every meta record.
+    fn ranges(&self) -> Result<Vec<RangeDescriptor>, WireError> {
+        let s = self.store()?;
+        let rep = s
+            .replica(RangeId(1))
+            .ok_or(WireError::NotLeaseholder(None))?;
+        s.ensure_lease(&rep).map_err(WireError::from)?;
+        let mut out = Vec::new();
+        s.engine()
+            .scan(
+                &desc::meta_key(Some(&[])),
+                Some(&desc::meta_end()),
+                &mut |_, v| {
+                    if let Ok(d) = desc::decode::<RangeDescriptor>(v) {
+                        out.push(d);
+                    }
+                    Visit::Continue
+                },
+            )
+            .map_err(|e| WireError::Internal(e.to_string()))?;
+        Ok(out)
     }
 
     fn alloc_id(&self, key: &[u8]) -> Result<u64, WireError> {

@@ -19,7 +19,7 @@ use raft::prelude::{
     ConfChange, ConfChangeV2, ConfState, Entry, EntryType, Message, MessageType, Ready, Snapshot,
 };
 use raft::{RawNode, StateRole};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Timing and size settings of every group.
@@ -138,6 +138,9 @@ pub const QUIESCE_CONTEXT: &[u8] = b"quiesce";
 /// Every Raft group of one store.
 pub struct MultiRaft {
     groups: BTreeMap<RangeId, Group>,
+    /// Groups touched (stepped, proposed to, ticked...) since the last `process`: only they
+    /// can have a ready, so an iteration costs nothing for the idle rest.
+    dirty: BTreeSet<RangeId>,
     engine: Arc<dyn Engine>,
     cfg: RaftConfig,
     logger: slog::Logger,
@@ -148,6 +151,7 @@ impl MultiRaft {
     pub fn new(engine: Arc<dyn Engine>, cfg: RaftConfig) -> MultiRaft {
         MultiRaft {
             groups: BTreeMap::new(),
+            dirty: BTreeSet::new(),
             engine,
             cfg,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
@@ -176,6 +180,7 @@ impl MultiRaft {
         };
         let node = RawNode::new(&config, store, &self.logger)?;
         self.groups.insert(range, Group::new(node));
+        self.dirty.insert(range);
         Ok(())
     }
 
@@ -205,6 +210,7 @@ impl MultiRaft {
     ) {
         if let Some(g) = self.groups.get_mut(&range) {
             g.node.report_snapshot(replica_id, status);
+            self.dirty.insert(range);
         }
     }
 
@@ -250,6 +256,14 @@ impl MultiRaft {
         if let Some(g) = self.groups.get_mut(&range) {
             g.wake();
         }
+    }
+
+    /// How many groups exist and how many of them are quiesced.
+    pub fn quiesced_count(&self) -> (usize, usize) {
+        (
+            self.groups.len(),
+            self.groups.values().filter(|g| g.quiesced).count(),
+        )
     }
 
     /// Whether the group is quiesced.
@@ -323,8 +337,11 @@ impl MultiRaft {
             if g.quiesced {
                 continue;
             }
+            // Judge idleness before ticking: the tick itself may queue heartbeats.
+            let idle = quiesce_ticks > 0 && g.can_quiesce();
             g.node.tick();
-            if quiesce_ticks == 0 || !g.can_quiesce() {
+            self.dirty.insert(range);
+            if !idle {
                 g.idle_ticks = 0;
                 continue;
             }
@@ -380,6 +397,7 @@ impl MultiRaft {
     pub fn report_unreachable(&mut self, range: RangeId, replica_id: u64) {
         if let Some(g) = self.groups.get_mut(&range) {
             g.node.report_unreachable(replica_id);
+            self.dirty.insert(range);
         }
     }
 
@@ -399,10 +417,14 @@ impl MultiRaft {
         self.add_group(range, replica_id, store)
     }
 
+    /// The group of `range`, marked as possibly having work.
     fn group(&mut self, range: RangeId) -> Result<&mut Group> {
-        self.groups
+        let g = self
+            .groups
             .get_mut(&range)
-            .ok_or(Error::UnknownRange(range))
+            .ok_or(Error::UnknownRange(range))?;
+        self.dirty.insert(range);
+        Ok(g)
     }
 
     /// One iteration: persist, apply and advance every group with work; returns the messages
@@ -413,7 +435,10 @@ impl MultiRaft {
         let mut out = Vec::new();
         let mut after_persist = Vec::new();
         let mut readies: Vec<(RangeId, Ready)> = Vec::new();
-        for (&range, g) in self.groups.iter_mut() {
+        for range in std::mem::take(&mut self.dirty) {
+            let Some(g) = self.groups.get_mut(&range) else {
+                continue;
+            };
             if !g.node.has_ready() {
                 continue;
             }
@@ -457,6 +482,9 @@ impl MultiRaft {
             apply_entries(range, g, light.take_committed_entries(), sm, &mut batch)?;
             g.node.advance_apply();
             maybe_truncate(g, &self.cfg, &mut batch);
+            if g.node.has_ready() {
+                self.dirty.insert(range);
+            }
         }
         if !batch.is_empty() {
             self.engine.write(batch, false)?;

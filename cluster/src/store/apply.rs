@@ -25,6 +25,8 @@ use std::sync::{Arc, Weak};
 pub enum PostAction {
     /// Create the group of a range made by a split.
     CreateGroup {
+        /// The range it was split from.
+        parent: RangeId,
         /// Its descriptor.
         desc: RangeDescriptor,
         /// The local replica.
@@ -262,8 +264,11 @@ impl<'a> Applier<'a> {
         self.view(range).0 = Some(lhs);
         self.state_effect(range);
         if let Some(replica) = local {
-            self.post
-                .push(PostAction::CreateGroup { desc: rhs, replica });
+            self.post.push(PostAction::CreateGroup {
+                parent: range,
+                desc: rhs,
+                replica,
+            });
         }
         Ok(())
     }

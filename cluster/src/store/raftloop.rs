@@ -17,6 +17,9 @@ use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Weak};
 use std::time::Instant;
 
+/// Ticks between debug lines reporting how many groups are quiesced.
+const STATUS_LOG_TICKS: u64 = 100;
+
 /// Most inbox messages handled before an iteration runs (bounds latency under load).
 const MAX_INBOX_BATCH: usize = 4096;
 
@@ -99,6 +102,7 @@ impl Loop {
             None => return,
         };
         let mut next_tick = Instant::now() + tick;
+        let mut ticks: u64 = 0;
         loop {
             let wait = next_tick.saturating_duration_since(Instant::now());
             let mut msgs = Vec::new();
@@ -125,6 +129,11 @@ impl Loop {
             if Instant::now() >= next_tick {
                 quiesce = self.raft.tick();
                 next_tick = Instant::now() + tick;
+                ticks += 1;
+                if ticks.is_multiple_of(STATUS_LOG_TICKS) {
+                    let (groups, quiesced) = self.raft.quiesced_count();
+                    tracing::debug!(groups, quiesced, "raft groups");
+                }
             }
             self.send(&store, quiesce);
             if let Err(e) = self.iterate(&store) {
@@ -329,9 +338,18 @@ impl Loop {
 
     fn post(&mut self, store: &Arc<Store>, action: PostAction) {
         match action {
-            PostAction::CreateGroup { desc, replica } => {
+            PostAction::CreateGroup {
+                parent,
+                desc,
+                replica,
+            } => {
                 if let Err(e) = self.open_group(store, &desc, replica) {
                     tracing::error!(range = %desc.range_id, error = %e, "cannot create split range");
+                } else if self.raft.leader(parent).is_some_and(|(_, me)| me) {
+                    // The left side's leader campaigns for the right side at once, so the new
+                    // range has a leader (and its inherited lease a proposer) without waiting
+                    // for an election timeout.
+                    let _ = self.raft.campaign(desc.range_id);
                 }
             }
             PostAction::Destroy(range) => {

@@ -1,8 +1,11 @@
 //! The `kv` workload: point reads and inserts on one table, `kv (k INT8 PRIMARY KEY, v BYTEA)`.
 //!
-//! Reads pick a uniformly random key among the rows loaded by `init`; writes insert fresh keys
-//! (each worker owns a disjoint key sequence above the loaded ones), so a write-only run measures
-//! insert throughput and a read-only run point-select throughput.
+//! Reads pick a uniformly random key among the rows loaded by `init`. Writes either insert
+//! fresh keys (`--write-mode=insert`, the default: each worker owns a disjoint key sequence above
+//! the loaded ones, so a write-only run measures insert throughput) or overwrite a uniformly
+//! random loaded key (`--write-mode=update`, an `INSERT ... ON CONFLICT DO UPDATE` that spreads
+//! writes over every range). `init --splits=N` pre-splits the loaded key space into N ranges
+//! (Meridian clusters; a server that cannot split, like PostgreSQL, is told so and skipped).
 
 use super::stats::{OpStats, Summary};
 use super::{connect, parse_duration, LOAD_BATCH_ROWS};
@@ -24,8 +27,20 @@ pub struct InitOpts {
     /// Bytes per value.
     #[arg(long, default_value_t = 64)]
     pub value_bytes: usize,
+    /// Split the loaded key space into this many ranges up front (1: no splits).
+    #[arg(long, default_value_t = 1)]
+    pub splits: usize,
     /// Connection URL (postgresql://user@host:port/db).
     pub url: String,
+}
+
+/// What a write does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WriteMode {
+    /// Insert a fresh key.
+    Insert,
+    /// Overwrite a random loaded key.
+    Update,
 }
 
 /// Options of `meridian workload run kv`.
@@ -46,6 +61,9 @@ pub struct RunOpts {
     /// Bytes per inserted value.
     #[arg(long, default_value_t = 64)]
     pub value_bytes: usize,
+    /// Whether writes insert fresh keys or overwrite loaded ones.
+    #[arg(long, value_enum, default_value_t = WriteMode::Insert)]
+    pub write_mode: WriteMode,
     /// Print a JSON summary at the end.
     #[arg(long)]
     pub json: bool,
@@ -75,6 +93,27 @@ pub async fn init(opts: &InitOpts) -> Result<()> {
         eprint!("\rloading kv: {loaded}/{} rows", opts.initial_rows);
     }
     eprintln!();
+    if opts.splits > 1 {
+        let step = (opts.initial_rows / opts.splits).max(1);
+        let mut done = 0;
+        for i in 1..opts.splits {
+            let key = (i * step) as i64;
+            match client
+                .batch_execute(&format!("ALTER TABLE kv SPLIT AT VALUES ({key})"))
+                .await
+            {
+                Ok(()) => done += 1,
+                Err(e) => {
+                    eprintln!("not splitting: {e}");
+                    break;
+                }
+            }
+            if i % 50 == 0 || i + 1 == opts.splits {
+                eprint!("\rsplitting kv: {done}/{} split points", opts.splits - 1);
+            }
+        }
+        eprintln!();
+    }
     Ok(())
 }
 
@@ -93,7 +132,12 @@ async fn worker(
     let client = connect(&opts.url).await?;
     let read = client.prepare("SELECT v FROM kv WHERE k = $1").await?;
     let write = client
-        .prepare("INSERT INTO kv (k, v) VALUES ($1, $2)")
+        .prepare(match opts.write_mode {
+            WriteMode::Insert => "INSERT INTO kv (k, v) VALUES ($1, $2)",
+            WriteMode::Update => {
+                "INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+            }
+        })
         .await?;
     let value = vec![b'y'; opts.value_bytes];
     let mut stats = WorkerStats::default();
@@ -111,8 +155,14 @@ async fn worker(
                 Err(_) => stats.read.errors += 1,
             }
         } else {
-            next_key += 1;
-            match client.execute(&write, &[&next_key, &value]).await {
+            let key = match opts.write_mode {
+                WriteMode::Insert => {
+                    next_key += 1;
+                    next_key
+                }
+                WriteMode::Update => (rng >> 8) as i64 % opts.initial_rows.max(1) as i64,
+            };
+            match client.execute(&write, &[&key, &value]).await {
                 Ok(_) => stats.write.record(start.elapsed()),
                 Err(_) => stats.write.errors += 1,
             }
