@@ -1,20 +1,27 @@
-//! The node: everything that turns the storage, transaction and SQL crates into a running
-//! Meridian process, and the `meridian` command-line tool around it.
+//! The node: everything that turns the storage, transaction, replication and SQL crates into a
+//! running Meridian process, and the `meridian` command-line tool around it.
 //!
 //! - [`config`]: node configuration parsed from CockroachDB-shaped flags.
-//! - [`node`]: [`start_single_node`] opens the store, builds the transaction layer, bootstraps
-//!   the catalog and serves pgwire ([`sqlserve`]), gRPC ([`admin`]) and HTTP ([`http`]);
-//!   [`NodeHandle::shutdown`] stops it and syncs the store.
+//! - [`node`]: [`start_single_node`] runs one unreplicated node (`start-single-node`).
+//! - [`server`]: [`server::start_node`] runs a node of a replicated cluster (`meridian start`):
+//!   its [`store`] of replicas (one Raft thread for all of them, apply, leases, splits,
+//!   membership), the [`dist`] sender that routes requests to leaseholders, the [`allocator`],
+//!   the [`rpc`] vocabulary between nodes over a [`transport`] (tonic, in-process, or
+//!   fault-injecting), liveness, and SQL through [`txns`]. docs/cluster.md explains it.
+//! - [`desc`]: range descriptors, leases, replicated commands and the addressing keys.
+//! - [`clusterctl`]: `meridian init`, `node status`, `node decommission`.
 //! - [`demo`]: `meridian demo`, an in-process node on a temporary store with sample data.
 //! - [`shell`]: `meridian sql`, the interactive SQL client.
 //! - [`workload`]: `meridian workload`, load generators for benchmarks.
 //!
 //! Tests start nodes in-process with [`NodeConfig::for_tests`] (every port 0) and read the
-//! bound addresses back from the handle.
+//! bound addresses back from the handle; clusters run in-process over
+//! [`transport::LocalNetwork`].
 //!
 //! IMPLEMENTATION CAVEATS
-//! - Single node only: `meridian start --join` (multi-node clusters), TLS and authentication
-//!   arrive with later issues. `--insecure` is required.
+//! - `demo` and `start-single-node` use the single-node store (no Raft, one range).
+//! - No TLS or authentication; `--insecure` is required. The rest is listed at the end of
+//!   docs/cluster.md.
 
 pub mod admin;
 pub mod allocator;

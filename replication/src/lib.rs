@@ -25,8 +25,10 @@
 //!   (Raft allows each server to compact independently); a follower that falls behind the
 //!   leader's truncation catches up with a snapshot, which is built in memory in one piece
 //!   (fine for ranges of tens of MiB, not for GiB).
-//! - No quiescence: every group is ticked every tick and leaders send heartbeats even when
-//!   idle (heartbeats are not coalesced per node pair yet).
+//! - Idle groups quiesce (see [`multiraft::MultiRaft::tick`]); groups that are not idle send
+//!   their own heartbeats (not coalesced per node pair yet).
+//! - Membership changes are single-voter changes; joint consensus (several changes at once,
+//!   learners first) is not used yet.
 
 pub mod error;
 pub mod multiraft;
