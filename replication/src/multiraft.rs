@@ -258,11 +258,37 @@ impl MultiRaft {
         }
     }
 
-    /// How many groups exist and how many of them are quiesced.
-    pub fn quiesced_count(&self) -> (usize, usize) {
+    /// Why the first awake group this store leads cannot quiesce (for status logs).
+    pub fn quiesce_blocker(&self) -> Option<String> {
+        let (range, g) = self
+            .groups
+            .iter()
+            .find(|(_, g)| !g.quiesced && g.node.raft.state == StateRole::Leader)?;
+        let raft = &g.node.raft;
+        let log = &raft.raft_log;
+        Some(format!(
+            "{range}: last {} committed {} applied {} transferee {:?} pending_conf {} has_ready {} matched {:?} idle_ticks {}",
+            log.last_index(),
+            log.committed,
+            log.store.applied(),
+            raft.lead_transferee,
+            raft.has_pending_conf(),
+            g.node.has_ready(),
+            raft.prs().iter().map(|(id, p)| (*id, p.matched)).collect::<Vec<_>>(),
+            g.idle_ticks
+        ))
+    }
+
+    /// How many groups exist, how many are quiesced, and how many awake ones this store
+    /// leads (for status logs).
+    pub fn quiesced_count(&self) -> (usize, usize, usize) {
         (
             self.groups.len(),
             self.groups.values().filter(|g| g.quiesced).count(),
+            self.groups
+                .values()
+                .filter(|g| !g.quiesced && g.node.raft.state == StateRole::Leader)
+                .count(),
         )
     }
 
@@ -339,16 +365,14 @@ impl MultiRaft {
             }
             // Judge idleness before ticking: the tick itself may queue heartbeats.
             let idle = quiesce_ticks > 0 && g.can_quiesce();
-            g.node.tick();
-            self.dirty.insert(range);
-            if !idle {
-                g.idle_ticks = 0;
+            g.idle_ticks = if idle { g.idle_ticks + 1 } else { 0 };
+            if g.idle_ticks < quiesce_ticks || quiesce_ticks == 0 {
+                g.node.tick();
+                self.dirty.insert(range);
                 continue;
             }
-            g.idle_ticks += 1;
-            if g.idle_ticks < quiesce_ticks {
-                continue;
-            }
+            // Quiesce without ticking: a regular heartbeat queued by this tick would reach
+            // the followers after the quiescing one and wake them again.
             g.quiesced = true;
             let raft = &g.node.raft;
             for (&id, _) in raft.prs().iter().filter(|(id, _)| **id != raft.id) {

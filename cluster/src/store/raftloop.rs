@@ -131,8 +131,11 @@ impl Loop {
                 next_tick = Instant::now() + tick;
                 ticks += 1;
                 if ticks.is_multiple_of(STATUS_LOG_TICKS) {
-                    let (groups, quiesced) = self.raft.quiesced_count();
-                    tracing::debug!(groups, quiesced, "raft groups");
+                    let (groups, quiesced, awake_leading) = self.raft.quiesced_count();
+                    tracing::debug!(groups, quiesced, awake_leading, "raft groups");
+                    if let Some(b) = self.raft.quiesce_blocker() {
+                        tracing::trace!(blocker = %b, "awake leader");
+                    }
                 }
             }
             self.send(&store, quiesce);
