@@ -234,7 +234,11 @@ pub async fn start_node(cfg: ClusterConfig) -> Result<ClusterNode> {
                     .bootstrap()
                     .map_err(|e| anyhow!("bootstrapping: {e}"))?;
             }
-            heartbeat(&dist, &record).context("registering the node")?;
+            // The liveness loop renews the record every LIVENESS_INTERVAL; a failure here
+            // (range 1 busy while replicas are being added) must not stop the node.
+            if let Err(e) = heartbeat(&dist, &record) {
+                tracing::warn!(error = %e, "first liveness heartbeat failed; retrying in the background");
+            }
             if bootstrap {
                 sqlserve::bootstrap(txns.as_ref()).context("bootstrapping the catalog")?;
             }

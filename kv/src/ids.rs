@@ -5,16 +5,22 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A node of the cluster (one process, one store). Ids start at 1; 0 means "not assigned yet".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct NodeId(pub u64);
 
 /// A range: a span of the keyspace replicated by one Raft group. Range 1 is created when the
 /// cluster is initialised; splits allocate the rest.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct RangeId(pub u64);
 
 /// One replica of one range: its Raft peer id, unique within the range and never reused.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct ReplicaId(pub u64);
 
 impl fmt::Display for NodeId {

@@ -10,6 +10,19 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Connects with a 5-second bound; None when the node does not answer (it may be down).
+pub async fn try_connect(url: &str) -> Option<tokio_postgres::Client> {
+    let connecting = tokio_postgres::connect(url, tokio_postgres::NoTls);
+    let (client, conn) = tokio::time::timeout(Duration::from_secs(5), connecting)
+        .await
+        .ok()?
+        .ok()?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Some(client)
+}
+
 /// One node process.
 pub struct NodeProcess {
     child: Option<Child>,

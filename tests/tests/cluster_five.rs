@@ -2,21 +2,8 @@
 //! simultaneous node losses: after SIGKILL of two nodes at once, the remaining three still
 //! read every acknowledged row and accept writes.
 
-use meridian_tests::cluster::ProcessCluster;
+use meridian_tests::cluster::{try_connect as connect, ProcessCluster};
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
-
-async fn connect(url: &str) -> Option<Client> {
-    let (client, conn) =
-        tokio::time::timeout(Duration::from_secs(5), tokio_postgres::connect(url, NoTls))
-            .await
-            .ok()?
-            .ok()?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Some(client)
-}
 
 /// Runs `sql` on `url` until it succeeds (bounded), returning the rows.
 async fn retry(url: &str, sql: &str, cluster: &ProcessCluster) -> Vec<tokio_postgres::Row> {

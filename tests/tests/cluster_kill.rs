@@ -4,12 +4,12 @@
 //! COMMIT was acknowledged is present at the end (each transfer also inserts its id into an
 //! `acks` table in the same transaction).
 
-use meridian_tests::cluster::ProcessCluster;
+use meridian_tests::cluster::{try_connect as connect, ProcessCluster};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 const ACCOUNTS: i64 = 10;
 const INITIAL: i64 = 1000;
@@ -22,18 +22,6 @@ struct Shared {
     committed: AtomicU64,
     acked: parking_lot::Mutex<BTreeSet<i64>>,
     next_id: AtomicU64,
-}
-
-async fn connect(url: &str) -> Option<Client> {
-    let (client, conn) =
-        tokio::time::timeout(Duration::from_secs(5), tokio_postgres::connect(url, NoTls))
-            .await
-            .ok()?
-            .ok()?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Some(client)
 }
 
 /// One transfer; Ok(true) committed, Ok(false) retryable conflict, Err: connection trouble

@@ -376,6 +376,24 @@ impl Store {
     /// Proposes `cmd` on `range` and waits until it applies here (or fails).
     pub fn propose_and_wait(&self, range: RangeId, cmd: &Command) -> Result<(), txn::Error> {
         let pid = cmd.id().1;
+        let msg = RaftMsg::Propose {
+            range,
+            pid,
+            data: desc::encode(cmd),
+        };
+        self.submit_and_wait(pid, msg, || {
+            format!("a write to {range} was proposed but did not apply")
+        })
+    }
+
+    /// Registers waiter `pid`, hands `msg` to the Raft thread and waits (bounded by the
+    /// proposal timeout, then ambiguous) for the outcome the apply loop reports.
+    pub(crate) fn submit_and_wait(
+        &self,
+        pid: u64,
+        msg: RaftMsg,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), txn::Error> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.waiters.lock().insert(
             pid,
@@ -384,17 +402,14 @@ impl Store {
                 reply: tx,
             },
         );
-        self.send_raft(RaftMsg::Propose {
-            range,
-            pid,
-            data: desc::encode(cmd),
-        });
+        self.send_raft(msg);
         let res = rx.recv_timeout(self.cfg.proposal_timeout);
         self.waiters.lock().remove(&pid);
         match res {
             Ok(r) => r,
             Err(_) => Err(txn::Error::Ambiguous(format!(
-                "a write to {range} was proposed but did not apply within {:?}",
+                "{} within {:?}",
+                what(),
                 self.cfg.proposal_timeout
             ))),
         }

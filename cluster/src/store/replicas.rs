@@ -5,7 +5,7 @@ use super::{RaftMsg, Store};
 use crate::desc::{self, RangeDescriptor, ReplicaDesc};
 use kv::{NodeId, RangeId, ReplicaId};
 use raft::prelude::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
 impl Store {
     /// Adds a voter on `node` to `range` (this node must lead its group). Returns the new
@@ -73,27 +73,14 @@ impl Store {
         let mut cc = ConfChangeV2::default();
         cc.set_changes(vec![single].into());
         let pid = self.next_id().1;
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.waiters.lock().insert(
-            pid,
-            super::Waiter {
-                index: None,
-                reply: tx,
-            },
-        );
-        self.send_raft(RaftMsg::ConfChange {
+        let msg = RaftMsg::ConfChange {
             range,
             pid,
             cc,
             context: desc::encode(new),
-        });
-        let res = rx.recv_timeout(self.cfg.proposal_timeout);
-        self.waiters.lock().remove(&pid);
-        match res {
-            Ok(r) => r,
-            Err(_) => Err(txn::Error::Ambiguous(format!(
-                "membership change of {range} did not apply in time"
-            ))),
-        }
+        };
+        self.submit_and_wait(pid, msg, || {
+            format!("the membership change of {range} did not apply")
+        })
     }
 }
