@@ -27,6 +27,18 @@ pub struct ReplicaDesc {
     pub node_id: NodeId,
     /// Its Raft peer id in the range's group.
     pub replica_id: ReplicaId,
+    /// Voter, or a non-voting copy (a Raft learner) kept for follower reads.
+    pub kind: ReplicaKind,
+}
+
+/// Whether a replica votes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplicaKind {
+    /// Part of the Raft quorum; may hold the lease.
+    #[default]
+    Voter,
+    /// A Raft learner: receives the log, never votes, never holds the lease.
+    NonVoter,
 }
 
 /// A range: its span, its replicas and a generation bumped by every split and membership

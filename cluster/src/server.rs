@@ -217,7 +217,7 @@ pub async fn start_node(cfg: ClusterConfig) -> Result<ClusterNode> {
             .await
             .map_err(|e| anyhow!("peer discovery failed: {e}"))?;
     }
-    let txns: Arc<dyn TxnSource> = Arc::new(ClusterTxns::new(dist.clone()));
+    let txns: Arc<dyn TxnSource> = Arc::new(ClusterTxns::new(dist.clone(), cfg.locality.clone()));
     {
         let (dist, store, txns) = (dist.clone(), store.clone(), txns.clone());
         let record = NodeRecord {

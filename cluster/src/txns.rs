@@ -13,14 +13,16 @@ use txn::{NodeInfo, RangeInfo, Result, Transaction, TxnOptions, TxnSource};
 pub struct ClusterTxns {
     source: KvTxnSource,
     dist: Arc<DistSender>,
+    locality: Vec<(String, String)>,
 }
 
 impl ClusterTxns {
-    /// Transactions over `dist`.
-    pub fn new(dist: Arc<DistSender>) -> ClusterTxns {
+    /// Transactions over `dist`, on a node at `locality`.
+    pub fn new(dist: Arc<DistSender>, locality: Vec<(String, String)>) -> ClusterTxns {
         ClusterTxns {
             source: KvTxnSource::new(dist.clone()),
             dist,
+            locality,
         }
     }
 
@@ -70,6 +72,7 @@ impl TxnSource for ClusterTxns {
                 start: d.start.clone(),
                 end: d.end.clone(),
                 replicas: d.replicas.iter().map(|r| r.node_id.0).collect(),
+                non_voters: Vec::new(),
                 leaseholder: self.leaseholder(&d),
             })
             .collect())
@@ -77,6 +80,10 @@ impl TxnSource for ClusterTxns {
 
     fn split_at(&self, key: &[u8]) -> Result<()> {
         self.dist.split(key)
+    }
+
+    fn locality(&self) -> Vec<(String, String)> {
+        self.locality.clone()
     }
 
     fn nodes(&self) -> Result<Vec<NodeInfo>> {

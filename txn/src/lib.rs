@@ -27,6 +27,7 @@ pub mod local;
 pub mod range;
 pub mod sender;
 pub mod store;
+pub mod zone;
 
 pub use error::{Error, Result, RetryReason};
 pub use kv::Timestamp;
@@ -136,6 +137,7 @@ pub trait TxnSource: Send + Sync {
             start: Vec::new(),
             end: None,
             replicas: vec![1],
+            non_voters: Vec::new(),
             leaseholder: Some(1),
         }])
     }
@@ -153,6 +155,12 @@ pub trait TxnSource: Send + Sync {
     fn nodes(&self) -> Result<Vec<NodeInfo>> {
         Ok(Vec::new())
     }
+
+    /// This node's locality tiers, e.g. `[("region", "us-east1"), ("zone", "b")]` (empty when
+    /// it was started without `--locality`). `gateway_region()` is its region.
+    fn locality(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// One range, as `SHOW RANGES` prints it.
@@ -164,8 +172,10 @@ pub struct RangeInfo {
     pub start: Vec<u8>,
     /// First key after it (None: end of the keyspace).
     pub end: Option<Vec<u8>>,
-    /// Node ids holding a replica (voters).
+    /// Node ids holding a voting replica.
     pub replicas: Vec<u64>,
+    /// Node ids holding a non-voting replica (a copy for follower reads).
+    pub non_voters: Vec<u64>,
     /// The node holding the lease, if known.
     pub leaseholder: Option<u64>,
 }

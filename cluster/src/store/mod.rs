@@ -345,6 +345,7 @@ impl Store {
             replicas: vec![ReplicaDesc {
                 node_id: self.node_id,
                 replica_id: ReplicaId(1),
+                kind: crate::desc::ReplicaKind::Voter,
             }],
             next_replica_id: 2,
             generation: 0,

@@ -2,7 +2,7 @@
 //! changes (one voter at a time, which Raft makes safe without joint consensus).
 
 use super::{RaftMsg, Store};
-use crate::desc::{self, RangeDescriptor, ReplicaDesc};
+use crate::desc::{self, RangeDescriptor, ReplicaDesc, ReplicaKind};
 use kv::{NodeId, RangeId, ReplicaId};
 use raft::prelude::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
 use std::sync::Arc;
@@ -25,6 +25,7 @@ impl Store {
         new.replicas.push(ReplicaDesc {
             node_id: node,
             replica_id: id,
+            kind: ReplicaKind::Voter,
         });
         new.next_replica_id += 1;
         new.generation += 1;

@@ -70,6 +70,7 @@ fn range(id: u64, start: Vec<u8>, end: Option<Vec<u8>>, replicas: &[u64], lh: u6
         start,
         end,
         replicas: replicas.to_vec(),
+        non_voters: Vec::new(),
         leaseholder: Some(lh),
     }
 }
