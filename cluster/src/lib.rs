@@ -31,6 +31,7 @@ pub mod config;
 pub mod demo;
 pub mod desc;
 pub mod dist;
+pub mod harness;
 pub mod http;
 pub mod node;
 pub mod rpc;

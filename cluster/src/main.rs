@@ -25,8 +25,11 @@ enum Command {
     Init(InitArgs),
     /// Start a single-node cluster (no replication) serving SQL on --sql-addr.
     StartSingleNode(StartArgs),
-    /// Start a temporary node (store deleted on exit) with sample data; serve until Ctrl-C.
+    /// Start a temporary in-process cluster (in memory) with sample data; serve until Ctrl-C.
     Demo(DemoArgs),
+    /// Measure a simulated multi-region cluster (latency per locality, survival goal, region).
+    #[command(subcommand)]
+    Harness(HarnessCommand),
     /// Open a SQL shell, or run statements with -e / from stdin.
     Sql(SqlArgs),
     /// Inspect nodes over gRPC.
@@ -37,6 +40,44 @@ enum Command {
     Workload(WorkloadCommand),
     /// Print the version of this binary.
     Version,
+}
+
+#[derive(Subcommand)]
+enum HarnessCommand {
+    /// Every table locality under both survival goals, a client in every region; can fail a
+    /// zone or a region mid-run. Prints a latency table next to the injected RTTs.
+    Multiregion(HarnessArgs),
+}
+
+#[derive(Args)]
+struct HarnessArgs {
+    /// How long the workload runs (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = cluster::workload::parse_duration)]
+    duration: std::time::Duration,
+    /// Multiply the built-in RTT matrix (us-east1/us-west1/europe-west1) by this factor.
+    #[arg(long, default_value_t = 1.0)]
+    latency_scale: f64,
+    /// Fail every node of this zone at --fail-at (e.g. us-east1-b).
+    #[arg(long, conflicts_with = "fail_region")]
+    fail_zone: Option<String>,
+    /// Fail every node of this region at --fail-at (e.g. us-west1).
+    #[arg(long)]
+    fail_region: Option<String>,
+    /// When to inject the failure, from the start of the workload.
+    #[arg(long, default_value = "10s", value_parser = cluster::workload::parse_duration)]
+    fail_at: std::time::Duration,
+    /// How to fail: stop the nodes, or partition them away through the transport filter.
+    #[arg(long, value_enum, default_value_t = cluster::harness::FailMode::Stop)]
+    fail_mode: cluster::harness::FailMode,
+    /// Use an existing cluster: region=url,... (first region is the primary region).
+    #[arg(long)]
+    url: Option<String>,
+    /// Rows homed in each region, per table.
+    #[arg(long, default_value_t = 10)]
+    rows: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -119,6 +160,13 @@ struct ClusterStartArgs {
     /// Maximum clock offset tolerated between nodes, in milliseconds.
     #[arg(long, default_value_t = config::DEFAULT_MAX_OFFSET_MS)]
     max_offset_ms: u64,
+    /// Delay messages to other nodes by a region-to-region RTT matrix (testing only):
+    /// `a:b=66ms,a:c=88ms,...`, `global` (the demo's matrix) or `@file`.
+    #[arg(long)]
+    simulated_latency: Option<String>,
+    /// Multiply --simulated-latency by this factor.
+    #[arg(long, default_value_t = 1.0)]
+    latency_scale: f64,
 }
 
 #[derive(Args)]
@@ -133,15 +181,24 @@ struct InitArgs {
 
 #[derive(Args)]
 struct DemoArgs {
-    /// Address for SQL (pgwire) clients.
+    /// Address for SQL (pgwire) clients of node 1; node i uses the port + i - 1.
     #[arg(long, default_value = config::DEFAULT_SQL_ADDR, value_parser = parse_addr)]
     sql_addr: SocketAddr,
-    /// Address for HTTP (port 0: any free port).
+    /// Address for HTTP of node 1, numbered like --sql-addr (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:0", value_parser = parse_addr)]
     http_addr: SocketAddr,
-    /// Address for gRPC (port 0: any free port).
+    /// Accepted for compatibility; in-process nodes talk without gRPC.
     #[arg(long, default_value = "127.0.0.1:0", value_parser = parse_addr)]
     listen_addr: SocketAddr,
+    /// Number of nodes (default 1; 9 with --global).
+    #[arg(long)]
+    nodes: Option<usize>,
+    /// Nine nodes in us-east1, us-west1 and europe-west1 with simulated round trips.
+    #[arg(long)]
+    global: bool,
+    /// Multiply the simulated round trips of --global by this factor.
+    #[arg(long, default_value_t = 1.0)]
+    latency_scale: f64,
     /// Start with an empty cluster instead of loading the movr data set.
     #[arg(long)]
     no_example_database: bool,
@@ -258,6 +315,7 @@ async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Demo(args) => run_demo(args).await.map(|_| 0),
+        Command::Harness(HarnessCommand::Multiregion(args)) => run_harness(args).await,
         Command::Sql(args) => sql(args).await,
         Command::Node(NodeCommand::Status { host, .. }) => {
             let h = host.clone();
@@ -380,7 +438,7 @@ async fn start(args: StartArgs) -> Result<()> {
     let restarted = banner::store_exists(&cfg.store);
     let node = cluster::start_single_node(cfg).await?;
     print!("{}", banner::render(&node, began.elapsed(), restarted));
-    serve_until_signal(&node).await;
+    serve_until_signal(&[&node]).await;
     node.shutdown().await
 }
 
@@ -392,6 +450,21 @@ async fn start_cluster_node(args: ClusterStartArgs) -> Result<()> {
         );
     }
     let locality = parse_locality(&args.locality)?;
+    let filters = match &args.simulated_latency {
+        None => None,
+        Some(spec) => {
+            let matrix = cluster::transport::LatencyMatrix::parse(spec)
+                .map_err(|e| anyhow::anyhow!("--simulated-latency: {e:#}"))?
+                .scaled(args.latency_scale);
+            if cluster::transport::latency::region_of(&locality).is_none() {
+                tracing::warn!("--simulated-latency without a region in --locality: messages from this node count as region \"\"");
+            }
+            tracing::warn!(matrix = ?matrix.describe(), "simulating inter-region latency (testing only)");
+            let f = cluster::transport::Filters::new(1);
+            matrix.apply(&f);
+            Some(f)
+        }
+    };
     let node = NodeConfig {
         store: args.base.store,
         listen_addr: args.base.listen_addr,
@@ -411,7 +484,7 @@ async fn start_cluster_node(args: ClusterStartArgs) -> Result<()> {
             ..Default::default()
         },
         network: cluster::server::Network::Grpc,
-        filters: None,
+        filters,
         bootstrap_if_alone: false,
     };
     let began = Instant::now();
@@ -421,7 +494,7 @@ async fn start_cluster_node(args: ClusterStartArgs) -> Result<()> {
         "{}",
         banner::render(&node.handle, began.elapsed(), restarted)
     );
-    serve_until_signal(&node.handle).await;
+    serve_until_signal(&[&node.handle]).await;
     node.shutdown().await
 }
 
@@ -440,54 +513,60 @@ fn parse_locality(s: &str) -> Result<Vec<(String, String)>> {
 }
 
 async fn run_demo(args: DemoArgs) -> Result<()> {
-    let cfg = NodeConfig {
-        listen_addr: args.listen_addr,
+    let opts = demo::DemoOptions {
+        nodes: args.nodes,
+        global: args.global,
+        latency_scale: args.latency_scale,
         sql_addr: args.sql_addr,
         http_addr: args.http_addr,
-        ..NodeConfig::new(StoreSpec::Memory)?
+        load: !args.no_example_database,
+        fast_timing: false,
     };
-    eprintln!("# Starting a demo node and loading the movr data set...");
-    let demo = demo::start_demo(cfg, !args.no_example_database).await?;
-    let db = if args.no_example_database {
-        "defaultdb"
+    let _ = args.listen_addr;
+    eprintln!("# Starting the demo cluster and loading the movr data set...");
+    let demo = demo::start_demo(opts).await?;
+    print!("{}", demo.welcome());
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let handles: Vec<&NodeHandle> = (0..demo.cluster.len())
+        .filter_map(|i| demo.cluster.node(i).map(|n| &n.handle))
+        .collect();
+    serve_until_signal(&handles).await;
+    demo.shutdown().await;
+    Ok(())
+}
+
+async fn run_harness(args: HarnessArgs) -> Result<i32> {
+    let failure = match (args.fail_zone, args.fail_region) {
+        (Some(z), _) => Some(cluster::harness::Failure::Zone(z)),
+        (None, Some(r)) => Some(cluster::harness::Failure::Region(r)),
+        (None, None) => None,
+    };
+    let urls = match &args.url {
+        Some(u) => cluster::harness::parse_urls(u)?,
+        None => Vec::new(),
+    };
+    let opts = cluster::harness::HarnessOptions {
+        duration: args.duration,
+        latency_scale: args.latency_scale,
+        failure,
+        fail_at: args.fail_at,
+        fail_mode: args.fail_mode,
+        urls,
+        rows: args.rows.max(1),
+        ..Default::default()
+    };
+    let report = cluster::harness::run(&opts).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
     } else {
-        "movr"
-    };
-    let addr = demo.node.sql_addr();
-    println!("#\n# Welcome to the Meridian demo database!\n#");
-    println!("# A temporary single node; its data is deleted when you exit.");
-    if !args.no_example_database {
-        println!(
-            "# Database movr holds {} users, {} vehicles and {} rides.",
-            demo::DEMO_USERS,
-            demo::DEMO_VEHICLES,
-            demo::DEMO_RIDES
-        );
+        print!("{}", cluster::harness::report::render(&report));
     }
-    println!(
-        "#\n# Connect with psql:\n#   psql -h {} -p {} -U root -d {db}",
-        addr.ip(),
-        addr.port()
-    );
-    println!(
-        "# or with any PostgreSQL client:\n#   {}",
-        cluster::sql_url(addr, db)
-    );
-    println!(
-        "# or with the built-in shell:\n#   meridian sql --url '{}'",
-        cluster::sql_url(addr, db)
-    );
-    println!(
-        "#\n# HTTP status: http://{}/_status/vars",
-        demo.node.http_addr()
-    );
-    println!("# Press Ctrl-C to stop.");
-    serve_until_signal(&demo.node).await;
-    demo.shutdown().await
+    Ok(0)
 }
 
 /// Waits for SIGINT/SIGTERM (or a server dying); a second signal exits at once.
-async fn serve_until_signal(node: &NodeHandle) {
+async fn serve_until_signal(nodes: &[&NodeHandle]) {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let sigterm = async {
         match term.as_mut() {
@@ -501,7 +580,7 @@ async fn serve_until_signal(node: &NodeHandle) {
     let server_died = async {
         loop {
             ticker.tick().await;
-            if node.any_server_exited() {
+            if nodes.iter().any(|n| n.any_server_exited()) {
                 break;
             }
         }

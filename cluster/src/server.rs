@@ -18,6 +18,7 @@ use crate::node::{bind, open_store, NodeHandle, NodeParts};
 use crate::rpc::{NodeRequest, NodeResponse, NodeService};
 use crate::status::NodeInfo;
 use crate::store::{Store, StoreConfig};
+use crate::transport::latency::region_of;
 use crate::transport::{
     grpc, FilteredTransport, Filters, GrpcTransport, LocalNetwork, Target, Transport,
 };
@@ -124,6 +125,9 @@ pub async fn start_node(cfg: ClusterConfig) -> Result<ClusterNode> {
             .send(())
             .map_err(|_| "the cluster has already been initialized".to_string())
     }));
+    // An in-process node keeps its (unused) gRPC listener open until shutdown: the address
+    // names the node on the local network, so no later node may be given the same port.
+    let mut reserved_port = None;
     if let Network::Grpc = cfg.network {
         let (i, rx, svc) = (info.clone(), shutdown_rx.clone(), service.clone());
         tasks.push((
@@ -144,7 +148,7 @@ pub async fn start_node(cfg: ClusterConfig) -> Result<ClusterNode> {
             }),
         ));
     } else {
-        drop(grpc_listener);
+        reserved_port = Some(grpc_listener);
     }
 
     // Find the node id (may wait for init or a join).
@@ -166,6 +170,10 @@ pub async fn start_node(cfg: ClusterConfig) -> Result<ClusterNode> {
         .map_err(|e| anyhow!("join task failed: {e}"))??
     };
     info.node_id.store(node_id.0, Ordering::Relaxed);
+    if let (Some(f), Some(region)) = (&cfg.filters, region_of(&cfg.locality)) {
+        // Other nodes' regions are learned from their node records (liveness loop).
+        f.set_locality(node_id, region);
+    }
 
     let transport: Arc<dyn Transport> = match &cfg.network {
         Network::Grpc => Arc::new(GrpcTransport::new(
@@ -220,6 +228,7 @@ pub async fn start_node(cfg: ClusterConfig) -> Result<ClusterNode> {
     let txns: Arc<dyn TxnSource> = Arc::new(ClusterTxns::new(dist.clone(), cfg.locality.clone()));
     {
         let (dist, store, txns) = (dist.clone(), store.clone(), txns.clone());
+        let filters = cfg.filters.clone();
         let record = NodeRecord {
             node_id,
             addr: listen_addr.to_string(),
@@ -236,8 +245,16 @@ pub async fn start_node(cfg: ClusterConfig) -> Result<ClusterNode> {
             }
             // The liveness loop renews the record every LIVENESS_INTERVAL; a failure here
             // (range 1 busy while replicas are being added) must not stop the node.
-            if let Err(e) = heartbeat(&dist, &record) {
-                tracing::warn!(error = %e, "first liveness heartbeat failed; retrying in the background");
+            match heartbeat(&dist, &record) {
+                Ok(nodes) => {
+                    if let Some(f) = &filters {
+                        learn_localities(f, &nodes);
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "first liveness heartbeat failed; retrying in the background"
+                ),
             }
             if bootstrap {
                 sqlserve::bootstrap(txns.as_ref()).context("bootstrapping the catalog")?;
@@ -267,6 +284,7 @@ pub async fn start_node(cfg: ClusterConfig) -> Result<ClusterNode> {
     let stoppers: Vec<Box<dyn FnOnce() + Send>> = {
         let (store, net) = (store.clone(), cfg.network.clone());
         vec![Box::new(move || {
+            drop(reserved_port);
             stop.store(true, Ordering::SeqCst);
             if let Network::Local(net) = net {
                 net.unregister(node_id);
@@ -365,21 +383,32 @@ fn learn_peers(dist: &DistSender, join: &[String]) {
     }
 }
 
-/// Renews the node's liveness record and refreshes the list of peers.
-fn heartbeat(dist: &DistSender, record: &NodeRecord) -> Result<(), txn::Error> {
+/// Renews the node's liveness record; returns the node records read before the renewal
+/// (empty if they could not be read).
+fn heartbeat(dist: &DistSender, record: &NodeRecord) -> Result<Vec<NodeRecord>, txn::Error> {
     let now = dist.store().clock().now();
     let mut rec = record.clone();
+    let nodes = dist.node_records().unwrap_or_default();
     // Keep the decommissioning flag someone else may have set.
-    if let Ok(nodes) = dist.node_records() {
-        if let Some(cur) = nodes.iter().find(|n| n.node_id == rec.node_id) {
-            rec.decommissioning = cur.decommissioning;
-        }
+    if let Some(cur) = nodes.iter().find(|n| n.node_id == rec.node_id) {
+        rec.decommissioning = cur.decommissioning;
     }
     rec.live_until = Timestamp::from_parts(now.physical_ms() + LIVENESS_TTL.as_millis() as u64, 0);
     dist.meta_write(vec![(
         desc::node_key(rec.node_id),
         Some(desc::encode(&rec)),
-    )])
+    )])?;
+    Ok(nodes)
+}
+
+/// Places every node with a `region` tier in the latency filters' matrix, so simulated
+/// latency applies to messages to it (`--simulated-latency` on real processes).
+fn learn_localities(filters: &Filters, nodes: &[NodeRecord]) {
+    for n in nodes {
+        if let Some(region) = region_of(&n.locality) {
+            filters.set_locality(n.node_id, region);
+        }
+    }
 }
 
 fn spawn_background(
@@ -398,13 +427,19 @@ fn spawn_background(
     };
     let weak: Weak<DistSender> = Arc::downgrade(dist);
     let s = stop.clone();
+    let filters = cfg.filters.clone();
     let _ = std::thread::Builder::new()
         .name("liveness".into())
         .spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 let Some(d) = weak.upgrade() else { return };
-                if let Err(e) = heartbeat(&d, &record) {
-                    tracing::warn!(error = %e, "liveness heartbeat failed");
+                match heartbeat(&d, &record) {
+                    Ok(nodes) => {
+                        if let Some(f) = &filters {
+                            learn_localities(f, &nodes);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "liveness heartbeat failed"),
                 }
                 drop(d);
                 std::thread::sleep(LIVENESS_INTERVAL);

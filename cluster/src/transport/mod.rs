@@ -21,6 +21,8 @@
 //! - [`filter`]: wraps another transport and injects latency by locality pair (a region-to-region
 //!   RTT matrix), drops messages, or partitions chosen nodes, since these machines have no
 //!   kernel traffic shaping: [`FilteredTransport`] per node, [`Filters`] shared by the network.
+//! - [`latency`]: the region-to-region RTT matrix the filters apply ([`LatencyMatrix`]: the
+//!   built-in three-region geography, `--simulated-latency` parsing, scaling).
 //!
 //! HAZARD: raft-rs decodes Raft messages with protobuf 2.x, which has an advisory about deep
 //! recursion on untrusted input. Only peers' Raft messages reach that decoder; client bytes
@@ -28,10 +30,12 @@
 
 pub mod filter;
 pub mod grpc;
+pub mod latency;
 pub mod local;
 
 pub use filter::{FilteredTransport, Filters};
 pub use grpc::GrpcTransport;
+pub use latency::LatencyMatrix;
 pub use local::{LocalNetwork, LocalTransport};
 
 use kv::{NodeId, RangeId};

@@ -1,15 +1,8 @@
-//! `meridian demo`: a node on a temporary store, loaded with a small `movr` data set (a
-//! ride-sharing company's users, vehicles and rides, after CockroachDB's demo), served until
-//! Ctrl-C. The store directory is deleted when the demo exits.
-//!
-//! The data is loaded over pgwire through the node's own SQL port, so the demo exercises the
-//! same path as any client. It is generated deterministically (a fixed-seed linear
-//! congruential generator), so every demo shows the same rows.
-
-use crate::config::{NodeConfig, StoreSpec};
-use crate::node::{sql_url, start_single_node, NodeHandle};
-use anyhow::{anyhow, Context, Result};
-use tokio_postgres::NoTls;
+//! The `movr` sample data set: a ride-sharing company's users, vehicles, rides and promo
+//! codes, after CockroachDB's demo. It is generated deterministically (a fixed-seed linear
+//! congruential generator), so every demo shows the same rows. Cities lie in the three
+//! regions of `demo --global` ([`city_region`]), so the multi-region demo can home each row
+//! in its city's region.
 
 /// Number of users loaded.
 pub const DEMO_USERS: usize = 100;
@@ -17,17 +10,32 @@ pub const DEMO_USERS: usize = 100;
 pub const DEMO_VEHICLES: usize = 50;
 /// Number of rides loaded.
 pub const DEMO_RIDES: usize = 500;
+/// Number of promo codes loaded.
+pub const DEMO_PROMO_CODES: usize = 20;
 /// Rows per INSERT statement while loading.
 const INSERT_BATCH_ROWS: usize = 50;
 
-const CITIES: [&str; 6] = [
-    "new york",
-    "boston",
-    "washington dc",
-    "seattle",
-    "san francisco",
-    "los angeles",
+/// Every city of the data set with the region of `demo --global` it lies in.
+pub const CITIES: [(&str, &str); 9] = [
+    ("new york", "us-east1"),
+    ("boston", "us-east1"),
+    ("washington dc", "us-east1"),
+    ("seattle", "us-west1"),
+    ("san francisco", "us-west1"),
+    ("los angeles", "us-west1"),
+    ("amsterdam", "europe-west1"),
+    ("paris", "europe-west1"),
+    ("rome", "europe-west1"),
 ];
+
+/// The region of `demo --global` a city lies in (None for a city not in the data set).
+pub fn city_region(city: &str) -> Option<&'static str> {
+    CITIES.iter().find(|(c, _)| *c == city).map(|(_, r)| *r)
+}
+
+fn city_names() -> Vec<&'static str> {
+    CITIES.iter().map(|(c, _)| *c).collect()
+}
 const FIRST: [&str; 10] = [
     "Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goran", "Hana", "Ivan", "Jo",
 ];
@@ -76,6 +84,13 @@ pub const SCHEMA: &[&str] = &[
         revenue DECIMAL(10,2)
     )",
     "CREATE INDEX rides_rider_idx ON rides (rider_id)",
+    "CREATE TABLE promo_codes (
+        code TEXT PRIMARY KEY,
+        description TEXT,
+        creation_time TIMESTAMP NOT NULL,
+        expiration_time TIMESTAMP,
+        percent_off INT NOT NULL
+    )",
 ];
 
 /// A fixed-seed generator: the demo data is the same every time.
@@ -97,10 +112,11 @@ impl Lcg {
 /// The INSERT statements that load the data set, in dependency order.
 pub fn data_statements() -> Vec<String> {
     let mut rng = Lcg(20_250_101);
+    let cities = city_names();
     let mut stmts = Vec::new();
     let users: Vec<String> = (1..=DEMO_USERS)
         .map(|id| {
-            let (city, f, l) = (rng.pick(&CITIES), rng.pick(&FIRST), rng.pick(&LAST));
+            let (city, f, l) = (rng.pick(&cities), rng.pick(&FIRST), rng.pick(&LAST));
             let addr = format!("{} {}", 1 + rng.next(9999), rng.pick(&STREETS));
             let card = format!("{:04}", rng.next(10_000));
             format!("({id}, '{city}', '{f} {l}', '{addr}', '{card}')")
@@ -114,7 +130,7 @@ pub fn data_statements() -> Vec<String> {
     let vehicles: Vec<String> = (1..=DEMO_VEHICLES)
         .map(|id| {
             let (city, ty, status) =
-                (rng.pick(&CITIES), rng.pick(&VEHICLE_TYPES), rng.pick(&STATUSES));
+                (rng.pick(&cities), rng.pick(&VEHICLE_TYPES), rng.pick(&STATUSES));
             let owner = 1 + rng.next(DEMO_USERS);
             let day = 1 + rng.next(28);
             let loc = format!("{} {}", 1 + rng.next(9999), rng.pick(&STREETS));
@@ -127,7 +143,7 @@ pub fn data_statements() -> Vec<String> {
     push_batches(&mut stmts, cols, &vehicles);
     let rides: Vec<String> = (1..=DEMO_RIDES)
         .map(|id| {
-            let city = rng.pick(&CITIES);
+            let city = rng.pick(&cities);
             let (vehicle, rider) = (1 + rng.next(DEMO_VEHICLES), 1 + rng.next(DEMO_USERS));
             let from = format!("{} {}", 1 + rng.next(9999), rng.pick(&STREETS));
             let to = format!("{} {}", 1 + rng.next(9999), rng.pick(&STREETS));
@@ -145,6 +161,20 @@ pub fn data_statements() -> Vec<String> {
     let cols = "rides (id, city, vehicle_id, rider_id, start_address, end_address, start_time, \
                 end_time, revenue)";
     push_batches(&mut stmts, cols, &rides);
+    const WORDS: [&str; 5] = ["spring", "ride", "weekend", "student", "night"];
+    let promos: Vec<String> = (1..=DEMO_PROMO_CODES)
+        .map(|i| {
+            let word = rng.pick(&WORDS);
+            let pct = 5 * (1 + rng.next(10));
+            let month = 1 + rng.next(12);
+            format!(
+                "('{word}_{i:02}', '{pct}% off a {word} ride', '2025-{month:02}-01 00:00:00', \
+                 '2026-{month:02}-01 00:00:00', {pct})"
+            )
+        })
+        .collect();
+    let cols = "promo_codes (code, description, creation_time, expiration_time, percent_off)";
+    push_batches(&mut stmts, cols, &promos);
     stmts
 }
 
@@ -152,66 +182,4 @@ fn push_batches(stmts: &mut Vec<String>, target: &str, rows: &[String]) {
     for chunk in rows.chunks(INSERT_BATCH_ROWS) {
         stmts.push(format!("INSERT INTO {target} VALUES {}", chunk.join(", ")));
     }
-}
-
-/// Creates database `movr` and loads the data set through the node at `node`.
-pub async fn load_movr(node: &NodeHandle) -> Result<()> {
-    run_statements(
-        &sql_url(node.sql_addr(), "defaultdb"),
-        &["CREATE DATABASE movr".into()],
-    )
-    .await?;
-    let mut stmts: Vec<String> = SCHEMA.iter().map(|s| s.to_string()).collect();
-    stmts.extend(data_statements());
-    run_statements(&sql_url(node.sql_addr(), "movr"), &stmts).await
-}
-
-async fn run_statements(url: &str, stmts: &[String]) -> Result<()> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .with_context(|| format!("connecting to {url}"))?;
-    let task = tokio::spawn(conn);
-    for s in stmts {
-        client.simple_query(s).await.map_err(|e| {
-            let first_line = s.lines().next().unwrap_or_default();
-            anyhow!(
-                "loading demo data: {first_line}...: {}",
-                crate::shell::error_text(&e)
-            )
-        })?;
-    }
-    drop(client);
-    let _ = task.await;
-    Ok(())
-}
-
-/// A running demo: the node plus the temporary directory its store lives in (deleted on drop).
-pub struct Demo {
-    /// The node.
-    pub node: NodeHandle,
-    dir: tempfile::TempDir,
-}
-
-impl Demo {
-    /// Stops the node, then deletes the store directory.
-    pub async fn shutdown(self) -> Result<()> {
-        let result = self.node.shutdown().await;
-        drop(self.dir);
-        result
-    }
-}
-
-/// Starts the demo node (store in a fresh temporary directory) and, when `load` is set, loads
-/// the movr data set.
-pub async fn start_demo(mut cfg: NodeConfig, load: bool) -> Result<Demo> {
-    let dir = tempfile::Builder::new()
-        .prefix("meridian-demo-")
-        .tempdir()
-        .context("creating a temporary store directory")?;
-    cfg.store = StoreSpec::Path(dir.path().to_path_buf());
-    let node = start_single_node(cfg).await?;
-    if load {
-        load_movr(&node).await?;
-    }
-    Ok(Demo { node, dir })
 }
