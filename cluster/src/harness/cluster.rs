@@ -18,6 +18,7 @@ use crate::transport::latency::{region_of, GLOBAL_REGIONS};
 use crate::transport::{Filters, LatencyMatrix, LocalNetwork};
 use anyhow::{bail, Context, Result};
 use kv::NodeId;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -254,6 +255,18 @@ impl LocalCluster {
                 let first = *self.nodes_in_region(&r).first()?;
                 Some((r, self.url(first, database)?))
             })
+            .collect()
+    }
+
+    /// Messages sent between nodes of different regions since the start or the last
+    /// `filters.reset_counts()`, per (sender region, destination region): Raft messages and
+    /// calls, background traffic included. A REGIONAL BY ROW read or write served in the
+    /// row's home region should add none.
+    pub fn cross_region_counts(&self) -> BTreeMap<(String, String), u64> {
+        self.filters
+            .counts()
+            .into_iter()
+            .filter(|((a, b), _)| a != b)
             .collect()
     }
 
