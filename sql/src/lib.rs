@@ -11,6 +11,7 @@ pub mod ddl;
 pub mod error;
 pub mod exec;
 pub mod func;
+pub mod multiregion;
 pub mod parser;
 pub mod plan;
 pub mod ranges;

@@ -16,6 +16,10 @@
 //! - `SHOW RANGES ...` and `ALTER TABLE|INDEX ... SPLIT AT ...` (CockroachDB): parsed by
 //!   [`crate::ranges::parse::statement`], which documents how they travel in the AST.
 //!
+//! - CockroachDB's multi-region statements (`SHOW REGIONS`, `CREATE DATABASE ... PRIMARY
+//!   REGION`, `ALTER DATABASE ... ADD REGION`, `CREATE TABLE ... LOCALITY`, `ALTER TABLE ...
+//!   SET LOCALITY`, ...): parsed by [`crate::multiregion::parse::statement`].
+//!
 //! Parse errors become SQLSTATE 42601 with the parser's message, prefixed the way PostgreSQL
 //! users expect (`at or near "x": syntax error: ...`) when the failing token is known.
 
@@ -62,6 +66,7 @@ impl Dialect for MeridianDialect {
                 }))
             }
             _ => crate::ranges::parse::statement(parser)
+                .or_else(|| crate::multiregion::parse::statement(parser))
                 .or_else(|| self.aost.statement(parser))
                 .or_else(|| self.pg.parse_statement(parser)),
         }

@@ -31,6 +31,65 @@ pub struct DatabaseDesc {
     pub name: String,
     /// The role that created it.
     pub owner: String,
+    /// Its regions and survival goal when it is multi-region (`CREATE DATABASE ... PRIMARY
+    /// REGION`); None for an ordinary database.
+    pub regions: Option<RegionConfig>,
+}
+
+impl DatabaseDesc {
+    /// Whether the database has regions.
+    pub fn is_multi_region(&self) -> bool {
+        self.regions.is_some()
+    }
+}
+
+/// What a multi-region database survives (CockroachDB's survival goals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SurvivalGoal {
+    /// `SURVIVE ZONE FAILURE` (the default): 3 voters in the home region.
+    Zone,
+    /// `SURVIVE REGION FAILURE`: 5 voters over at least 3 regions.
+    Region,
+}
+
+impl SurvivalGoal {
+    /// `zone` / `region`, as SHOW SURVIVAL GOAL prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SurvivalGoal::Zone => "zone",
+            SurvivalGoal::Region => "region",
+        }
+    }
+}
+
+/// A multi-region database's regions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionConfig {
+    /// The primary region (also in `regions`).
+    pub primary: String,
+    /// Every database region, sorted.
+    pub regions: Vec<String>,
+    /// The survival goal.
+    pub survival: SurvivalGoal,
+}
+
+/// Where a table's data lives in a multi-region database (CockroachDB's table localities).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TableLocality {
+    /// `REGIONAL BY TABLE [IN "r"]`: home region `r`, or the primary region (None).
+    RegionalByTable(Option<String>),
+    /// `GLOBAL`: homed in the primary region, read locally everywhere.
+    Global,
+    /// `REGIONAL BY ROW [AS column]`: every row homed in the region its `column` names. The
+    /// column is the first key column of every index, so each region's rows form their own
+    /// key spans. `regions` are the database's regions (the column's allowed values),
+    /// rewritten by ADD/DROP REGION.
+    RegionalByRow {
+        /// The partitioning column (`crdb_region` unless `AS column`).
+        column: String,
+        /// The allowed values.
+        regions: Vec<String>,
+    },
 }
 
 /// A table column.
@@ -100,6 +159,8 @@ pub struct TableDesc {
     pub next_index_id: u64,
     /// Incremented by every schema change (for caches keyed by id and version).
     pub version: u64,
+    /// Its locality (None outside multi-region databases).
+    pub locality: Option<TableLocality>,
 }
 
 impl TableDesc {
@@ -138,6 +199,18 @@ impl TableDesc {
                 .columns
                 .get(self.primary.columns[0].0)
                 .is_some_and(|c| c.hidden)
+    }
+
+    /// The partitioning column's position and the allowed regions of a REGIONAL BY ROW
+    /// table (None for other tables).
+    pub fn row_partitioning(&self) -> Option<(usize, &[String])> {
+        match &self.locality {
+            Some(TableLocality::RegionalByRow { column, regions }) => {
+                let (pos, _) = self.column(column)?;
+                Some((pos, regions.as_slice()))
+            }
+            _ => None,
+        }
     }
 
     /// The names of an index's key columns.

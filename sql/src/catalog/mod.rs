@@ -41,14 +41,15 @@
 pub mod cache;
 pub mod desc;
 pub mod generation;
+mod legacy;
 pub mod memo;
 pub mod names;
 #[cfg(test)]
 pub(crate) mod testutil;
 
 pub use desc::{
-    CheckDesc, ColumnDesc, DatabaseDesc, IndexDesc, TableDesc, PRIMARY_INDEX_ID, ROWID_COLUMN,
-    UNIQUE_ROWID_DEFAULT,
+    CheckDesc, ColumnDesc, DatabaseDesc, IndexDesc, RegionConfig, SurvivalGoal, TableDesc,
+    TableLocality, PRIMARY_INDEX_ID, ROWID_COLUMN, UNIQUE_ROWID_DEFAULT,
 };
 pub use generation::Generation;
 pub use names::{normalize_ident, resolve_table_name, TableName};
@@ -72,8 +73,11 @@ const DESC_ID_COUNTER: &[u8] = b"desc_id";
 const ROOT_PARENT: u64 = 0;
 /// The first id handed to a database or table (lower ids are reserved for system objects).
 pub const FIRST_USER_ID: u64 = 100;
-/// Format byte in front of every encoded descriptor.
-const DESC_FORMAT: u8 = 1;
+/// Format byte in front of every encoded descriptor (2 since database regions and table
+/// localities; format 1 is still read: see [`legacy`]).
+const DESC_FORMAT: u8 = 2;
+/// The format before multi-region.
+const DESC_FORMAT_V1: u8 = 1;
 /// Scan page size for namespace listings.
 const LIST_PAGE: usize = 256;
 
@@ -132,17 +136,22 @@ fn encode_descriptor(d: &Descriptor) -> Result<Vec<u8>> {
 
 fn decode_descriptor(bytes: &[u8]) -> Result<Descriptor> {
     match bytes.split_first() {
-        Some((&DESC_FORMAT, body)) => postcard::from_bytes(body).map_err(|e| {
-            Error::new(
-                code::DATA_CORRUPTED,
-                format!("catalog: malformed descriptor: {e}"),
-            )
-        }),
+        Some((&DESC_FORMAT, body)) => postcard::from_bytes(body).map_err(malformed),
+        Some((&DESC_FORMAT_V1, body)) => postcard::from_bytes::<legacy::DescriptorV1>(body)
+            .map(Descriptor::from)
+            .map_err(malformed),
         _ => Err(Error::new(
             code::DATA_CORRUPTED,
             "catalog: unknown descriptor format",
         )),
     }
+}
+
+fn malformed(e: postcard::Error) -> Error {
+    Error::new(
+        code::DATA_CORRUPTED,
+        format!("catalog: malformed descriptor: {e}"),
+    )
 }
 
 /// 3D000 `database "x" does not exist`.
@@ -184,6 +193,17 @@ impl Catalog {
     /// The database named `name`, or 3D000.
     pub fn must_database(txn: &TxnRef, name: &str) -> Result<DatabaseDesc> {
         Self::database(txn, name)?.ok_or_else(|| undefined_database(name))
+    }
+
+    /// The database with descriptor id `id`, or XX001 when there is none.
+    pub fn must_database_by_id(txn: &TxnRef, id: u64) -> Result<DatabaseDesc> {
+        match Self::descriptor(txn, id)? {
+            Some(CachedDesc::Database(db)) => Ok(db),
+            _ => Err(Error::new(
+                code::DATA_CORRUPTED,
+                format!("catalog: descriptor {id} is not a database"),
+            )),
+        }
     }
 
     /// The table `name` of `database` (None when either does not exist).
@@ -263,6 +283,7 @@ impl Catalog {
             id,
             name: name.to_string(),
             owner: owner.to_string(),
+            regions: None,
         };
         let value = encode_descriptor(&Descriptor::Database(db.clone()))?;
         let mut g = txn.lock();
@@ -270,6 +291,15 @@ impl Catalog {
         g.put(namespace_key(ROOT_PARENT, name), id.to_be_bytes().to_vec())?;
         g.put(descriptor_key(id), value)?;
         Ok(db)
+    }
+
+    /// Overwrites a database's descriptor (its regions changed).
+    pub fn write_database(txn: &TxnRef, db: &DatabaseDesc) -> Result<()> {
+        let value = encode_descriptor(&Descriptor::Database(db.clone()))?;
+        let mut g = txn.lock();
+        generation::bump(&mut **g)?;
+        g.put(descriptor_key(db.id), value)?;
+        Ok(())
     }
 
     /// Removes a database's descriptor and name (its tables must be dropped first).

@@ -55,11 +55,14 @@ pub(super) fn create_table(ctx: &ExecContext, ct: &CreateTable) -> Result<ExecRe
     }
     taken.insert(name.name.clone());
     let mut desc = build_table(&name.name, ct, &mut taken)?;
+    let locality = crate::multiregion::parse::create_table_locality(ct);
+    crate::multiregion::locality::apply_on_create(&db, &mut desc, locality.as_ref())?;
     validate_exprs(&desc)?;
     desc.id = Catalog::allocate_id(&ctx.txn)?;
     desc.db_id = db.id;
     desc.owner = ctx.user.clone();
     Catalog::create_table(&ctx.txn, &desc)?;
+    crate::multiregion::zones::write_table(&ctx.txn, &db, &desc)?;
     Ok(ExecResult::command("CREATE TABLE"))
 }
 
@@ -317,6 +320,7 @@ impl Builder {
             checks,
             next_index_id,
             version: 1,
+            locality: None,
         })
     }
 

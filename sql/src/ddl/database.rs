@@ -114,6 +114,7 @@ pub(super) fn drop_tables(
 fn drop_table(ctx: &ExecContext, t: &TableDesc) -> Result<()> {
     Catalog::drop_table(&ctx.txn, t)?;
     storage::delete_table_data(&ctx.txn, t.id)?;
+    crate::multiregion::zones::delete_table(&ctx.txn, t.id)?;
     Ok(())
 }
 

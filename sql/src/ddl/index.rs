@@ -87,19 +87,31 @@ pub(super) fn create_index(ctx: &ExecContext, ci: &CreateIndex) -> Result<ExecRe
         }
     };
     let mut desc = next_version(&t);
-    let index = IndexDesc {
+    let mut index = IndexDesc {
         id: desc.next_index_id,
         name,
         columns,
         unique: ci.unique,
         constraint: false,
     };
+    // A REGIONAL BY ROW table's indexes are partitioned by region like its rows.
+    crate::multiregion::locality::prefix_new_index(&t, &mut index);
     desc.next_index_id += 1;
     desc.indexes.push(index.clone());
     let desc = Arc::new(desc);
     storage::backfill_index(&ctx.txn, desc.clone(), &index)?;
     Catalog::write_table(&ctx.txn, &desc)?;
+    rewrite_span_configs(ctx, &desc)?;
     Ok(ExecResult::command("CREATE INDEX"))
+}
+
+/// Rewrites the span configs of `t` (a REGIONAL BY ROW table has one per index and region).
+fn rewrite_span_configs(ctx: &ExecContext, t: &TableDesc) -> Result<()> {
+    if t.row_partitioning().is_none() {
+        return Ok(());
+    }
+    let db = crate::catalog::Catalog::must_database_by_id(&ctx.txn, t.db_id)?;
+    crate::multiregion::zones::write_table(&ctx.txn, &db, t)
 }
 
 /// Finds the table of index `name` in the current database.
@@ -162,6 +174,7 @@ pub(super) fn drop_indexes(
         let mut desc = next_version(&t);
         desc.indexes.retain(|i| i.id != idx.id);
         Catalog::write_table(&ctx.txn, &desc)?;
+        rewrite_span_configs(ctx, &desc)?;
     }
     Ok(ExecResult::command("DROP INDEX"))
 }

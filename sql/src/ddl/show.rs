@@ -258,28 +258,37 @@ fn key_list(t: &TableDesc, cols: &[(usize, Direction)]) -> String {
 /// CockroachDB's SHOW CREATE TABLE text.
 pub fn create_statement(t: &TableDesc) -> String {
     let mut lines: Vec<String> = Vec::new();
-    for c in &t.columns {
-        let mut l = format!("{} {}", quote_ident(&c.name), c.ty.sql_name());
+    let region_col = t.row_partitioning().map(|(p, _)| p);
+    for (pos, c) in t.columns.iter().enumerate() {
+        let ty = if Some(pos) == region_col {
+            crate::multiregion::REGION_TYPE_NAME.to_string()
+        } else {
+            c.ty.sql_name()
+        };
+        let mut l = format!("{} {}", quote_ident(&c.name), ty);
         if c.hidden {
             l.push_str(" NOT VISIBLE");
         }
         l.push_str(if c.nullable { " NULL" } else { " NOT NULL" });
         if let Some(d) = &c.default_expr {
             l.push_str(&format!(" DEFAULT {d}"));
+            if Some(pos) == region_col {
+                l.push_str(&format!("::{}", crate::multiregion::REGION_TYPE_NAME));
+            }
         }
         lines.push(l);
     }
     lines.push(format!(
         "CONSTRAINT {} PRIMARY KEY ({})",
         quote_ident(&t.primary.name),
-        key_list(t, &t.primary.columns)
+        key_list(t, user_columns(t, &t.primary.columns))
     ));
     for i in &t.indexes {
         let kind = if i.unique { "UNIQUE INDEX" } else { "INDEX" };
         lines.push(format!(
             "{kind} {} ({})",
             quote_ident(&i.name),
-            key_list(t, &i.columns)
+            key_list(t, user_columns(t, &i.columns))
         ));
     }
     for c in &t.checks {
@@ -290,25 +299,63 @@ pub fn create_statement(t: &TableDesc) -> String {
         ));
     }
     format!(
-        "CREATE TABLE {}.{} (\n\t{}\n)",
+        "CREATE TABLE {}.{} (\n\t{}\n){}",
         PUBLIC_SCHEMA,
         quote_ident(&t.name),
-        lines.join(",\n\t")
+        lines.join(",\n\t"),
+        locality_clause(t)
     )
+}
+
+/// An index's key columns without the implicit region column of a REGIONAL BY ROW table.
+fn user_columns<'a>(t: &TableDesc, cols: &'a [(usize, Direction)]) -> &'a [(usize, Direction)] {
+    match (t.row_partitioning(), cols.split_first()) {
+        (Some((pos, _)), Some((first, rest))) if first.0 == pos && !rest.is_empty() => rest,
+        _ => cols,
+    }
+}
+
+/// ` LOCALITY ...` as CockroachDB prints it (empty outside multi-region databases).
+fn locality_clause(t: &TableDesc) -> String {
+    use crate::catalog::TableLocality as L;
+    match &t.locality {
+        None => String::new(),
+        Some(L::RegionalByTable(None)) => " LOCALITY REGIONAL BY TABLE IN PRIMARY REGION".into(),
+        Some(L::RegionalByTable(Some(r))) => {
+            format!(
+                " LOCALITY REGIONAL BY TABLE IN \"{}\"",
+                r.replace('"', "\"\"")
+            )
+        }
+        Some(L::Global) => " LOCALITY GLOBAL".into(),
+        Some(L::RegionalByRow { column, .. }) if column == crate::multiregion::REGION_COLUMN => {
+            " LOCALITY REGIONAL BY ROW".into()
+        }
+        Some(L::RegionalByRow { column, .. }) => {
+            format!(" LOCALITY REGIONAL BY ROW AS {}", quote_ident(column))
+        }
+    }
 }
 
 /// SHOW DATABASES.
 pub(super) fn show_databases(ctx: &ExecContext) -> Result<ExecResult> {
     let rows: Vec<Row> = Catalog::list_databases(&ctx.txn)?
         .into_iter()
-        .map(|d| {
-            vec![
+        .map(|d| match &d.regions {
+            Some(rc) => vec![
+                text(&d.name),
+                text(&d.owner),
+                text(&rc.primary),
+                text(format!("{{{}}}", rc.regions.join(","))),
+                text(rc.survival.as_str()),
+            ],
+            None => vec![
                 text(d.name),
                 text(d.owner),
                 Datum::Null,
                 text("{}"),
                 Datum::Null,
-            ]
+            ],
         })
         .collect();
     let cols = columns(&[

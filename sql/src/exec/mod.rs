@@ -105,6 +105,19 @@ pub struct Shared {
     pub subqueries: parking_lot::Mutex<std::collections::HashMap<usize, SubqueryCache>>,
 }
 
+/// What gateway_region() and default_to_database_primary_region() read: the gateway's
+/// locality now, the current database's regions on first use.
+fn region_info(ctx: &ExecContext) -> crate::func::region::RegionInfo {
+    let (txn, database) = (ctx.txn.clone(), ctx.database.clone());
+    let loader: crate::func::region::RegionLoader = std::sync::Arc::new(move || {
+        Ok(crate::catalog::Catalog::database(&txn, &database)?.and_then(|d| d.regions))
+    });
+    crate::func::region::RegionInfo::new(
+        crate::multiregion::gateway_region(ctx.txns.as_ref()),
+        Some(loader),
+    )
+}
+
 /// The environment an operator runs in: shared state plus the rows of enclosing queries
 /// (innermost first) for correlated subqueries.
 #[derive(Clone)]
@@ -124,6 +137,7 @@ impl Env {
             txn_time: ctx.txn_time,
             database: ctx.database.clone(),
             user: ctx.user.clone(),
+            regions: region_info(ctx),
         };
         Env {
             shared: Arc::new(Shared {

@@ -193,13 +193,28 @@ pub fn build_scan(s: &Scan, env: &Env) -> Result<RowStream> {
         },
         None => None,
     };
-    let rows = match &budget {
-        Some(b) => {
+    let local_first = match (&s.spans, &budget) {
+        (Spans::Ranges(r), None) => locality_optimized(&s.table, index, r, &spans, env),
+        _ => None,
+    };
+    let rows = match (&budget, local_first) {
+        (_, Some((local, remote))) => {
+            // CockroachDB's locality-optimised search: at most one row matches (a unique key
+            // looked up in every region), so when the gateway's region has it the other
+            // regions are not read at all.
+            let found: Vec<_> = scan_rows(&s.table, s.index, local, s.lock, env)?.collect();
+            if found.is_empty() {
+                scan_rows(&s.table, s.index, remote, s.lock, env)?
+            } else {
+                Box::new(found.into_iter())
+            }
+        }
+        (Some(b), None) => {
             let id = index_desc(&s.table, s.index)?.id;
             let txn = &env.ctx().txn;
             storage::scan_index_limited(txn, s.table.clone(), id, spans, s.lock, b.clone())
         }
-        None => scan_rows(&s.table, s.index, spans, s.lock, env)?,
+        (None, None) => scan_rows(&s.table, s.index, spans, s.lock, env)?,
     };
     let filter = match &s.filter {
         Some(f) => Some(env.compile(f, &Arc::new(s.cols.clone()))?),
@@ -215,6 +230,40 @@ pub fn build_scan(s: &Scan, env: &Env) -> Result<RowStream> {
         })),
         None => rows,
     })
+}
+
+/// For a point lookup of one unique key in every region of a REGIONAL BY ROW table: the
+/// spans in the gateway's region and the others (None: not such a lookup).
+fn locality_optimized(
+    t: &TableDesc,
+    index: &IndexDesc,
+    exprs: &[SpanExpr],
+    spans: &[IndexSpan],
+    env: &Env,
+) -> Option<(Vec<IndexSpan>, Vec<IndexSpan>)> {
+    let (pos, _) = t.row_partitioning()?;
+    let point = |e: &SpanExpr| {
+        e.eq.len() == index.columns.len() && e.eq.len() > 1 && e.lo.is_none() && e.hi.is_none()
+    };
+    let same_key = exprs.windows(2).all(|w| w[0].eq[1..] == w[1].eq[1..]);
+    if !index.unique
+        || exprs.len() < 2
+        || index.columns.first().map(|(p, _)| *p) != Some(pos)
+        || !exprs.iter().all(point)
+        || !same_key
+    {
+        return None;
+    }
+    let gateway = crate::multiregion::gateway_region(env.ctx().txns.as_ref())?;
+    let prefix = crate::multiregion::zones::partition_prefix(t, index.id, &gateway).ok()?;
+    let (local, remote): (Vec<IndexSpan>, Vec<IndexSpan>) = spans
+        .iter()
+        .cloned()
+        .partition(|sp| sp.start.starts_with(&prefix));
+    if local.is_empty() {
+        return None;
+    }
+    Some((local, remote))
 }
 
 /// The rows a scan under LIMIT must produce: count + offset (None: LIMIT NULL/ALL, no bound).

@@ -10,7 +10,7 @@
 //! PostgreSQL's implicit bpchar -> text cast does.
 //!
 //! The implementations are split by family: string.rs, math.rs, time.rs and misc.rs (JSON,
-//! UUIDs, session information). `coalesce`, `nullif` and aggregates are not here: the planner
+//! UUIDs, session information) and region.rs (gateway_region() and friends). `coalesce`, `nullif` and aggregates are not here: the planner
 //! owns them. `position(sub, s)` takes its arguments in SQL's `POSITION(sub IN s)` order;
 //! `strpos(s, sub)` in PostgreSQL's.
 //!
@@ -23,6 +23,7 @@ mod array;
 mod math;
 pub(crate) mod md5;
 mod misc;
+pub mod region;
 mod string;
 #[cfg(test)]
 mod tests;
@@ -41,6 +42,8 @@ pub struct FuncContext {
     pub database: String,
     /// The session user (current_user, session_user, user).
     pub user: String,
+    /// The gateway's region and the database's regions (gateway_region() and friends).
+    pub regions: region::RegionInfo,
 }
 
 /// The result type of `name(args)`; 42883 when no such function exists.
@@ -50,6 +53,7 @@ pub fn resolve_function(name: &str, args: &[DataType]) -> Result<DataType> {
         .or_else(|| math::resolve(&lname, args))
         .or_else(|| time::resolve(&lname, args))
         .or_else(|| misc::resolve(&lname, args))
+        .or_else(|| region::resolve(&lname, args))
         .or_else(|| array::resolve(&lname, args));
     match found {
         Some(r) => r,
@@ -64,6 +68,7 @@ pub fn is_function(name: &str) -> bool {
         || math::NAMES.contains(&lname.as_str())
         || time::NAMES.contains(&lname.as_str())
         || misc::NAMES.contains(&lname.as_str())
+        || region::NAMES.contains(&lname.as_str())
         || array::NAMES.contains(&lname.as_str())
 }
 
@@ -126,6 +131,7 @@ pub fn eval_function(
         .or_else(|| math::eval(&call))
         .or_else(|| time::eval(&call))
         .or_else(|| misc::eval(&call))
+        .or_else(|| region::eval(&call))
         .or_else(|| array::eval(&call))
         .unwrap_or_else(|| Err(no_function(&lname, arg_types)))
 }

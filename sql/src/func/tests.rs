@@ -16,6 +16,7 @@ fn ctx() -> FuncContext {
             .expect("valid time"),
         database: "defaultdb".into(),
         user: "root".into(),
+        regions: Default::default(),
     }
 }
 

@@ -163,10 +163,12 @@ impl Binder<'_> {
         })
     }
 
+    /// The position of column `name` of `t`. Hidden (NOT VISIBLE) columns may be named, as in
+    /// CockroachDB: `INSERT INTO t (crdb_region, ...)`, `UPDATE t SET crdb_region = ...`.
     fn column_pos(t: &TableDesc, name: &str) -> Result<usize> {
         t.columns
             .iter()
-            .position(|c| c.name == name && !c.hidden)
+            .position(|c| c.name == name)
             .ok_or_else(|| {
                 Error::new(
                     code::UNDEFINED_COLUMN,

@@ -85,14 +85,40 @@ fn constraints_for(col: ColId, conjuncts: &[Expr]) -> ColConstraint {
     c
 }
 
+/// The region column of a REGIONAL BY ROW table and its values: an unconstrained leading
+/// region column is read as `IN (every region)`, so the columns after it can still give
+/// spans (one per region: CockroachDB's locality-optimised search then reads the gateway's
+/// region first, see `exec::scan`).
+type Partitioning<'a> = Option<(usize, &'a [String])>;
+
 /// Spans over `index` from the filter, and a score (0: no useful constraint).
-fn spans_for(index: &IndexDesc, cols: &[ColId], conjuncts: &[Expr]) -> (u32, Vec<SpanExpr>) {
+fn spans_for(
+    index: &IndexDesc,
+    cols: &[ColId],
+    conjuncts: &[Expr],
+    partitioning: Partitioning,
+) -> (u32, Vec<SpanExpr>) {
     let mut prefixes: Vec<Vec<Expr>> = vec![vec![]];
     let mut score = 0;
     let mut range: (Option<Bound>, Option<Bound>) = (None, None);
-    for (pos, _dir) in &index.columns {
+    for (i, (pos, _dir)) in index.columns.iter().enumerate() {
         let Some(col) = cols.get(*pos) else { break };
-        let c = constraints_for(*col, conjuncts);
+        let mut c = constraints_for(*col, conjuncts);
+        let mut implicit = false;
+        if let Some((rpos, regions)) = partitioning {
+            if i == 0 && *pos == rpos && c.eq.is_none() {
+                let ty = crate::types::DataType::Text;
+                let values = regions
+                    .iter()
+                    .map(|r| Expr::Literal(crate::types::Datum::Text(r.clone()), ty.clone()))
+                    .collect();
+                c = ColConstraint {
+                    eq: Some(values),
+                    ..ColConstraint::default()
+                };
+                implicit = true;
+            }
+        }
         if let Some(vals) = c.eq {
             if prefixes.len() * vals.len() > MAX_SPANS {
                 break;
@@ -106,7 +132,9 @@ fn spans_for(index: &IndexDesc, cols: &[ColId], conjuncts: &[Expr]) -> (u32, Vec
                 }
             }
             prefixes = next;
-            score += 2;
+            if !implicit {
+                score += 2;
+            }
             continue;
         }
         if c.lo.is_some() || c.hi.is_some() {
@@ -131,13 +159,14 @@ pub fn choose_access_path(scan: &mut Scan) {
     let Some(filter) = &scan.filter else { return };
     let mut conj = Vec::new();
     filter.clone().split_conjuncts(&mut conj);
+    let partitioning = scan.table.row_partitioning();
     let (mut best_score, mut best) = {
-        let (s, sp) = spans_for(&scan.table.primary, &scan.cols, &conj);
+        let (s, sp) = spans_for(&scan.table.primary, &scan.cols, &conj, partitioning);
         // A full primary key equality is a point lookup: nothing beats it.
         (s * 2 + u32::from(s > 0), (IndexChoice::Primary, sp))
     };
     for (i, idx) in scan.table.indexes.iter().enumerate() {
-        let (s, sp) = spans_for(idx, &scan.cols, &conj);
+        let (s, sp) = spans_for(idx, &scan.cols, &conj, partitioning);
         if s * 2 > best_score {
             best_score = s * 2;
             best = (IndexChoice::Secondary(i), sp);

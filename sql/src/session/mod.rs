@@ -6,6 +6,8 @@
 //!
 //! - transaction control (BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE, SET TRANSACTION) and session
 //!   statements (SET/SHOW/RESET variables, USE, DISCARD) run here;
+//! - multi-region statements (SHOW REGIONS, ALTER DATABASE ... ADD REGION, ...) go to
+//!   [`crate::multiregion::execute`];
 //! - DDL and SHOW-table statements go to [`crate::ddl::execute`];
 //! - everything else to [`crate::exec::execute`].
 //!
@@ -275,6 +277,9 @@ impl Session {
         if let Some(r) = crate::ranges::execute(&ctx, stmt, params, param_types)? {
             return Ok(r);
         }
+        if let Some(r) = crate::multiregion::execute(&ctx, stmt)? {
+            return Ok(r);
+        }
         if let Some(r) = crate::ddl::execute(&ctx, stmt)? {
             return Ok(r);
         }
@@ -353,6 +358,25 @@ impl Session {
             return Ok(Description {
                 params,
                 columns,
+                generation: None,
+            });
+        }
+        if crate::multiregion::is_show(stmt) {
+            let columns =
+                self.with_read_txn(|ctx| match crate::multiregion::execute(ctx, stmt)? {
+                    Some(ExecResult::Rows { columns, .. }) => Ok(columns),
+                    _ => Ok(Vec::new()),
+                })?;
+            return Ok(Description {
+                params: hints.to_vec(),
+                columns,
+                generation: None,
+            });
+        }
+        if crate::multiregion::is_statement(stmt) {
+            return Ok(Description {
+                params: hints.to_vec(),
+                columns: Vec::new(),
                 generation: None,
             });
         }
@@ -602,7 +626,7 @@ impl Session {
 
 /// Whether the session itself runs `stmt` (no executor involved).
 pub fn is_session_statement(stmt: &Statement) -> bool {
-    if crate::ranges::is_ranges_statement(stmt) {
+    if crate::ranges::is_ranges_statement(stmt) || crate::multiregion::is_statement(stmt) {
         return false;
     }
     if let Statement::ShowVariable { variable } = stmt {

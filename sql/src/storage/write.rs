@@ -9,10 +9,17 @@
 //!
 //! Every uniqueness check of a row happens before any of its writes, so a violation leaves the
 //! transaction's buffer untouched by that row.
+//!
+//! REGIONAL BY ROW tables (see `crate::multiregion`): every index starts with the region
+//! column, so the KV key alone only makes a key unique within one region. The primary key and
+//! UNIQUE indexes are unique across regions: a write also checks the same key in every other
+//! region's partition ([`other_partitions`]; one point read per region, skipped for the
+//! hidden `unique_rowid()` key, unique by construction). The region value itself must be one of
+//! the database's regions.
 
 use super::keycodec::encode_index_columns;
 use super::rowcodec::{decode_row, encode_row};
-use crate::catalog::{IndexDesc, TableDesc};
+use crate::catalog::{IndexDesc, TableDesc, UNIQUE_ROWID_DEFAULT};
 use crate::context::TxnRef;
 use crate::error::code;
 use crate::types::{Datum, Row};
@@ -80,11 +87,112 @@ pub(crate) fn row_entries(t: &TableDesc, row: &[Datum]) -> Result<Vec<IndexEntry
     Ok(out)
 }
 
+/// The key columns a user sees in `index`: without the leading region column of a
+/// REGIONAL BY ROW table (CockroachDB's implicit partitioning column).
+fn user_key_columns<'a>(
+    t: &TableDesc,
+    index: &'a IndexDesc,
+) -> &'a [(usize, kv::encoding::Direction)] {
+    match (t.row_partitioning(), index.columns.split_first()) {
+        (Some((pos, _)), Some((first, rest))) if first.0 == pos && !rest.is_empty() => rest,
+        _ => &index.columns,
+    }
+}
+
+/// For a REGIONAL BY ROW table: the keys that `key` (the entry of `row` in `index`) would have
+/// in every other region's partition. Empty for other tables, and for the hidden
+/// `unique_rowid()` primary key.
+pub(crate) fn other_partitions(
+    t: &TableDesc,
+    index: &IndexDesc,
+    row: &[Datum],
+    key: &[u8],
+) -> Result<Vec<Vec<u8>>> {
+    let Some((pos, regions)) = t.row_partitioning() else {
+        return Ok(Vec::new());
+    };
+    if index.columns.first().map(|(p, _)| *p) != Some(pos) {
+        return Ok(Vec::new());
+    }
+    if let [(p, _)] = user_key_columns(t, index) {
+        let c = &t.columns[*p];
+        if c.hidden && c.default_expr.as_deref() == Some(UNIQUE_ROWID_DEFAULT) {
+            return Ok(Vec::new());
+        }
+    }
+    let (Some(col), Some(own_value)) = (t.columns.get(pos), row.get(pos)) else {
+        return Err(Error::internal("region column out of range"));
+    };
+    let prefix = kv::keys::index_prefix(t.id, index.id);
+    let mut own = prefix.clone();
+    super::keycodec::encode_key_datum(&mut own, own_value, &col.ty, kv::encoding::Direction::Asc)?;
+    let rest = key
+        .strip_prefix(own.as_slice())
+        .ok_or_else(|| Error::internal("index key without its region prefix"))?;
+    let mut out = Vec::with_capacity(regions.len());
+    for r in regions {
+        let value = Datum::Text(r.clone());
+        if &value == own_value {
+            continue;
+        }
+        let mut k = prefix.clone();
+        super::keycodec::encode_key_datum(&mut k, &value, &col.ty, kv::encoding::Direction::Asc)?;
+        k.extend_from_slice(rest);
+        out.push(k);
+    }
+    Ok(out)
+}
+
+/// 22P02 unless the region column of a REGIONAL BY ROW table's row names a database region.
+fn check_region(t: &TableDesc, row: &[Datum]) -> Result<()> {
+    let Some((pos, regions)) = t.row_partitioning() else {
+        return Ok(());
+    };
+    match row.get(pos) {
+        Some(Datum::Text(r)) if regions.contains(r) => Ok(()),
+        Some(d) => Err(Error::new(
+            code::INVALID_TEXT_REPRESENTATION,
+            format!(
+                "invalid input value for enum crdb_internal_region: \"{}\"",
+                d.to_pg_text(&crate::types::DataType::Text)
+                    .unwrap_or_default()
+            ),
+        )
+        .with_hint(format!("valid regions: {}", regions.join(", ")))),
+        None => Err(Error::internal("region column out of range")),
+    }
+}
+
+/// Whether `key` collides with an existing entry: the key itself, or (REGIONAL BY ROW) the
+/// same key in another region's partition that is not one of `except`.
+fn collides(
+    g: &mut Box<dyn txn::Transaction>,
+    t: &TableDesc,
+    index: &IndexDesc,
+    row: &[Datum],
+    key: &[u8],
+    except: &[&[u8]],
+) -> Result<Option<Vec<u8>>> {
+    if !except.contains(&key) && g.get(key)?.is_some() {
+        return Ok(Some(key.to_vec()));
+    }
+    for k in other_partitions(t, index, row, key)? {
+        if !except.contains(&k.as_slice()) && g.get(&k)?.is_some() {
+            return Ok(Some(k));
+        }
+    }
+    Ok(None)
+}
+
 /// 23505 with PostgreSQL's message and detail for a row that collides on `index`.
 pub fn unique_violation(t: &TableDesc, index: &IndexDesc, row: &[Datum]) -> Error {
-    let names = t.index_column_names(index).join(", ");
-    let values: Vec<String> = index
-        .columns
+    let cols = user_key_columns(t, index);
+    let names: Vec<&str> = cols
+        .iter()
+        .map(|(p, _)| t.columns.get(*p).map_or("?", |c| c.name.as_str()))
+        .collect();
+    let names = names.join(", ");
+    let values: Vec<String> = cols
         .iter()
         .map(|(p, _)| match (row.get(*p), t.columns.get(*p)) {
             (Some(d), Some(c)) => d.to_pg_text(&c.ty).unwrap_or_else(|| "null".into()),
@@ -157,10 +265,11 @@ fn index_at(t: &TableDesc, i: usize) -> &IndexDesc {
 pub fn insert_row(txn: &TxnRef, t: &TableDesc, row: &Row) -> Result<()> {
     check_shape(t, row)?;
     check_not_null(t, row)?;
+    check_region(t, row)?;
     let entries = row_entries(t, row)?;
     let mut g = txn.lock();
     for (i, e) in entries.iter().enumerate() {
-        if e.unique && g.get(&e.key)?.is_some() {
+        if e.unique && collides(&mut g, t, index_at(t, i), row, &e.key, &[])?.is_some() {
             return Err(unique_violation(t, index_at(t, i), row));
         }
     }
@@ -176,11 +285,15 @@ pub fn update_row(txn: &TxnRef, t: &TableDesc, old: &Row, new: &Row) -> Result<(
     check_shape(t, old)?;
     check_shape(t, new)?;
     check_not_null(t, new)?;
+    check_region(t, new)?;
     let before = row_entries(t, old)?;
     let after = row_entries(t, new)?;
     let mut g = txn.lock();
     for (i, (b, a)) in before.iter().zip(&after).enumerate() {
-        if a.unique && a.key != b.key && g.get(&a.key)?.is_some() {
+        if a.unique
+            && a.key != b.key
+            && collides(&mut g, t, index_at(t, i), new, &a.key, &[&b.key])?.is_some()
+        {
             return Err(unique_violation(t, index_at(t, i), new));
         }
     }
@@ -248,7 +361,10 @@ pub fn find_conflict(txn: &TxnRef, t: &TableDesc, row: &Row) -> Result<Option<(u
         if !e.unique {
             continue;
         }
-        let Some(v) = g.get(&e.key)? else { continue };
+        let Some(key) = collides(&mut g, t, index_at(t, i), row, &e.key, &[])? else {
+            continue;
+        };
+        let Some(v) = g.get(&key)? else { continue };
         let existing = if i == 0 {
             v
         } else {

@@ -469,7 +469,8 @@ fn custom_type(name: &ast::ObjectName, mods: &[ast::TypeModifier]) -> Result<Dat
             [p] => numeric_typmod(*p, 0)?,
             [p, s, ..] => numeric_typmod(*p, *s)?,
         },
-        "text" | "string" | "name" | "citext" => DataType::Text,
+        // CockroachDB's region enum is a string here (see crate::multiregion).
+        "text" | "string" | "name" | "citext" | "crdb_internal_region" => DataType::Text,
         "varchar" => match nums.first() {
             None => DataType::Varchar(None),
             Some(n) => DataType::Varchar(Some(char_length((*n).max(0) as u64, "varchar")?)),
