@@ -1,27 +1,30 @@
-//! The background queues of a cluster node: the allocator that keeps every range at its
-//! replication factor, and the split queue. Each node runs them for the ranges whose lease
-//! (and Raft leadership) it holds, so every range has exactly one node deciding for it.
+//! The background queues of a cluster node: the allocator that keeps every range where its
+//! span config (or the cluster default) wants it, and the split queue. Each node runs them for
+//! the ranges whose lease (and Raft leadership) it holds, so every range has exactly one node
+//! deciding for it.
 //!
 //! One pass ([`run_once`]) per range, in this order:
 //! 1. Leadership follows the lease: a leaseholder that does not lead the Raft group asks the
 //!    leader to hand over (writes need the leader to propose quickly).
-//! 2. Split when the range's data passed the split size (checked only after enough bytes were
-//!    written through it since the last check).
-//! 3. Replicas: add one on a live node without a replica while the range has fewer voters
-//!    than `min(replication factor, live nodes)`; remove a replica on a node that is
-//!    decommissioning or has been dead longer than `dead_after` (after its replacement was
-//!    added, or at once if the range would keep a majority); drop extra voters. The lease
-//!    moves off a decommissioning node before its replica is removed.
+//! 2. Split where a span config starts or ends inside the range (each range has one
+//!    placement), or when the range's data passed the split size (checked only after enough
+//!    bytes were written through it since the last check).
+//! 3. One placement step from [`crate::placement::plan`]: add, promote, demote or remove a
+//!    replica, or move the lease to its preferred region. Voters follow the span config's
+//!    counts and region constraints (default: the replication factor, spread over regions and
+//!    zones); a dead node's replicas are replaced after `dead_after`; decommissioning waits
+//!    for a replacement.
 //!
 //! IMPLEMENTATION CAVEATS
-//! - Placement ignores localities and load: a new replica goes to the live node holding the
-//!   fewest replicas (ties by node id); leases are not rebalanced across nodes yet.
+//! - Replicas and leases are not rebalanced by count or load between nodes that all satisfy
+//!   the constraints; see crate::placement.
 //! - Ranges are not merged.
 //! - Removed replicas are not garbage-collected on their (possibly dead) node until it next
 //!   hears about the range; they serve nothing.
 
-use crate::desc::{self, NodeRecord};
+use crate::desc::{self, NodeRecord, ReplicaKind};
 use crate::dist::DistSender;
+use crate::placement::{self, Action, Goal, NodeView};
 use crate::store::Store;
 use kv::{NodeId, RangeId};
 use std::collections::BTreeMap;
@@ -34,24 +37,11 @@ pub fn run_once(dist: &Arc<DistSender>) {
         return;
     };
     let now = store.clock().now();
-    let dead_ms = store.config().dead_after.as_millis() as u64;
-    let live: Vec<&NodeRecord> = nodes
-        .iter()
-        .filter(|n| n.live_until > now && !n.decommissioning)
-        .collect();
-    let dead = |n: NodeId| {
-        nodes
-            .iter()
-            .find(|r| r.node_id == n)
-            .is_none_or(|r| r.live_until.physical_ms() + dead_ms < now.physical_ms())
-    };
-    let decommissioning = |n: NodeId| nodes.iter().any(|r| r.node_id == n && r.decommissioning);
-    let gone = |n: NodeId| dead(n) || decommissioning(n);
-    // Nodes alive now, decommissioning or not.
-    let alive = nodes.iter().filter(|n| n.live_until > now).count();
-    // Replica counts per node (a scan of every meta record): only computed when a range
-    // needs a new replica.
-    let mut counts: Option<BTreeMap<NodeId, usize>> = None;
+    let mut views = node_views(&store, &nodes);
+    let configs = dist.span_configs();
+    // Replica counts per node (a scan of every meta record) only matter when placing a new
+    // replica: filled in the first time a plan adds one.
+    let mut counted = false;
     for rep in store.replicas() {
         let lease = rep.lease();
         let Some(d) = rep.desc() else { continue };
@@ -74,57 +64,93 @@ pub fn run_once(dist: &Arc<DistSender>) {
             }
             continue;
         }
-        if maybe_split(dist, &store, &rep) {
+        if split_at_config_boundary(dist, &configs, &d) || maybe_split(dist, &store, &rep) {
             continue;
         }
-        let target = store.config().replication_factor.min(live.len()).max(1);
-        let healthy = d.replicas.iter().filter(|r| !gone(r.node_id)).count();
-        if healthy < target {
-            let counts = counts.get_or_insert_with(|| replica_counts(dist));
-            let candidate = live
-                .iter()
-                .filter(|n| d.replica_on(n.node_id).is_none())
-                .min_by_key(|n| (counts.get(&n.node_id).copied().unwrap_or(0), n.node_id));
-            if let Some(n) = candidate {
-                change(dist, rep.range_id, |s| {
-                    s.add_replica(rep.range_id, n.node_id)
-                });
-                continue;
+        let goal = Goal::new(configs.lookup(&d.start), store.config().replication_factor);
+        let mut action = placement::plan(&d, store.node_id, &goal, &views);
+        if matches!(action, Some(Action::AddVoter(_) | Action::AddNonVoter(_))) && !counted {
+            counted = true;
+            let counts = replica_counts(dist);
+            for v in &mut views {
+                v.replicas = counts.get(&v.node_id).copied().unwrap_or(0);
+            }
+            action = placement::plan(&d, store.node_id, &goal, &views);
+        }
+        if let Some(a) = action {
+            act(dist, &store, rep.range_id, a);
+        }
+    }
+}
+
+/// What placement needs to know of each node.
+fn node_views(store: &Store, nodes: &[NodeRecord]) -> Vec<NodeView> {
+    let now = store.clock().now();
+    let dead_ms = store.config().dead_after.as_millis() as u64;
+    let tier = |n: &NodeRecord, k: &str| {
+        let t = n.locality.iter().find(|(key, _)| key == k);
+        t.map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    nodes
+        .iter()
+        .map(|n| {
+            let live = n.live_until > now;
+            let dead = n.live_until.physical_ms() + dead_ms < now.physical_ms();
+            NodeView {
+                node_id: n.node_id,
+                region: tier(n, "region"),
+                zone: tier(n, "zone"),
+                live,
+                usable: live && !n.decommissioning,
+                gone: dead || n.decommissioning,
+                dead,
+                replicas: 0,
+            }
+        })
+        .collect()
+}
+
+/// Carries out one placement step.
+fn act(dist: &Arc<DistSender>, store: &Arc<Store>, range: RangeId, a: Action) {
+    tracing::debug!(range = %range, action = ?a, "placement");
+    match a {
+        Action::AddVoter(n) => change(dist, range, |s| s.add_replica(range, n, ReplicaKind::Voter)),
+        Action::AddNonVoter(n) => change(dist, range, |s| {
+            s.add_replica(range, n, ReplicaKind::NonVoter)
+        }),
+        Action::Promote(n) => change(dist, range, |s| {
+            s.set_replica_kind(range, n, ReplicaKind::Voter)
+        }),
+        Action::Demote(n) => change(dist, range, |s| {
+            s.set_replica_kind(range, n, ReplicaKind::NonVoter)
+        }),
+        Action::Remove(n) => change(dist, range, |s| s.remove_replica(range, n)),
+        Action::TransferLease(n) => {
+            if let Err(e) = store.transfer_lease(range, n) {
+                tracing::debug!(range = %range, to = %n, error = %e, "lease transfer failed");
             }
         }
-        let removable = d
-            .replicas
-            .iter()
-            .find(|r| gone(r.node_id))
-            .map(|r| r.node_id)
-            .or_else(|| {
-                (d.replicas.len() > target)
-                    .then(|| d.replicas.iter().rev().find(|r| r.node_id != store.node_id))
-                    .flatten()
-                    .map(|r| r.node_id)
-            });
-        if let Some(node) = removable {
-            if node == store.node_id {
-                // Decommissioning ourselves: hand the lease to a healthy replica first.
-                if let Some(to) = d.replicas.iter().find(|r| !gone(r.node_id)) {
-                    let _ = store.transfer_lease(rep.range_id, to.node_id);
-                }
-                continue;
-            }
-            let allowed = if dead(node) {
-                // Keep a majority of the current voters healthy through the removal.
-                healthy > d.replicas.len() / 2
-            } else if decommissioning(node) {
-                // Like CockroachDB, decommissioning waits until the replica's replacement
-                // exists: it never lowers a range below its replication factor (a 3-node
-                // cluster with 3 replicas cannot decommission a node until a 4th joins).
-                healthy >= store.config().replication_factor.min(alive)
-            } else {
-                d.replicas.len() > target
-            };
-            if allowed {
-                change(dist, rep.range_id, |s| s.remove_replica(rep.range_id, node));
-            }
+    }
+}
+
+/// Splits a range that spans a span config boundary (a table or a partition with its own
+/// placement starts inside it); true if it split.
+fn split_at_config_boundary(
+    dist: &DistSender,
+    configs: &txn::zone::SpanConfigs,
+    d: &desc::RangeDescriptor,
+) -> bool {
+    let Some(key) = configs
+        .split_point(&d.start, d.end.as_deref())
+        .filter(|k| k.as_slice() >= desc::MIN_SPLIT_KEY)
+    else {
+        return false;
+    };
+    match dist.split(&key) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(range = %d.range_id, error = %e, "config split failed");
+            false
         }
     }
 }
@@ -136,7 +162,11 @@ fn change(
 ) {
     match f(dist.store()) {
         Ok(new) => {
-            tracing::info!(range = %range, replicas = ?new.replicas.iter().map(|r| r.node_id.0).collect::<Vec<_>>(), "replicas changed");
+            let list = |k: ReplicaKind| {
+                let reps = new.replicas.iter().filter(|r| r.kind == k);
+                reps.map(|r| r.node_id.0).collect::<Vec<_>>()
+            };
+            tracing::info!(range = %range, voters = ?list(ReplicaKind::Voter), non_voters = ?list(ReplicaKind::NonVoter), "replicas changed");
             let op = (desc::meta_key(new.end.as_deref()), Some(desc::encode(&new)));
             if let Err(e) = dist.meta_write(vec![op]) {
                 tracing::warn!(range = %range, error = %e, "cannot update the meta record");

@@ -44,6 +44,7 @@ pub struct DistSender {
     /// Nodes to ask when nothing better is known (range 1 lookups).
     nodes: RwLock<BTreeMap<NodeId, String>>,
     active: Mutex<(u64, BTreeMap<u64, Timestamp>)>,
+    span_configs: crate::spancfg::SpanConfigCache,
 }
 
 enum Attempt<T> {
@@ -71,12 +72,18 @@ impl DistSender {
             leaseholders: RwLock::new(HashMap::new()),
             nodes: RwLock::new(BTreeMap::new()),
             active: Mutex::new((0, BTreeMap::new())),
+            span_configs: Default::default(),
         })
     }
 
     /// The local store.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// The span configs written by multi-region SQL (a copy at most a few seconds old).
+    pub fn span_configs(self: &Arc<Self>) -> Arc<txn::zone::SpanConfigs> {
+        self.span_configs.get(self)
     }
 
     /// Remembers a node (and its address) to route to.

@@ -6,7 +6,7 @@
 
 use super::apply::{Applier, PostAction, Snapshots};
 use super::{Replica, Store, INITIAL_LOG_INDEX};
-use crate::desc::{self, RangeDescriptor};
+use crate::desc::{self, RangeDescriptor, ReplicaKind};
 use crate::transport::RaftEnvelope;
 use kv::engine::WriteBatch;
 use kv::{RangeId, ReplicaId};
@@ -231,8 +231,13 @@ impl Loop {
             Arc::new(Snapshots(Arc::downgrade(store))),
         )
         .map_err(|e| e.to_string())?;
+        let of = |k: ReplicaKind| {
+            let reps = d.replicas.iter().filter(|r| r.kind == k);
+            reps.map(|r| r.replica_id.0).collect()
+        };
         let conf = ConfState {
-            voters: d.replicas.iter().map(|r| r.replica_id.0).collect(),
+            voters: of(ReplicaKind::Voter),
+            learners: of(ReplicaKind::NonVoter),
             ..ConfState::default()
         };
         self.raft

@@ -1,5 +1,6 @@
 //! Membership changes: adding and removing a range's replicas through Raft configuration
-//! changes (one voter at a time, which Raft makes safe without joint consensus).
+//! changes (one voter at a time, which Raft makes safe without joint consensus). Non-voting
+//! replicas are Raft learners: they receive the log but are not part of any quorum.
 
 use super::{RaftMsg, Store};
 use crate::desc::{self, RangeDescriptor, ReplicaDesc, ReplicaKind};
@@ -8,13 +9,14 @@ use raft::prelude::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
 use std::sync::Arc;
 
 impl Store {
-    /// Adds a voter on `node` to `range` (this node must lead its group). Returns the new
-    /// descriptor. The new replica is created on `node` when the first message reaches it, and
-    /// catches up from a snapshot.
+    /// Adds a replica of `kind` on `node` to `range` (this node must lead its group). Returns
+    /// the new descriptor. The new replica is created on `node` when the first message reaches
+    /// it, and catches up from a snapshot. A non-voter is a Raft learner.
     pub fn add_replica(
         self: &Arc<Self>,
         range: RangeId,
         node: NodeId,
+        kind: ReplicaKind,
     ) -> Result<RangeDescriptor, txn::Error> {
         let d = self.leader_desc(range)?;
         if d.replica_on(node).is_some() {
@@ -25,11 +27,37 @@ impl Store {
         new.replicas.push(ReplicaDesc {
             node_id: node,
             replica_id: id,
-            kind: ReplicaKind::Voter,
+            kind,
         });
         new.next_replica_id += 1;
         new.generation += 1;
-        self.change(range, &new, ConfChangeType::AddNode, id)?;
+        self.change(range, &new, conf_change_type(kind), id)?;
+        Ok(new)
+    }
+
+    /// Makes the replica on `node` a voter (promotion of a learner) or a non-voter (demotion);
+    /// one voter changes, so a single-step change is safe. Returns the new descriptor.
+    pub fn set_replica_kind(
+        self: &Arc<Self>,
+        range: RangeId,
+        node: NodeId,
+        kind: ReplicaKind,
+    ) -> Result<RangeDescriptor, txn::Error> {
+        let d = self.leader_desc(range)?;
+        let Some(r) = d.replica_on(node).cloned() else {
+            return Err(txn::Error::Internal(format!(
+                "{range} has no replica on {node}"
+            )));
+        };
+        if r.kind == kind {
+            return Ok(d);
+        }
+        let mut new = d.clone();
+        for x in new.replicas.iter_mut().filter(|x| x.node_id == node) {
+            x.kind = kind;
+        }
+        new.generation += 1;
+        self.change(range, &new, conf_change_type(kind), r.replica_id)?;
         Ok(new)
     }
 
@@ -83,5 +111,13 @@ impl Store {
         self.submit_and_wait(pid, msg, || {
             format!("the membership change of {range} did not apply")
         })
+    }
+}
+
+/// The Raft change that makes a replica of `kind`.
+fn conf_change_type(kind: ReplicaKind) -> ConfChangeType {
+    match kind {
+        ReplicaKind::Voter => ConfChangeType::AddNode,
+        ReplicaKind::NonVoter => ConfChangeType::AddLearnerNode,
     }
 }

@@ -262,7 +262,8 @@ impl Store {
         let desc = desc.ok_or(txn::Error::NotLeaseholder { leaseholder: None })?;
         let target = desc
             .replica_on(to)
-            .ok_or_else(|| txn::Error::Internal(format!("{to} has no replica of {range}")))?
+            .filter(|r| r.kind == crate::desc::ReplicaKind::Voter)
+            .ok_or_else(|| txn::Error::Internal(format!("{to} has no voter of {range}")))?
             .replica_id;
         if lease.holder != self.node_id {
             return Err(txn::Error::NotLeaseholder {

@@ -1,0 +1,69 @@
+//! The allocator's copy of the span config records (txn/src/zone.rs) that the SQL layer
+//! writes with its multi-region DDL.
+//!
+//! The records are ordinary MVCC data in the /System span, read with a read-only transaction
+//! through the distributed sender, at most every [`REFRESH`]: placement converges over seconds
+//! anyway, and there are few records (one per table, or per table and region).
+
+use crate::dist::DistSender;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use txn::coord::KvTxnSource;
+use txn::zone::{self, SpanConfigs};
+use txn::{TxnOptions, TxnSource};
+
+/// How old the copy may get before the allocator re-reads it.
+pub const REFRESH: Duration = Duration::from_secs(2);
+
+/// Records read per page.
+const PAGE: usize = 1000;
+
+/// A periodically refreshed copy of every span config record.
+#[derive(Default)]
+pub struct SpanConfigCache {
+    copy: Mutex<Option<(Instant, Arc<SpanConfigs>)>>,
+}
+
+impl SpanConfigCache {
+    /// The records, re-read when the copy is older than [`REFRESH`]. When they cannot be read
+    /// the previous copy is kept (an empty one at first): placement waits, it does not guess.
+    pub fn get(&self, dist: &Arc<DistSender>) -> Arc<SpanConfigs> {
+        let mut copy = self.copy.lock();
+        if let Some((at, c)) = copy.as_ref() {
+            if at.elapsed() < REFRESH {
+                return c.clone();
+            }
+        }
+        let fresh = match read_all(dist) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read span configs");
+                copy.as_ref().map(|(_, c)| c.clone()).unwrap_or_default()
+            }
+        };
+        *copy = Some((Instant::now(), fresh.clone()));
+        fresh
+    }
+}
+
+fn read_all(dist: &Arc<DistSender>) -> txn::Result<SpanConfigs> {
+    let source = KvTxnSource::new(dist.clone());
+    let mut t = source.begin(TxnOptions {
+        read_only: true,
+        as_of: None,
+    })?;
+    let (start, end) = zone::records_span();
+    let mut rows = Vec::new();
+    let mut from = start;
+    loop {
+        let page = t.scan(&from, Some(&end), PAGE)?;
+        rows.extend(page.rows);
+        match page.resume {
+            Some(k) => from = k,
+            None => break,
+        }
+    }
+    let _ = t.commit();
+    Ok(SpanConfigs::from_records(&rows))
+}
