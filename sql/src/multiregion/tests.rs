@@ -18,11 +18,62 @@ use txn::{NodeInfo, Transaction, TxnOptions, TxnSource};
 struct FakeCluster {
     inner: Arc<LocalTxnManager>,
     gateway: Mutex<String>,
+    /// The keys every transaction read (point reads and scan starts), in order.
+    reads: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+/// A transaction that records the keys it reads.
+struct RecordingTxn {
+    inner: Box<dyn Transaction>,
+    reads: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Transaction for RecordingTxn {
+    fn read_ts(&self) -> Timestamp {
+        self.inner.read_ts()
+    }
+    fn is_read_only(&self) -> bool {
+        self.inner.is_read_only()
+    }
+    fn get(&mut self, key: &[u8]) -> txn::Result<Option<Vec<u8>>> {
+        self.reads.lock().push(key.to_vec());
+        self.inner.get(key)
+    }
+    fn scan(
+        &mut self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> txn::Result<txn::ScanPage> {
+        self.reads.lock().push(start.to_vec());
+        self.inner.scan(start, end, limit)
+    }
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> txn::Result<()> {
+        self.inner.put(key, value)
+    }
+    fn delete(&mut self, key: Vec<u8>) -> txn::Result<()> {
+        self.inner.delete(key)
+    }
+    fn savepoint(&mut self) -> usize {
+        self.inner.savepoint()
+    }
+    fn rollback_to(&mut self, savepoint: usize) {
+        self.inner.rollback_to(savepoint)
+    }
+    fn commit(self: Box<Self>) -> txn::Result<Timestamp> {
+        self.inner.commit()
+    }
+    fn rollback(self: Box<Self>) {
+        self.inner.rollback()
+    }
 }
 
 impl TxnSource for FakeCluster {
     fn begin(&self, opts: TxnOptions) -> txn::Result<Box<dyn Transaction>> {
-        self.inner.begin(opts)
+        Ok(Box::new(RecordingTxn {
+            inner: self.inner.begin(opts)?,
+            reads: self.reads.clone(),
+        }))
     }
     fn now(&self) -> Timestamp {
         self.inner.now()
@@ -71,6 +122,7 @@ fn harness() -> Harness {
     let cluster = Arc::new(FakeCluster {
         inner,
         gateway: Mutex::new("region=us-east1,zone=us-east1-b".into()),
+        reads: Arc::new(Mutex::new(Vec::new())),
     });
     let session = Session::new(
         cluster.clone(),
@@ -668,4 +720,107 @@ fn set_locality_rewrites_rows() {
         "42P01"
     );
     h.ok("ALTER TABLE IF EXISTS missing SET LOCALITY GLOBAL");
+}
+
+#[test]
+fn point_lookups_search_the_gateway_region_first() {
+    let mut h = harness();
+    h.ok(r#"CREATE DATABASE d PRIMARY REGION "us-east1" REGIONS "us-west1", "europe-west1""#);
+    h.ok("USE d");
+    h.ok("CREATE TABLE t (id INT PRIMARY KEY, v STRING) LOCALITY REGIONAL BY ROW");
+    h.ok("INSERT INTO t (id, v) VALUES (1, 'east')");
+    h.ok("INSERT INTO t (id, v, crdb_region) VALUES (2, 'west', 'us-west1')");
+    let t = h.table("d", "t");
+    let prefix = |r: &str| super::zones::partition_prefix(&t, 1, r).unwrap();
+    let read_in = |h: &Harness, r: &str| {
+        let p = prefix(r);
+        h.cluster.reads.lock().iter().any(|k| k.starts_with(&p))
+    };
+    // Found at home: no other region is read.
+    h.cluster.reads.lock().clear();
+    assert_eq!(h.ok("SELECT v FROM t WHERE id = 1"), ["east"]);
+    assert!(read_in(&h, "us-east1"));
+    assert!(!read_in(&h, "us-west1") && !read_in(&h, "europe-west1"));
+    // Not at home: every region is searched.
+    h.cluster.reads.lock().clear();
+    assert_eq!(h.ok("SELECT v FROM t WHERE id = 2"), ["west"]);
+    assert!(read_in(&h, "us-west1") && read_in(&h, "europe-west1"));
+    // Naming the region reads only that region; a missing key reads every region.
+    h.cluster.reads.lock().clear();
+    assert_eq!(
+        h.ok("SELECT v FROM t WHERE id = 2 AND crdb_region = 'us-west1'"),
+        ["west"]
+    );
+    assert!(!read_in(&h, "us-east1") && !read_in(&h, "europe-west1"));
+    assert_eq!(h.ok("SELECT v FROM t WHERE id = 3"), Vec::<String>::new());
+    // Inserting a generated key reads no other region; an explicit key checks them all.
+    h.ok("CREATE TABLE u (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), v STRING) LOCALITY REGIONAL BY ROW");
+    let u = h.table("d", "u");
+    let u_read_elsewhere = |h: &Harness| {
+        let (w, e) = (
+            super::zones::partition_prefix(&u, 1, "us-west1").unwrap(),
+            super::zones::partition_prefix(&u, 1, "europe-west1").unwrap(),
+        );
+        h.cluster
+            .reads
+            .lock()
+            .iter()
+            .any(|k| k.starts_with(&w) || k.starts_with(&e))
+    };
+    h.cluster.reads.lock().clear();
+    h.ok("INSERT INTO u (v) VALUES ('x')");
+    assert!(!u_read_elsewhere(&h));
+    h.cluster.reads.lock().clear();
+    h.ok("INSERT INTO t (id, v) VALUES (5, 'e')");
+    assert!(read_in(&h, "us-west1") && read_in(&h, "europe-west1"));
+    // From the west, the west row is found without reading the east.
+    h.gateway("region=us-west1,zone=us-west1-a");
+    h.cluster.reads.lock().clear();
+    assert_eq!(
+        h.ok("UPDATE t SET v = 'w2' WHERE id = 2 RETURNING v"),
+        ["w2"]
+    );
+    assert!(!read_in(&h, "us-east1") && !read_in(&h, "europe-west1"));
+}
+
+#[test]
+fn reads_descriptors_written_before_regions() {
+    // A format-1 descriptor (before regions and localities) as an older node wrote it.
+    #[derive(serde::Serialize)]
+    struct DbV1 {
+        id: u64,
+        name: String,
+        owner: String,
+    }
+    #[derive(serde::Serialize)]
+    enum DescV1 {
+        Database(DbV1),
+    }
+    let mut bytes = vec![1u8];
+    bytes.extend(
+        postcard::to_stdvec(&DescV1::Database(DbV1 {
+            id: 500,
+            name: "old".into(),
+            owner: "root".into(),
+        }))
+        .unwrap(),
+    );
+    let h = harness();
+    let mut txn = h.cluster.begin(TxnOptions::default()).unwrap();
+    let mut id_key = Vec::new();
+    kv::encoding::encode_u64_asc(&mut id_key, 500);
+    txn.put(kv::keys::system_key(0x02, &id_key), bytes).unwrap();
+    let mut ns = Vec::new();
+    kv::encoding::encode_u64_asc(&mut ns, 0);
+    ns.extend_from_slice(b"old");
+    txn.put(
+        kv::keys::system_key(0x01, &ns),
+        500u64.to_be_bytes().to_vec(),
+    )
+    .unwrap();
+    crate::catalog::generation::bump(txn.as_mut()).unwrap();
+    txn.commit().unwrap();
+    let txn = Arc::new(Mutex::new(h.cluster.begin(TxnOptions::default()).unwrap()));
+    let db = Catalog::must_database(&txn, "old").unwrap();
+    assert_eq!((db.id, db.regions), (500, None));
 }

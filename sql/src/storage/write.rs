@@ -13,8 +13,9 @@
 //! REGIONAL BY ROW tables (see `crate::multiregion`): every index starts with the region
 //! column, so the KV key alone only makes a key unique within one region. The primary key and
 //! UNIQUE indexes are unique across regions: a write also checks the same key in every other
-//! region's partition ([`other_partitions`]; one point read per region, skipped for the
-//! hidden `unique_rowid()` key, unique by construction). The region value itself must be one of
+//! region's partition ([`other_partitions`]; one point read per other region, skipped for a
+//! single key column defaulting to `unique_rowid()` or `gen_random_uuid()`, unique by
+//! construction, as CockroachDB does). The region value itself must be one of
 //! the database's regions.
 
 use super::keycodec::encode_index_columns;
@@ -99,6 +100,9 @@ fn user_key_columns<'a>(
     }
 }
 
+/// The default of UUID keys that are unique by construction.
+const GEN_RANDOM_UUID_DEFAULT: &str = "gen_random_uuid()";
+
 /// For a REGIONAL BY ROW table: the keys that `key` (the entry of `row` in `index`) would have
 /// in every other region's partition. Empty for other tables, and for the hidden
 /// `unique_rowid()` primary key.
@@ -115,8 +119,12 @@ pub(crate) fn other_partitions(
         return Ok(Vec::new());
     }
     if let [(p, _)] = user_key_columns(t, index) {
-        let c = &t.columns[*p];
-        if c.hidden && c.default_expr.as_deref() == Some(UNIQUE_ROWID_DEFAULT) {
+        // Generated unique values need no check (CockroachDB skips them too, by default).
+        let generated = t.columns.get(*p).and_then(|c| c.default_expr.as_deref());
+        if matches!(
+            generated,
+            Some(UNIQUE_ROWID_DEFAULT | GEN_RANDOM_UUID_DEFAULT)
+        ) {
             return Ok(Vec::new());
         }
     }
