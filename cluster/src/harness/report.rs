@@ -132,22 +132,12 @@ pub fn build(ctx: Context<'_>, rec: &Recorder) -> Report {
         });
     }
     let region_pos = |r: &str| ctx.regions.iter().position(|x| x == r);
-    rows.sort_by(|a, b| {
-        (
-            a.survival,
-            a.locality,
-            a.op,
-            region_pos(&a.region),
-            &a.phase,
-        )
-            .cmp(&(
-                b.survival,
-                b.locality,
-                b.op,
-                region_pos(&b.region),
-                &b.phase,
-            ))
-    });
+    let phase_pos = |p: &str| ctx.phase_names.iter().position(|x| x == p);
+    let order = |r: &Row| {
+        let (region, phase) = (region_pos(&r.region), phase_pos(&r.phase));
+        (r.survival, r.locality, r.op, region, phase)
+    };
+    rows.sort_by(|a, b| order(a).cmp(&order(b)));
     let errors = rec.errors.lock();
     let phases = ctx
         .phase_names
