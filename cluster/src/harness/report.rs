@@ -137,7 +137,7 @@ pub fn build(ctx: Context<'_>, rec: &Recorder) -> Report {
         let (region, phase) = (region_pos(&r.region), phase_pos(&r.phase));
         (r.survival, r.locality, r.op, region, phase)
     };
-    rows.sort_by(|a, b| order(a).cmp(&order(b)));
+    rows.sort_by_key(order);
     let errors = rec.errors.lock();
     let phases = ctx
         .phase_names
