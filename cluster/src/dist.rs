@@ -30,6 +30,10 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// First and largest pause between routing attempts.
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// A read whose uncertainty window ends this long ago is below every ordinary range's
+/// closed timestamp (lag 3 s, republished every second) and goes to the nearest replica;
+/// `follower_read_timestamp()` (4.8 s ago) qualifies.
+const FOLLOWER_READ_AGE_MS: u64 = 4_300;
 
 /// The node's router to every range.
 pub struct DistSender {
@@ -45,6 +49,8 @@ pub struct DistSender {
     nodes: RwLock<BTreeMap<NodeId, String>>,
     active: Mutex<(u64, BTreeMap<u64, Timestamp>)>,
     span_configs: crate::spancfg::SpanConfigCache,
+    /// Each node's `region` locality tier, from the node records.
+    regions: RwLock<HashMap<NodeId, String>>,
 }
 
 enum Attempt<T> {
@@ -73,6 +79,7 @@ impl DistSender {
             nodes: RwLock::new(BTreeMap::new()),
             active: Mutex::new((0, BTreeMap::new())),
             span_configs: Default::default(),
+            regions: RwLock::new(HashMap::new()),
         })
     }
 
@@ -251,6 +258,7 @@ impl DistSender {
         &self,
         key: &[u8],
         ambiguous_on_timeout: bool,
+        follower: bool,
         req: impl Fn(RangeId) -> NodeRequest,
         extract: impl Fn(NodeResponse) -> Option<Result<T, WireError>>,
     ) -> Result<T, txn::Error> {
@@ -258,7 +266,7 @@ impl DistSender {
         let mut backoff = BACKOFF_MIN;
         loop {
             let d = self.lookup(key)?;
-            match self.try_range(&d, ambiguous_on_timeout, &req, &extract) {
+            match self.try_range(&d, ambiguous_on_timeout, follower, &req, &extract) {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Retry => {}
@@ -278,10 +286,15 @@ impl DistSender {
         &self,
         d: &RangeDescriptor,
         ambiguous_on_timeout: bool,
+        follower: bool,
         req: &impl Fn(RangeId) -> NodeRequest,
         extract: &impl Fn(NodeResponse) -> Option<Result<T, WireError>>,
     ) -> Attempt<T> {
         let mut queue: Vec<NodeId> = Vec::new();
+        // A follower read goes to the nearest replica first; it answers NotLeaseholder when
+        // it cannot serve, and the request continues to the leaseholder.
+        let nearest = follower.then(|| self.nearest_replica(d)).flatten();
+        queue.extend(nearest);
         if let Some(n) = self.leaseholders.read().get(&d.range_id) {
             queue.push(*n);
         }
@@ -297,7 +310,9 @@ impl DistSender {
             }
             match self.call(n, req(d.range_id)).map(extract) {
                 Ok(Some(Ok(v))) => {
-                    self.leaseholders.write().insert(d.range_id, n);
+                    if nearest != Some(n) {
+                        self.leaseholders.write().insert(d.range_id, n);
+                    }
                     return Attempt::Done(v);
                 }
                 Ok(Some(Err(WireError::NotLeaseholder(hint)))) => {
@@ -337,6 +352,39 @@ impl DistSender {
         Attempt::Retry
     }
 
+    /// Whether a request may be served by a replica other than the leaseholder: a plain
+    /// read old enough to be below ordinary ranges' closed timestamps, or any plain read of a
+    /// range whose span config asks for global reads (crate::closedts).
+    fn follower_readable(&self, h: &Header, req: &Request, key: &[u8]) -> bool {
+        if !matches!(
+            req,
+            Request::Get { lock: None, .. } | Request::Scan { lock: None, .. }
+        ) {
+            return false;
+        }
+        let limit = h.uncertainty_limit.max(h.read_ts).physical_ms();
+        let old_enough = limit + FOLLOWER_READ_AGE_MS < self.clock.peek().physical_ms();
+        old_enough
+            || self
+                .span_configs
+                .peek()
+                .lookup(key)
+                .is_some_and(|c| c.global_reads)
+    }
+
+    /// This node's replica of `d`, or else one in this node's region (None: none nearby).
+    fn nearest_replica(&self, d: &RangeDescriptor) -> Option<NodeId> {
+        if d.replica_on(self.node_id).is_some() {
+            return Some(self.node_id);
+        }
+        let regions = self.regions.read();
+        let mine = regions.get(&self.node_id)?;
+        d.replicas
+            .iter()
+            .find(|r| regions.get(&r.node_id) == Some(mine))
+            .map(|r| r.node_id)
+    }
+
     /// Allocates the next value of a counter in range 1.
     pub fn alloc_id(&self, key: Vec<u8>) -> Result<u64, txn::Error> {
         self.call_meta(
@@ -368,9 +416,14 @@ impl DistSender {
                 _ => None,
             },
         )?;
+        let mut regions = HashMap::new();
         for n in &nodes {
             self.add_node(n.node_id, &n.addr);
+            if let Some((_, r)) = n.locality.iter().find(|(k, _)| k == "region") {
+                regions.insert(n.node_id, r.clone());
+            }
         }
+        *self.regions.write() = regions;
         Ok(nodes)
     }
 
@@ -384,6 +437,7 @@ impl DistSender {
         let new_range = RangeId(self.alloc_id(desc::range_id_counter_key())?);
         let split = self.send_to_key(
             key,
+            false,
             false,
             |_| NodeRequest::Split {
                 key: key.to_vec(),
@@ -427,9 +481,11 @@ impl Router for DistSender {
     fn route(&self, h: &Header, req: &Request) -> txn::Result<Response> {
         let key = txn::store::routing_key(h, req)?.to_vec();
         let commit = matches!(req, Request::EndTxn { commit: true, .. });
+        let follower = self.follower_readable(h, req, &key);
         self.send_to_key(
             &key,
             commit,
+            follower,
             |range| NodeRequest::Batch {
                 range,
                 key: key.clone(),

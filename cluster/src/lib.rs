@@ -26,6 +26,7 @@
 pub mod admin;
 pub mod allocator;
 pub mod banner;
+pub mod closedts;
 pub mod clusterctl;
 pub mod config;
 pub mod demo;

@@ -79,6 +79,13 @@ pub enum NodeRequest {
         /// The node.
         node: NodeId,
     },
+    /// Closed timestamps published by a leaseholder (crate::closedts).
+    Closed {
+        /// The publishing node.
+        from: NodeId,
+        /// One entry per range.
+        updates: Vec<crate::closedts::ClosedUpdate>,
+    },
 }
 
 /// One row of `meridian node status`.
@@ -360,6 +367,9 @@ impl NodeService {
             ),
             NodeRequest::Status => NodeResponse::Status(self.status()),
             NodeRequest::Decommission { node } => NodeResponse::Done(self.decommission(node)),
+            NodeRequest::Closed { updates, .. } => {
+                NodeResponse::Done(self.store().map(|s| crate::closedts::receive(&s, &updates)))
+            }
             NodeRequest::Init => NodeResponse::Done(match self.init.get() {
                 Some(hook) => hook().map_err(WireError::Internal),
                 None => Err(WireError::Internal(

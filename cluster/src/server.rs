@@ -445,6 +445,7 @@ fn spawn_background(
                 std::thread::sleep(LIVENESS_INTERVAL);
             }
         });
+    crate::closedts::spawn(dist, stop.clone());
     let weak: Weak<DistSender> = Arc::downgrade(dist);
     let _ = std::thread::Builder::new()
         .name("queues".into())

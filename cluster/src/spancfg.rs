@@ -23,26 +23,41 @@ const PAGE: usize = 1000;
 #[derive(Default)]
 pub struct SpanConfigCache {
     copy: Mutex<Option<(Instant, Arc<SpanConfigs>)>>,
+    /// Held by the one thread re-reading the records.
+    refreshing: Mutex<()>,
 }
 
 impl SpanConfigCache {
+    /// The current copy without refreshing it (empty until the first [`Self::get`]).
+    pub fn peek(&self) -> Arc<SpanConfigs> {
+        self.copy
+            .lock()
+            .as_ref()
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default()
+    }
+
     /// The records, re-read when the copy is older than [`REFRESH`]. When they cannot be read
     /// the previous copy is kept (an empty one at first): placement waits, it does not guess.
     pub fn get(&self, dist: &Arc<DistSender>) -> Arc<SpanConfigs> {
-        let mut copy = self.copy.lock();
-        if let Some((at, c)) = copy.as_ref() {
-            if at.elapsed() < REFRESH {
-                return c.clone();
+        // The lock is not held while reading: the read itself routes through the sender,
+        // which peeks at this cache.
+        let _one_reader = self.refreshing.lock();
+        let previous = {
+            let copy = self.copy.lock();
+            match copy.as_ref() {
+                Some((at, c)) if at.elapsed() < REFRESH => return c.clone(),
+                other => other.map(|(_, c)| c.clone()),
             }
-        }
+        };
         let fresh = match read_all(dist) {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 tracing::debug!(error = %e, "cannot read span configs");
-                copy.as_ref().map(|(_, c)| c.clone()).unwrap_or_default()
+                previous.unwrap_or_default()
             }
         };
-        *copy = Some((Instant::now(), fresh.clone()));
+        *self.copy.lock() = Some((Instant::now(), fresh.clone()));
         fresh
     }
 }

@@ -44,6 +44,7 @@ enum Effect {
         lease: Lease,
     },
     Written(RangeId, u64),
+    Applied(RangeId, u64),
 }
 
 /// A snapshot's payload: the range's replicated state.
@@ -304,6 +305,10 @@ fn clear_spans(store: &Store, d: &RangeDescriptor, batch: &mut WriteBatch) {
 
 impl StateMachine for Applier<'_> {
     fn apply(&mut self, range: RangeId, entry: Applied<'_>, batch: &mut WriteBatch) {
+        let index = match &entry {
+            Applied::Normal { index, .. } | Applied::ConfChange { index, .. } => *index,
+        };
+        self.effects.push(Effect::Applied(range, index));
         match entry {
             Applied::Normal { index, data, .. } => {
                 let cmd = if data.is_empty() {
@@ -359,6 +364,8 @@ impl StateMachine for Applier<'_> {
         }
         *self.view(range) = (Some(data.desc), data.lease);
         self.state_effect(range);
+        let index = snap.get_metadata().index;
+        self.effects.push(Effect::Applied(range, index));
     }
 
     fn applied_written(&mut self) {
@@ -377,6 +384,11 @@ impl StateMachine for Applier<'_> {
                 Effect::Written(range, bytes) => {
                     if let Some(rep) = self.store.replica(range) {
                         rep.state.lock().written_bytes += bytes;
+                    }
+                }
+                Effect::Applied(range, index) => {
+                    if let Some(rep) = self.store.replica(range) {
+                        rep.state.lock().applied_index = index;
                     }
                 }
             }

@@ -95,7 +95,7 @@ pub struct Replica {
     pub range_id: RangeId,
     /// This replica's Raft peer id.
     pub replica_id: ReplicaId,
-    state: Mutex<ReplicaState>,
+    pub(crate) state: Mutex<ReplicaState>,
 }
 
 /// The mutable part of a replica.
@@ -111,6 +111,13 @@ pub struct ReplicaState {
     pub range: Option<Arc<txn::range::Range>>,
     /// Bytes written through this replica since the last split check.
     pub written_bytes: u64,
+    /// The Raft index of the last entry applied here (and visible in the engine).
+    pub applied_index: u64,
+    /// Closed timestamps learned from leaseholders (crate::closedts).
+    pub closed: crate::closedts::Closed,
+    /// The range's span config asks for global reads (GLOBAL tables): its leaseholder closes
+    /// timestamps in the future.
+    pub global_reads: bool,
 }
 
 impl Replica {

@@ -95,6 +95,9 @@ impl Store {
             }
         }
         self.observe(h)?;
+        if let Some(resp) = self.try_follower_read(&rep, h, req)? {
+            return Ok(resp);
+        }
         let r = self.ensure_lease(&rep)?;
         let router = self
             .router
@@ -102,6 +105,41 @@ impl Store {
             .and_then(|r| r.upgrade())
             .ok_or_else(|| txn::Error::Unavailable("node starting".into()))?;
         Ok(r.execute(router.as_ref(), h, req)?)
+    }
+
+    /// Serves a plain read from this replica's applied state when its closed timestamp
+    /// covers the read's uncertainty window and this node does not hold a valid lease (the
+    /// leaseholder serves through its transaction object). None: serve normally.
+    fn try_follower_read(
+        &self,
+        rep: &Replica,
+        h: &Header,
+        req: &Request,
+    ) -> Result<Option<Response>, txn::Error> {
+        if !matches!(
+            req,
+            Request::Get { lock: None, .. } | Request::Scan { lock: None, .. }
+        ) {
+            return Ok(None);
+        }
+        let (closed, desc, holder) = {
+            let mut st = rep.state.lock();
+            let applied = st.applied_index;
+            (st.closed.at(applied), st.desc.clone(), st.lease.holder)
+        };
+        let Some(desc) = desc else { return Ok(None) };
+        if holder == self.node_id || closed < h.uncertainty_limit.max(h.read_ts) {
+            return Ok(None);
+        }
+        let span = txn::range::latch::Span {
+            start: desc.start.clone(),
+            end: desc.end.clone(),
+        };
+        let resp = txn::range::follower_read(&self.mvcc, &span, h, req)?;
+        if resp.is_some() {
+            tracing::trace!(range = %rep.range_id, "follower read");
+        }
+        Ok(resp)
     }
 
     /// Moves the clock past the request's timestamps, so that a lease or timestamp-cache
@@ -112,9 +150,15 @@ impl Store {
             ts = ts.max(t.write_ts);
         }
         if ts > Timestamp::ZERO {
-            self.clock
-                .update(ts)
-                .map_err(|e| txn::Error::Internal(format!("remote clock: {e}")))?;
+            // A timestamp further ahead than the maximum offset is a future-time write of a
+            // global range (or a read pushed there), not a clock: it must not move ours.
+            // Leases and low-water marks of global ranges account for such timestamps.
+            let ahead = ts.physical_ms() > self.clock.peek().physical_ms() + self.stasis();
+            if !ahead {
+                self.clock
+                    .update(ts)
+                    .map_err(|e| txn::Error::Internal(format!("remote clock: {e}")))?;
+            }
         }
         Ok(())
     }
@@ -232,7 +276,13 @@ impl Store {
         });
         // Every read this node served is at or below `now` (requests move the clock), and
         // reads of an earlier holder are below its expiration, which is below our start.
-        let low_water = now.max(lease.start);
+        let mut low_water = now.max(lease.start);
+        if st.global_reads {
+            // Above anything an earlier holder of a global range can have closed.
+            let lead = crate::closedts::lead_ms(self.clock.max_offset_ms());
+            let future = now.physical_ms() + lead + self.clock.max_offset_ms();
+            low_water = low_water.max(Timestamp::from_parts(future, 0));
+        }
         let r = Arc::new(txn::range::Range::new(
             span,
             self.mvcc.clone(),

@@ -592,6 +592,7 @@ impl Transaction for Coord {
                 // been pushed past the clock's last reading). A too-distant timestamp is
                 // refused by the clock and changes nothing.
                 let _ = self.store.clock().update(*ts);
+                commit_wait(self.store.clock(), *ts);
                 self.finish()
             }
             Err(_) => self.abort(),
@@ -607,5 +608,25 @@ impl Transaction for Coord {
 impl Drop for Coord {
     fn drop(&mut self) {
         self.abort();
+    }
+}
+
+/// Commit-wait: returns once this node's clock has passed `ts`. A transaction whose
+/// timestamp is in the future (a write to a GLOBAL table, pushed above the range's closed
+/// timestamp, or a read moved there by uncertainty) is acknowledged only when the present
+/// has caught up with it, so a client that hears of the commit and then reads anywhere
+/// reads at a later timestamp and sees it. Timestamps in the past return at once.
+/// The wait is bounded by the wall time the gap represents (a manual test clock never moves
+/// by itself).
+fn commit_wait(clock: &kv::Clock, ts: Timestamp) {
+    if clock.peek() >= ts {
+        return;
+    }
+    let now = clock.now();
+    let gap = ts.physical_ms().saturating_sub(now.physical_ms()) + 2;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(gap);
+    while clock.now() < ts && std::time::Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
     }
 }

@@ -30,10 +30,12 @@
 //!   retry when it finishes.
 
 mod eval;
+mod follower;
 pub mod latch;
 pub mod locks;
 mod record;
 pub mod tscache;
+pub use follower::follower_read;
 mod waitq;
 
 use crate::api::{Header, Request, Response};

@@ -1,0 +1,256 @@
+//! Closed timestamps: how leaseholders let every other replica serve reads.
+//!
+//! Every [`INTERVAL`] each node closes a timestamp on the ranges it leases
+//! ([`txn::range::Range::close`]: no write at or below it will be evaluated any more, and all
+//! earlier writes are applied) and tells the other replicas of each range, over the node RPC
+//! (a side channel: no Raft traffic, so quiesced ranges stay quiet), the pair (closed
+//! timestamp, Raft index applied when it was closed). A replica that has applied that index
+//! holds every value at or below the timestamp, and serves reads at or below it itself
+//! ([`txn::range::follower_read`]): `AS OF SYSTEM TIME follower_read_timestamp()` reads and
+//! every read of a GLOBAL table, from the nearest replica.
+//!
+//! Two targets:
+//! - ordinary ranges close `now - LAG` (CockroachDB's 3 s), refreshed every second;
+//!   `follower_read_timestamp()` is 4.8 s in the past, so it is always closed;
+//! - ranges whose span config asks for global reads close `now + lead` ([`lead_ms`]), every
+//!   interval: their writes are pushed into the future and wait until the clock passes their
+//!   commit timestamp before they are acknowledged (commit-wait, in the coordinator), while a
+//!   present-time read, uncertainty window included, is below the closed timestamp on every
+//!   replica and is served locally.
+//!
+//! Promises survive lease changes: a new leaseholder's timestamp cache starts at its lease
+//! start (above any ordinary closed timestamp, which lags by more than the maximum clock
+//! offset) and, on a global range, at `now + lead + max offset` (above anything the previous
+//! holder, whose clock was at most the max offset ahead, can have closed).
+//!
+//! IMPLEMENTATION CAVEATS
+//! - Closing waits for the range's writes in flight (a write latch over the range); a write
+//!   stuck in replication delays this node's closed timestamps for every range behind it.
+//! - After a restart a replica knows its applied index only once it applies a new entry (an
+//!   election appends one); until then it refuses follower reads.
+//! - GC thresholds are not checked by follower reads (MVCC GC of replicated ranges does not
+//!   run yet).
+
+use crate::dist::DistSender;
+use crate::rpc::NodeRequest;
+use crate::store::Store;
+use kv::{NodeId, RangeId, Timestamp};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// How often global ranges' closed timestamps are published.
+pub const INTERVAL: Duration = Duration::from_millis(100);
+/// Ordinary ranges are published every this many intervals.
+const ORDINARY_EVERY: u64 = 10;
+/// How far behind the present ordinary ranges close.
+pub const LAG: Duration = Duration::from_secs(3);
+/// Allowance for the publication to reach the farthest replica.
+const NETWORK_ALLOWANCE_MS: u64 = 200;
+/// Pending (not yet applied) closed timestamps kept per replica.
+const MAX_PENDING: usize = 4;
+
+/// How far ahead of the present global ranges close: the maximum clock offset (a reader's
+/// uncertainty window), plus publication delay and transit.
+pub fn lead_ms(max_offset_ms: u64) -> u64 {
+    max_offset_ms + 2 * INTERVAL.as_millis() as u64 + NETWORK_ALLOWANCE_MS
+}
+
+/// One published closed timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedUpdate {
+    /// The range.
+    pub range: RangeId,
+    /// Closed: no write at or below it will happen.
+    pub ts: Timestamp,
+    /// Every write at or below `ts` is at or below this Raft index.
+    pub index: u64,
+}
+
+/// What a replica knows of its range's closed timestamps.
+#[derive(Debug, Clone, Default)]
+pub struct Closed {
+    /// Closed and applied here: reads at or below it can be served.
+    usable: Timestamp,
+    /// Closed, but their index is not applied here yet: (ts, index), oldest first.
+    pending: Vec<(Timestamp, u64)>,
+}
+
+impl Closed {
+    /// Learns that `ts` is closed as of `index`, with `applied` applied here.
+    pub fn learn(&mut self, ts: Timestamp, index: u64, applied: u64) {
+        if ts <= self.usable {
+            return;
+        }
+        if index <= applied {
+            self.usable = ts;
+        } else {
+            self.pending.push((ts, index));
+            if self.pending.len() > MAX_PENDING {
+                self.pending.remove(0);
+            }
+        }
+        self.promote(applied);
+    }
+
+    /// The newest closed timestamp whose index is applied (`applied`).
+    pub fn at(&mut self, applied: u64) -> Timestamp {
+        self.promote(applied);
+        self.usable
+    }
+
+    fn promote(&mut self, applied: u64) {
+        let usable = &mut self.usable;
+        self.pending.retain(|(ts, index)| {
+            if *index <= applied {
+                *usable = (*usable).max(*ts);
+                false
+            } else {
+                *ts > *usable
+            }
+        });
+    }
+}
+
+/// Starts the publishing thread of a node.
+pub fn spawn(dist: &Arc<DistSender>, stop: Arc<AtomicBool>) {
+    let weak: Weak<DistSender> = Arc::downgrade(dist);
+    let busy: Arc<Mutex<BTreeSet<NodeId>>> = Arc::default();
+    let _ = std::thread::Builder::new()
+        .name("closedts".into())
+        .spawn(move || {
+            let mut round = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(INTERVAL);
+                let Some(d) = weak.upgrade() else { return };
+                let ordinary = round.is_multiple_of(ORDINARY_EVERY);
+                round += 1;
+                let out = close_round(&d, ordinary);
+                publish(&d, out, &busy);
+            }
+        });
+}
+
+/// Closes the ranges this node leases; returns the updates per destination node.
+fn close_round(dist: &Arc<DistSender>, ordinary: bool) -> BTreeMap<NodeId, Vec<ClosedUpdate>> {
+    let store = dist.store().clone();
+    let configs = dist.span_configs();
+    let now = store.clock().now();
+    let lead = lead_ms(store.clock().max_offset_ms());
+    let mut out: BTreeMap<NodeId, Vec<ClosedUpdate>> = BTreeMap::new();
+    for rep in store.replicas() {
+        let (lease, desc, range) = {
+            let st = rep.state.lock();
+            (st.lease.clone(), st.desc.clone(), st.range.clone())
+        };
+        let Some(desc) = desc else { continue };
+        if lease.holder != store.node_id || lease.expiration <= now {
+            continue;
+        }
+        let global = configs.lookup(&desc.start).is_some_and(|c| c.global_reads);
+        rep.state.lock().global_reads = global;
+        if !global && !ordinary {
+            continue;
+        }
+        let ts = if global {
+            Timestamp::from_parts(now.physical_ms() + lead, 0)
+        } else {
+            Timestamp::from_parts(now.physical_ms().saturating_sub(LAG.as_millis() as u64), 0)
+        };
+        // Without a transaction object nothing is in flight, and the object created later
+        // starts above `ts` (see the module docs).
+        if let Some(r) = range {
+            r.close(ts);
+        }
+        let index = {
+            let mut st = rep.state.lock();
+            let applied = st.applied_index;
+            st.closed.learn(ts, applied, applied);
+            applied
+        };
+        let update = ClosedUpdate {
+            range: rep.range_id,
+            ts,
+            index,
+        };
+        for r in desc.replicas.iter().filter(|r| r.node_id != store.node_id) {
+            out.entry(r.node_id).or_default().push(update);
+        }
+    }
+    out
+}
+
+/// Sends each node its updates, one call in flight per node (a slow node does not hold up
+/// the others, and its updates are simply superseded by the next round's).
+fn publish(
+    dist: &Arc<DistSender>,
+    out: BTreeMap<NodeId, Vec<ClosedUpdate>>,
+    busy: &Arc<Mutex<BTreeSet<NodeId>>>,
+) {
+    for (node, updates) in out {
+        if !busy.lock().insert(node) {
+            continue;
+        }
+        let d = dist.clone();
+        let done = busy.clone();
+        let from = dist.store().node_id;
+        let spawned = std::thread::Builder::new()
+            .name("closedts-send".into())
+            .spawn(move || {
+                let _ = d.call(node, NodeRequest::Closed { from, updates });
+                done.lock().remove(&node);
+            });
+        if spawned.is_err() {
+            busy.lock().remove(&node);
+        }
+    }
+}
+
+/// Records updates received from a leaseholder.
+pub fn receive(store: &Store, updates: &[ClosedUpdate]) {
+    for u in updates {
+        if let Some(rep) = store.replica(u.range) {
+            let mut st = rep.state.lock();
+            let applied = st.applied_index;
+            st.closed.learn(u.ts, u.index, applied);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(ms: u64) -> Timestamp {
+        Timestamp::from_parts(ms, 0)
+    }
+
+    #[test]
+    fn closed_timestamps_become_usable_once_their_index_is_applied() {
+        let mut c = Closed::default();
+        c.learn(ts(10), 5, 3);
+        assert_eq!(c.at(3), Timestamp::ZERO);
+        c.learn(ts(20), 7, 3);
+        assert_eq!(c.at(5), ts(10));
+        assert_eq!(c.at(6), ts(10));
+        assert_eq!(c.at(7), ts(20));
+        // Older news changes nothing.
+        c.learn(ts(15), 1, 7);
+        assert_eq!(c.at(7), ts(20));
+        c.learn(ts(30), 7, 7);
+        assert_eq!(c.at(7), ts(30));
+    }
+
+    #[test]
+    fn pending_updates_are_bounded() {
+        let mut c = Closed::default();
+        for i in 1..=10 {
+            c.learn(ts(i * 10), 100 + i, 0);
+        }
+        assert!(c.pending.len() <= MAX_PENDING);
+        assert_eq!(c.at(1000), ts(100));
+    }
+}
