@@ -98,9 +98,14 @@ pub(super) fn show_columns(ctx: &ExecContext, opts: &ShowStatementOptions) -> Re
                 })
                 .map(|i| i.name.as_str())
                 .collect();
+            let ty = if t.row_partitioning().is_some_and(|(p, _)| p == pos) {
+                crate::multiregion::REGION_TYPE_NAME.to_string()
+            } else {
+                c.ty.sql_name()
+            };
             vec![
                 text(&c.name),
-                text(c.ty.sql_name()),
+                text(ty),
                 Datum::Bool(c.nullable),
                 opt_text(c.default_expr.as_deref()),
                 text(""),

@@ -773,6 +773,17 @@ fn point_lookups_search_the_gateway_region_first() {
     h.cluster.reads.lock().clear();
     h.ok("INSERT INTO t (id, v) VALUES (5, 'e')");
     assert!(read_in(&h, "us-west1") && read_in(&h, "europe-west1"));
+    // Range scans over every region keep SQL's order and limits.
+    h.ok("INSERT INTO t (id, v, crdb_region) VALUES (6, 'eu', 'europe-west1'), (7, 'w', 'us-west1'), (8, 'e', 'us-east1')");
+    assert_eq!(
+        h.ok("SELECT id FROM t WHERE id > 1 ORDER BY id LIMIT 3"),
+        ["2", "5", "6"]
+    );
+    assert_eq!(
+        h.ok("SELECT id FROM t WHERE id >= 6 ORDER BY id DESC"),
+        ["8", "7", "6"]
+    );
+    assert_eq!(h.ok("SELECT id FROM t ORDER BY id LIMIT 2"), ["1", "2"]);
     // From the west, the west row is found without reading the east.
     h.gateway("region=us-west1,zone=us-west1-a");
     h.cluster.reads.lock().clear();
@@ -823,4 +834,49 @@ fn reads_descriptors_written_before_regions() {
     let txn = Arc::new(Mutex::new(h.cluster.begin(TxnOptions::default()).unwrap()));
     let db = Catalog::must_database(&txn, "old").unwrap();
     assert_eq!((db.id, db.regions), (500, None));
+}
+
+#[test]
+fn movr_tutorial_statements() {
+    // What CockroachDB's multi-region movr tutorial (and `meridian demo --global`) runs on an
+    // existing single-region database.
+    let mut h = harness();
+    h.ok("CREATE DATABASE movr");
+    h.ok("USE movr");
+    h.ok("CREATE TABLE users (id INT PRIMARY KEY, city VARCHAR(40) NOT NULL, name TEXT NOT NULL)");
+    h.ok("CREATE TABLE vehicles (id INT PRIMARY KEY, city VARCHAR(40) NOT NULL, status TEXT NOT NULL DEFAULT 'available')");
+    h.ok("CREATE INDEX vehicles_city_status_idx ON vehicles (city, status)");
+    h.ok("CREATE TABLE promo_codes (code TEXT PRIMARY KEY, percent_off INT NOT NULL)");
+    h.ok("INSERT INTO users VALUES (1, 'new york', 'a'), (2, 'seattle', 'b'), (3, 'paris', 'c')");
+    h.ok("INSERT INTO vehicles (id, city) VALUES (1, 'new york'), (2, 'paris')");
+    h.ok(r#"ALTER DATABASE movr SET PRIMARY REGION "us-east1""#);
+    assert!(h.ok("SHOW CREATE TABLE users")[0]
+        .ends_with("LOCALITY REGIONAL BY TABLE IN PRIMARY REGION"));
+    h.ok(r#"ALTER DATABASE movr ADD REGION "us-west1""#);
+    h.ok(r#"ALTER DATABASE movr ADD REGION "europe-west1""#);
+    let case = "CASE WHEN city IN ('seattle') THEN 'us-west1' WHEN city IN ('paris') THEN 'europe-west1' ELSE 'us-east1' END";
+    for t in ["users", "vehicles"] {
+        h.ok(&format!("ALTER TABLE {t} SET LOCALITY REGIONAL BY ROW"));
+        h.ok(&format!("UPDATE {t} SET crdb_region = {case}"));
+    }
+    h.ok("ALTER TABLE promo_codes SET LOCALITY GLOBAL");
+    assert_eq!(
+        h.ok("SELECT id, crdb_region FROM users ORDER BY id"),
+        ["1|us-east1", "2|us-west1", "3|europe-west1"]
+    );
+    assert_eq!(
+        h.ok("SELECT id FROM vehicles WHERE city = 'paris' AND status = 'available'"),
+        ["2"]
+    );
+    assert_eq!(
+        h.ok("SHOW COLUMNS FROM users")[3]
+            .split('|')
+            .take(2)
+            .collect::<Vec<_>>(),
+        ["crdb_region", "public.crdb_internal_region"]
+    );
+    let users = h.table("movr", "users");
+    assert_eq!(h.table_records(&users).len(), 1 + 3);
+    let vehicles = h.table("movr", "vehicles");
+    assert_eq!(h.table_records(&vehicles).len(), 1 + 2 * 3);
 }
