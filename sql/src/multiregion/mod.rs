@@ -33,6 +33,12 @@
 //!   tables above [`locality::MAX_REWRITE_ROWS`] rows are refused (54000).
 //! - A lookup join into a REGIONAL BY ROW table whose region is not among the join keys is not
 //!   an index lookup (the join falls back to a hash join over a scan).
+//! - Uniqueness across regions costs one point read per other region on every insert (and on
+//!   updates that change a unique key), except for single-column keys defaulting to
+//!   `unique_rowid()` / `gen_random_uuid()`. A primary key that names the region column
+//!   explicitly is still enforced unique across regions (CockroachDB: per region).
+//! - Switching away from REGIONAL BY ROW keeps the hidden `crdb_region` column.
+//! - No `crdb_internal.zones`; span configs are shown by SHOW ZONE CONFIGURATION[S].
 
 pub mod database;
 pub mod locality;
