@@ -54,17 +54,25 @@ pub fn run_once(dist: &Arc<DistSender>) {
         } else if leader == 0 {
             store.wake(rep.range_id);
         }
-        if lease.holder != store.node_id || lease.expiration <= now {
-            continue;
-        }
+        let held = lease.holder == store.node_id && lease.expiration > now;
         let (leader, is_leader) = rep.leader();
-        if !is_leader {
+        if held && !is_leader {
             if leader != 0 {
                 store.transfer_leadership_to_self(rep.range_id);
             }
             continue;
         }
-        if split_at_config_boundary(dist, &configs, &d) || maybe_split(dist, &store, &rep) {
+        // The leaseholder decides for its range; an idle range whose lease expired (nobody
+        // renews leases of quiet ranges) is decided by its Raft leader, which takes the lease
+        // only when there is something to do.
+        let decides = held || (is_leader && lease.expiration <= now);
+        if !decides {
+            continue;
+        }
+        if split_at_config_boundary(dist, &configs, &d) {
+            continue;
+        }
+        if held && maybe_split(dist, &store, &rep) {
             continue;
         }
         let goal = Goal::new(configs.lookup(&d.start), store.config().replication_factor);
@@ -76,6 +84,12 @@ pub fn run_once(dist: &Arc<DistSender>) {
                 v.replicas = counts.get(&v.node_id).copied().unwrap_or(0);
             }
             action = placement::plan(&d, store.node_id, &goal, &views);
+        }
+        if action.is_some() && !held {
+            if let Err(e) = store.ensure_lease(&rep) {
+                tracing::debug!(range = %rep.range_id, error = %e, "cannot take the lease to act");
+                continue;
+            }
         }
         if let Some(a) = action {
             act(dist, &store, rep.range_id, a);

@@ -8,11 +8,14 @@
 //! 2. remove voters on dead or decommissioning nodes, keeping a healthy majority;
 //! 3. repair an unmet voter constraint even at full strength (add there; step 4 then removes
 //!    the surplus elsewhere);
-//! 4. remove surplus voters, from the region with the most voters beyond its constraint; a
-//!    surplus voter in a region that still needs a replica is demoted to a non-voter instead;
-//! 5. non-voters: remove those on gone nodes, add them where a region's replica constraint is
+//! 4. remove surplus voters, from the region with the most voters among those beyond their
+//!    constraint; a surplus voter in a region that still needs a replica is demoted to a
+//!    non-voter instead;
+//! 5. spread voters: a region with two fewer voters than the most crowded one (whose voters
+//!    exceed its constraint) gets one (step 4 then takes one from the crowded region);
+//! 6. non-voters: remove those on gone nodes, add them where a region's replica constraint is
 //!    unmet or more are wanted, remove surplus ones;
-//! 6. move the lease to the most preferred region that has a healthy voter.
+//! 7. move the lease to the most preferred region that has a healthy voter.
 //!
 //! New replicas go where they add the most diversity: the region, then the zone, holding the
 //! fewest replicas of this range, then the node holding the fewest replicas overall.
@@ -22,7 +25,8 @@
 //!   region, voters are placed elsewhere (availability first) and moved back when nodes return.
 //!   CockroachDB treats them as required and leaves the range under-replicated instead.
 //! - Leases go to the lowest-id healthy voter of the preferred region; they are not balanced by
-//!   load or count, and replicas are not rebalanced between nodes with unequal counts.
+//!   load or count, and replicas are spread over regions but not rebalanced between nodes (or
+//!   zones) with unequal counts.
 
 use crate::desc::{RangeDescriptor, ReplicaKind};
 use kv::NodeId;
@@ -222,6 +226,7 @@ pub fn plan(d: &RangeDescriptor, me: NodeId, goal: &Goal, nodes: &[NodeView]) ->
         .or_else(|| remove_gone_voters(&v))
         .or_else(|| repair_voter_constraints(&v))
         .or_else(|| remove_surplus_voter(&v))
+        .or_else(|| rebalance_voters(&v))
         .or_else(|| non_voters(&v))
         .or_else(|| lease(&v))
 }
@@ -283,7 +288,13 @@ fn remove_surplus_voter(v: &View) -> Option<Action> {
                 .iter()
                 .filter(|m| v.region(**m) == r && v.node(**m).is_some_and(|x| x.zone == zone))
                 .count();
-            (in_region(r) - required(r), same_zone, **n != v.me, n.0)
+            (
+                in_region(r),
+                in_region(r) - required(r),
+                same_zone,
+                **n != v.me,
+                n.0,
+            )
         })
         .copied()?;
     if victim == v.me {
@@ -302,6 +313,32 @@ fn remove_surplus_voter(v: &View) -> Option<Action> {
     } else {
         Some(Action::Remove(victim))
     }
+}
+
+/// Spreads voters over regions: when the most crowded region holds voters beyond its
+/// constraint and another region with room has at least two fewer, adds a voter there (step 4
+/// then removes one from the crowded region).
+fn rebalance_voters(v: &View) -> Option<Action> {
+    let voters = v.healthy(ReplicaKind::Voter);
+    if voters.len() != v.target_voters() {
+        return None;
+    }
+    let count = |r: &str| v.in_region(Some(ReplicaKind::Voter), r);
+    let required = |r: &str| v.goal.voter_constraints.get(r).copied().unwrap_or(0);
+    let crowded = voters
+        .iter()
+        .map(|n| v.region(*n))
+        .filter(|r| count(r) > required(r))
+        .map(count)
+        .max()?;
+    let target = v
+        .nodes
+        .values()
+        .filter(|n| v.candidates(Some(&n.region), true).next().is_some())
+        .map(|n| n.region.as_str())
+        .filter(|r| count(r) + 1 < crowded)
+        .min_by_key(|r| (count(r), *r))?;
+    Some(v.voter_on(v.best(Some(target), true)?))
 }
 
 fn non_voters(v: &View) -> Option<Action> {

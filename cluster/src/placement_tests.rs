@@ -293,3 +293,17 @@ fn the_leaseholder_never_removes_itself() {
     );
     assert_ne!(me, NodeId(4));
 }
+
+#[test]
+fn region_survival_rebalances_a_crowded_home_region() {
+    let nodes = nine();
+    let goal = Goal::new(Some(&region_survival("us-east1")), 3);
+    // Where a ZONE-survival range is when the database switches to REGION survival.
+    let (d, me) = converge(desc(&[1, 2, 3], &[4, 7]), NodeId(1), &goal, &nodes);
+    let voters = regions_of(&d, &nodes, ReplicaKind::Voter);
+    let count = |r: &str| voters.iter().filter(|v| *v == r).count();
+    assert_eq!(voters.len(), 5, "{voters:?}");
+    assert_eq!(count("us-east1"), 2, "{voters:?}");
+    assert_eq!(count("us-west1") + count("europe-west1"), 3, "{voters:?}");
+    assert_eq!(nodes[me.0 as usize - 1].region, "us-east1");
+}

@@ -1,7 +1,7 @@
 //! The SQL layer's view of a cluster node: transactions through the distributed sender, plus
 //! the range and node listings and splits SQL asks for.
 
-use crate::desc::RangeDescriptor;
+use crate::desc::{RangeDescriptor, ReplicaKind};
 use crate::dist::DistSender;
 use crate::rpc::{NodeRequest, NodeResponse};
 use kv::Timestamp;
@@ -71,8 +71,8 @@ impl TxnSource for ClusterTxns {
                 range_id: d.range_id.0,
                 start: d.start.clone(),
                 end: d.end.clone(),
-                replicas: d.replicas.iter().map(|r| r.node_id.0).collect(),
-                non_voters: Vec::new(),
+                replicas: of_kind(&d, ReplicaKind::Voter),
+                non_voters: of_kind(&d, ReplicaKind::NonVoter),
                 leaseholder: self.leaseholder(&d),
             })
             .collect())
@@ -114,4 +114,10 @@ impl TxnSource for ClusterTxns {
             })
             .collect())
     }
+}
+
+/// The nodes holding replicas of `kind`.
+fn of_kind(d: &RangeDescriptor, kind: ReplicaKind) -> Vec<u64> {
+    let reps = d.replicas.iter().filter(|r| r.kind == kind);
+    reps.map(|r| r.node_id.0).collect()
 }

@@ -170,6 +170,8 @@ pub struct Store {
     transport: Arc<dyn Transport>,
     resolver: mpsc::Sender<ResolveTask>,
     router: OnceLock<Weak<dyn Router>>,
+    /// Reads served here without the lease (closed timestamps), for metrics and tests.
+    follower_reads: AtomicU64,
 }
 
 impl Store {
@@ -198,6 +200,7 @@ impl Store {
             transport,
             resolver,
             router: OnceLock::new(),
+            follower_reads: AtomicU64::new(0),
         });
         let mut raft = replication::MultiRaft::new(engine.clone(), cfg.raft.clone());
         for range in store.stored_ranges()? {
@@ -210,6 +213,12 @@ impl Store {
             .spawn(move || resolver_loop(weak, resolve_rx))
             .map_err(|e| e.to_string())?;
         Ok(store)
+    }
+
+    /// Reads this store served as a follower (without the lease) since it started.
+    pub fn follower_reads(&self) -> u64 {
+        self.follower_reads
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sets the router ranges use to reach other ranges (the node's distributed sender).

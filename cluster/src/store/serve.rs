@@ -138,6 +138,8 @@ impl Store {
         let resp = txn::range::follower_read(&self.mvcc, &span, h, req)?;
         if resp.is_some() {
             tracing::trace!(range = %rep.range_id, "follower read");
+            self.follower_reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(resp)
     }
