@@ -6,7 +6,8 @@
 //!   there, not by the leaseholder;
 //! - a GLOBAL table's write waits out its future timestamp, and a present-time read from
 //!   another region right after it is served locally and sees it;
-//! - `SURVIVE REGION FAILURE` moves to five voters over three regions, two at home.
+//! - `SURVIVE REGION FAILURE` moves to five voters over three regions, two at home, and the
+//!   database stays writable, with every acknowledged write, when the home region is lost.
 
 use cluster::desc::{RangeDescriptor, ReplicaKind};
 use cluster::harness::cluster::{LocalCluster, LocalClusterConfig};
@@ -207,5 +208,32 @@ async fn placement_follower_reads_and_global_tables() {
         Ok(())
     })
     .await;
+
+    // Lose the whole home region: the database stays writable through the survivors and no
+    // acknowledged write is lost. Every system range (replication factor 3, spread over the
+    // three regions) keeps a majority too.
+    for k in 10..20 {
+        east.execute("INSERT INTO t VALUES ($1, $1)", &[&k])
+            .await
+            .unwrap();
+    }
+    let mut ctx = ctx;
+    let home = ctx.cluster.nodes_in_region("us-east1");
+    ctx.cluster.stop(&home).await;
+    let west_node = ctx.cluster.nodes_in_region("us-west1")[0];
+    let west = connect(&ctx.cluster.url(west_node, "mr").unwrap()).await;
+    wait_for(60, "a write after losing us-east1", || async {
+        west.execute("UPSERT INTO t VALUES (100, 100)", &[])
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    let n: i64 = west
+        .query_one("SELECT count(*) FROM t WHERE k >= 10", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 11, "the ten acknowledged rows and the new one");
     ctx.cluster.shutdown().await;
 }
