@@ -4,7 +4,8 @@
 //! drives it with a read/write mix from many connections, printing one line a second (throughput
 //! and latency percentiles per operation) and a summary at the end (`--json` for a machine-readable
 //! one). Any PostgreSQL-protocol URL works, so the same tool measures Meridian and PostgreSQL in the
-//! same run (see `bench/compare`).
+//! same run (see `bench/compare`). Its keys are uniform or zipfian ([`keydist`]), its statements
+//! single- or multi-row (`--batch`).
 //!
 //! `meridian workload init bank <url>` / `run bank`: transfers between accounts in explicit
 //! SERIALIZABLE transactions with client-side retry on 40001, reporting throughput, retry rate
@@ -14,6 +15,7 @@
 //! `meridian workload init|run|check tpcc <url>`: the TPC-C-like workload (see [`tpcc`]).
 
 pub mod bank;
+pub mod keydist;
 pub mod kv;
 mod stats;
 pub mod tpcc;
