@@ -1,11 +1,13 @@
 //! Key encoding throughput: encoding and decoding a typical composite index key
-//! (int, string, decimal) and each type on its own, ascending and descending.
+//! (int, string, decimal) and each type on its own, ascending and descending, and a table's
+//! primary-key row key (`/Table/<id>/<index>/<i64>`) as every SQL point read builds one.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kv::encoding::*;
 use rust_decimal::Decimal;
 use std::hint::black_box;
 use std::str::FromStr;
+use std::time::Duration;
 
 fn encode_key(buf: &mut Vec<u8>, id: i64, name: &str, price: &Decimal, dir: Direction) {
     encode_i64(buf, id, dir);
@@ -43,6 +45,13 @@ fn bench_encoding(c: &mut Criterion) {
             })
         });
     }
+    c.bench_function("table_row_key_i64", |b| {
+        b.iter(|| {
+            let mut k = kv::keys::index_prefix(black_box(104), black_box(1));
+            encode_i64(&mut k, black_box(123_456_789), Direction::Asc);
+            black_box(k)
+        })
+    });
     c.bench_function("encode_i64_asc", |b| {
         let mut buf = Vec::with_capacity(16);
         b.iter(|| {
@@ -69,5 +78,11 @@ fn bench_encoding(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_encoding);
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = bench_encoding
+}
 criterion_main!(benches);
