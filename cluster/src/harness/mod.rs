@@ -216,15 +216,19 @@ async fn run_on(
         _ => Vec::new(),
     };
     eprintln!("# creating the schema and loading rows in every region...");
-    let setup = {
+    let mut setup = {
         let client = sqlutil::connect(first_url(0)?).await?;
         schema::create(&client, &regions).await?
     };
     for (i, region) in regions.iter().enumerate() {
         let client = sqlutil::connect(first_url(i)?).await?;
-        schema::load_rows(&client, i, opts.rows)
+        let failed = schema::load_rows(&client, i, opts.rows)
             .await
             .with_context(|| format!("loading rows in {region}"))?;
+        setup.extend(failed.into_iter().map(|mut o| {
+            o.statement = format!("{} from {region}", o.statement);
+            o
+        }));
     }
     let loaded = Instant::now();
     let start = Instant::now();

@@ -220,11 +220,16 @@ pub fn render(r: &Report) -> String {
     if !r.setup_rejected.is_empty() || !r.unsupported.is_empty() {
         let _ = writeln!(
             s,
-            "\nSQL not supported yet (the harness measured without it):"
+            "\nSQL not supported yet or failing (the harness measured without it):"
         );
         for o in &r.setup_rejected {
             let err = o.error.as_deref().unwrap_or_default();
-            let _ = writeln!(s, "  UNSUPPORTED: {}: {err}", o.statement);
+            let label = if o.statement.starts_with("INSERT") {
+                "FAILED"
+            } else {
+                "UNSUPPORTED"
+            };
+            let _ = writeln!(s, "  {label}: {}: {err}", o.statement);
         }
         for u in &r.unsupported {
             let _ = writeln!(s, "  UNSUPPORTED: {u}");

@@ -100,13 +100,24 @@ pub fn row_base(region_index: usize) -> i64 {
     region_index as i64 * 1_000_000
 }
 
+/// Bound on one setup statement: a statement that hangs fails the run with its text instead
+/// of stalling it.
+pub const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs one statement, bounded by [`SETUP_TIMEOUT`]; the error is one line.
+async fn exec(client: &Client, stmt: &str) -> std::result::Result<(), String> {
+    match tokio::time::timeout(SETUP_TIMEOUT, client.simple_query(stmt)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(short_error(&e)),
+        Err(_) => Err(format!("no answer within {SETUP_TIMEOUT:?}")),
+    }
+}
+
 /// Makes `db` the session's current database.
 pub async fn use_database(client: &Client, db: &str) -> Result<()> {
-    client
-        .simple_query(&format!("SET database = {db}"))
+    exec(client, &format!("SET database = {db}"))
         .await
-        .map(|_| ())
-        .map_err(|e| anyhow!("SET database = {db}: {}", short_error(&e)))
+        .map_err(|e| anyhow!("SET database = {db}: {e}"))
 }
 
 /// Runs `stmt`; on failure records it and runs `fallback` (if any) instead.
@@ -116,16 +127,15 @@ async fn with_fallback(
     fallback: Option<String>,
     log: &mut Vec<Outcome>,
 ) -> Result<()> {
-    match client.simple_query(&stmt).await {
-        Ok(_) => {
+    match exec(client, &stmt).await {
+        Ok(()) => {
             log.push(Outcome {
                 statement: stmt,
                 error: None,
             });
             Ok(())
         }
-        Err(e) => {
-            let err = short_error(&e);
+        Err(err) => {
             tracing::warn!(statement = %stmt, error = %err, "harness statement rejected");
             log.push(Outcome {
                 statement: stmt.clone(),
@@ -134,10 +144,7 @@ async fn with_fallback(
             let Some(fb) = fallback else {
                 return Err(anyhow!("{stmt}: {err}"));
             };
-            client
-                .simple_query(&fb)
-                .await
-                .map_err(|e| anyhow!("{fb}: {}", short_error(&e)))?;
+            exec(client, &fb).await.map_err(|e| anyhow!("{fb}: {e}"))?;
             log.push(Outcome {
                 statement: fb,
                 error: None,
@@ -162,10 +169,9 @@ pub async fn create(client: &Client, regions: &[String]) -> Result<Vec<Outcome>>
     };
     for goal in Survival::ALL {
         let db = goal.database();
-        client
-            .simple_query(&format!("DROP DATABASE IF EXISTS {db} CASCADE"))
+        exec(client, &format!("DROP DATABASE IF EXISTS {db} CASCADE"))
             .await
-            .map_err(|e| anyhow!("dropping {db} from an earlier run: {}", short_error(&e)))?;
+            .map_err(|e| anyhow!("dropping {db} from an earlier run: {e}"))?;
         let mr = format!(
             "CREATE DATABASE {db} PRIMARY REGION \"{primary}\"{regions_clause} {}",
             goal.clause()
@@ -186,11 +192,14 @@ pub async fn create(client: &Client, regions: &[String]) -> Result<Vec<Outcome>>
 
 /// Inserts `rows` rows homed in region `region_index` into every table, through `client`
 /// connected to a gateway in that region (so a REGIONAL BY ROW row's home defaults to it).
-pub async fn load_rows(client: &Client, region_index: usize, rows: usize) -> Result<()> {
+/// A table that cannot be loaded is recorded and skipped (its operations will fail and be
+/// counted), so one broken path does not stop the measurement of the others.
+pub async fn load_rows(client: &Client, region_index: usize, rows: usize) -> Result<Vec<Outcome>> {
     let base = row_base(region_index);
     let values: Vec<String> = (0..rows as i64)
         .map(|k| format!("({}, 0)", base + k))
         .collect();
+    let mut log = Vec::new();
     for goal in Survival::ALL {
         use_database(client, &goal.database()).await?;
         for loc in Locality::ALL {
@@ -199,11 +208,18 @@ pub async fn load_rows(client: &Client, region_index: usize, rows: usize) -> Res
                 loc.table(),
                 values.join(", ")
             );
-            client
-                .simple_query(&stmt)
-                .await
-                .map_err(|e| anyhow!("loading {}: {}", loc.table(), short_error(&e)))?;
+            if let Err(e) = exec(client, &stmt).await {
+                tracing::warn!(db = %goal.database(), table = loc.table(), error = %e, "loading rows failed");
+                log.push(Outcome {
+                    statement: format!(
+                        "INSERT INTO {}.{} ({rows} rows)",
+                        goal.database(),
+                        loc.table()
+                    ),
+                    error: Some(e),
+                });
+            }
         }
     }
-    Ok(())
+    Ok(log)
 }
