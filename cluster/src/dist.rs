@@ -372,6 +372,12 @@ impl DistSender {
                 .is_some_and(|c| c.global_reads)
     }
 
+    /// The regions of the cluster's nodes (as of the last node-record read), sorted.
+    pub fn cluster_regions(&self) -> Vec<String> {
+        let set: BTreeSet<String> = self.regions.read().values().cloned().collect();
+        set.into_iter().collect()
+    }
+
     /// This node's replica of `d`, or else one in this node's region (None: none nearby).
     fn nearest_replica(&self, d: &RangeDescriptor) -> Option<NodeId> {
         if d.replica_on(self.node_id).is_some() {

@@ -3,14 +3,17 @@
 //!
 //! The records are ordinary MVCC data in the /System span, read with a read-only transaction
 //! through the distributed sender, at most every [`REFRESH`]: placement converges over seconds
-//! anyway, and there are few records (one per table, or per table and region).
+//! anyway, and there are few records (one per table, or per table and region). In a cluster
+//! with nodes in several regions the catalog span gets a global placement of its own
+//! ([`system_config`]).
 
 use crate::dist::DistSender;
+use kv::keys::SYSTEM_PREFIX;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use txn::coord::KvTxnSource;
-use txn::zone::{self, SpanConfigs};
+use txn::zone::{self, RegionCount, SpanConfig, SpanConfigs};
 use txn::{TxnOptions, TxnSource};
 
 /// How old the copy may get before the allocator re-reads it.
@@ -80,5 +83,41 @@ fn read_all(dist: &Arc<DistSender>) -> txn::Result<SpanConfigs> {
         }
     }
     let _ = t.commit();
-    Ok(SpanConfigs::from_records(&rows))
+    let mut entries = SpanConfigs::from_records(&rows).into_entries();
+    let regions = dist.cluster_regions();
+    if regions.len() > 1 {
+        entries.push(system_config(
+            &regions,
+            dist.store().config().replication_factor,
+        ));
+    }
+    Ok(SpanConfigs::new(entries))
+}
+
+/// The placement of the catalog (`/System`) in a cluster with several regions: like a GLOBAL
+/// table, a replica in every region and reads served locally at present time, so that a
+/// transaction's descriptor and schema-generation reads cost no cross-region round trip
+/// (CockroachDB likewise makes its system database global in multi-region clusters). DDL pays
+/// the commit-wait of a global write instead.
+fn system_config(regions: &[String], replication_factor: usize) -> (Vec<u8>, SpanConfig) {
+    let rf = replication_factor.max(1) as u32;
+    let constraints = regions
+        .iter()
+        .map(|r| RegionCount {
+            region: r.clone(),
+            count: 1,
+        })
+        .collect();
+    (
+        vec![SYSTEM_PREFIX],
+        SpanConfig {
+            end: vec![SYSTEM_PREFIX + 1],
+            num_voters: rf,
+            num_replicas: rf.max(regions.len() as u32),
+            constraints,
+            voter_constraints: Vec::new(),
+            lease_preferences: Vec::new(),
+            global_reads: true,
+        },
+    )
 }

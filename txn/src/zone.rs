@@ -125,6 +125,11 @@ impl SpanConfigs {
         Self::new(entries)
     }
 
+    /// The records, sorted by start.
+    pub fn into_entries(self) -> Vec<(Vec<u8>, SpanConfig)> {
+        self.entries
+    }
+
     /// Whether there are no records.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

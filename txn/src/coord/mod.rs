@@ -405,7 +405,12 @@ impl Coord {
                 other => other?,
             };
             if r.needs_refresh {
-                let to = r.write_ts.unwrap_or(self.meta.write_ts);
+                let clock = self.store.clock();
+                let to = anticipate(
+                    r.write_ts.unwrap_or(self.meta.write_ts),
+                    clock.peek(),
+                    clock.max_offset_ms(),
+                );
                 let reason = if r.write_too_old {
                     RetryReason::WriteTooOld
                 } else {
@@ -629,4 +634,17 @@ fn commit_wait(clock: &kv::Clock, ts: Timestamp) {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
     }
+}
+
+/// The timestamp to refresh to after a push to `pushed`. A push into the future comes from a
+/// global range's closed timestamp, which keeps moving forward with the clock: refreshing to
+/// exactly `pushed` would be overtaken again before the commit arrives (a remote client would
+/// never commit), so aim as far again ahead. Other pushes (at most the maximum clock offset
+/// ahead, e.g. past reads of a node whose clock runs ahead) are unchanged.
+fn anticipate(pushed: Timestamp, now: Timestamp, max_offset_ms: u64) -> Timestamp {
+    let (p, n) = (pushed.physical_ms(), now.physical_ms());
+    if p <= n + max_offset_ms {
+        return pushed;
+    }
+    Timestamp::from_parts(p + (p - n), 0)
 }
