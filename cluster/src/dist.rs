@@ -88,6 +88,11 @@ impl DistSender {
         &self.store
     }
 
+    /// The current copy of the span configs, without refreshing it.
+    pub fn span_configs_cached(&self) -> Arc<txn::zone::SpanConfigs> {
+        self.span_configs.peek()
+    }
+
     /// The span configs written by multi-region SQL (a copy at most a few seconds old).
     pub fn span_configs(self: &Arc<Self>) -> Arc<txn::zone::SpanConfigs> {
         self.span_configs.get(self)

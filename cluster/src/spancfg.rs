@@ -19,6 +19,9 @@ use txn::{TxnOptions, TxnSource};
 /// How old the copy may get before the allocator re-reads it.
 pub const REFRESH: Duration = Duration::from_secs(2);
 
+/// How far in the past the records are read.
+const AS_OF_AGO_MS: u64 = 1_000;
+
 /// Records read per page.
 const PAGE: usize = 1000;
 
@@ -67,9 +70,14 @@ impl SpanConfigCache {
 
 fn read_all(dist: &Arc<DistSender>) -> txn::Result<SpanConfigs> {
     let source = KvTxnSource::new(dist.clone());
+    // A second in the past: a closed timestamp everywhere the records are global (a
+    // multi-region catalog), so no uncertainty restart or commit-wait can slow the read, and
+    // the records are anyway allowed to be a few seconds old.
+    let now = dist.store().clock().now();
+    let as_of = kv::Timestamp::from_parts(now.physical_ms().saturating_sub(AS_OF_AGO_MS), 0);
     let mut t = source.begin(TxnOptions {
         read_only: true,
-        as_of: None,
+        as_of: Some(as_of),
     })?;
     let (start, end) = zone::records_span();
     let mut rows = Vec::new();
