@@ -10,7 +10,10 @@
 //!   fault-injecting), liveness, and SQL through [`txns`]. docs/cluster.md explains it.
 //! - [`desc`]: range descriptors, leases, replicated commands and the addressing keys.
 //! - [`clusterctl`]: `meridian init`, `node status`, `node decommission`.
-//! - [`demo`]: `meridian demo`, an in-process node on a temporary store with sample data.
+//! - [`demo`]: `meridian demo`, an in-process cluster on temporary stores with sample data
+//!   (`--global`: nine nodes in three regions); [`harness`]: the multi-region harness.
+//! - [`placement`], [`spancfg`], [`closedts`]: where replicas and leases go, the span configs
+//!   multi-region SQL writes, and closed timestamps for follower reads.
 //! - [`shell`]: `meridian sql`, the interactive SQL client.
 //! - [`workload`]: `meridian workload`, load generators for benchmarks.
 //!
@@ -19,7 +22,7 @@
 //! [`transport::LocalNetwork`].
 //!
 //! IMPLEMENTATION CAVEATS
-//! - `demo` and `start-single-node` use the single-node store (no Raft, one range).
+//! - `start-single-node` uses the single-node store (no Raft, one range).
 //! - No TLS or authentication; `--insecure` is required. The rest is listed at the end of
 //!   docs/cluster.md.
 
