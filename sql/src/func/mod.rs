@@ -28,6 +28,7 @@ mod string;
 #[cfg(test)]
 mod tests;
 mod time;
+pub use time::FOLLOWER_READ_LAG_MS;
 
 use crate::error::code;
 use crate::types::{DataType, Datum};

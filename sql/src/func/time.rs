@@ -1,7 +1,8 @@
 //! Date/time functions: the transaction clock (now() and friends, fixed for the
 //! transaction as in PostgreSQL; clock_timestamp() reads the wall clock), date_trunc,
 //! date_part/extract, age, make_date, make_timestamp and to_timestamp. Everything is in UTC,
-//! Meridian's only session time zone. CockroachDB's follower_read_timestamp() is here too.
+//! Meridian's only session time zone. CockroachDB's follower_read_timestamp(),
+//! with_max_staleness() and with_min_timestamp() are here too.
 
 use super::{is_int, is_num, is_text, Call};
 use crate::error::code;
@@ -30,6 +31,8 @@ pub(crate) const NAMES: &[&str] = &[
     "justify_days",
     "justify_hours",
     "follower_read_timestamp",
+    "with_max_staleness",
+    "with_min_timestamp",
 ];
 
 /// How far behind the transaction time follower_read_timestamp() is: CockroachDB's value
@@ -52,6 +55,19 @@ pub(crate) fn resolve(name: &str, a: &[DataType]) -> Option<Result<DataType>> {
             | "follower_read_timestamp",
             0,
         ) => T::TimestampTz,
+        ("with_max_staleness", 1 | 2)
+            if (matches!(a[0], T::Interval | T::Unknown) || a[0].is_string())
+                && a.get(1).is_none_or(|b| matches!(b, T::Bool | T::Unknown)) =>
+        {
+            T::TimestampTz
+        }
+        ("with_min_timestamp", 1 | 2)
+            if is_time_src(&a[0])
+                && a[0] != T::Interval
+                && a.get(1).is_none_or(|b| matches!(b, T::Bool | T::Unknown)) =>
+        {
+            T::TimestampTz
+        }
         ("localtimestamp", 0) => T::Timestamp,
         ("current_date", 0) => T::Date,
         ("date_trunc", 2) if is_text(&a[0]) && is_time_src(&a[1]) => match &a[1] {
@@ -91,6 +107,7 @@ fn eval_inner(c: &Call) -> Result<Datum> {
         "follower_read_timestamp" => Ok(Datum::TimestampTz(
             now - Duration::milliseconds(FOLLOWER_READ_LAG_MS),
         )),
+        "with_max_staleness" | "with_min_timestamp" => staleness_bound(c),
         "localtimestamp" => Ok(Datum::Timestamp(now.naive_utc())),
         "current_date" => Ok(Datum::Date(now.date_naive())),
         "date_trunc" => date_trunc(c),
@@ -170,6 +187,47 @@ fn source_timestamp(c: &Call, i: usize) -> Result<NaiveDateTime> {
             c.name
         ))),
     }
+}
+
+/// CockroachDB's bounded-staleness functions evaluated as ordinary functions: the oldest
+/// timestamp the bound allows (`now() - interval`, resp. the timestamp itself). In an AS OF
+/// SYSTEM TIME clause the session evaluates them instead (`session::staleness`).
+fn staleness_bound(c: &Call) -> Result<Datum> {
+    let now = c.ctx.txn_time;
+    if matches!(c.args.first(), Some(Datum::Null) | None) {
+        return Ok(Datum::Null);
+    }
+    if c.name == "with_min_timestamp" {
+        let t = source_timestamp(c, 0)?.and_utc();
+        if t > now {
+            return Err(Error::new(
+                code::INVALID_PARAMETER_VALUE,
+                "timestamp for with_min_timestamp must be less than or equal to now()",
+            ));
+        }
+        return Ok(Datum::TimestampTz(t));
+    }
+    let iv = match &c.args[0] {
+        Datum::Interval(iv) => *iv,
+        _ => match Datum::from_pg_text(&c.text(0)?, &DataType::Interval)? {
+            Datum::Interval(iv) => iv,
+            _ => return Err(Error::internal("interval parse")),
+        },
+    };
+    if iv.months < 0 || iv.days < 0 || iv.micros < 0 {
+        return Err(Error::new(
+            code::INVALID_PARAMETER_VALUE,
+            "interval duration for with_max_staleness must be greater or equal to 0",
+        ));
+    }
+    let neg = Interval {
+        months: -iv.months,
+        days: -iv.days,
+        micros: -iv.micros,
+    };
+    Ok(Datum::TimestampTz(
+        add_interval(now.naive_utc(), &neg)?.and_utc(),
+    ))
 }
 
 /// Canonical unit names (PostgreSQL's DecodeUnits aliases).

@@ -60,16 +60,14 @@ pub fn decimal_text(ts: Timestamp) -> String {
 
 impl Session {
     /// Evaluates an AOST expression to the timestamp to read at.
+    /// Bounded-staleness functions are refused here: they are valid only on a SELECT
+    /// outside a transaction block, which [`Session::statement_as_of`] handles.
     pub(crate) fn as_of_timestamp(&mut self, expr: &sqlparser::ast::Expr) -> Result<Timestamp> {
+        if let Some(name) = super::staleness::bounded_function(expr) {
+            return Err(super::staleness::explicit_txn_error(name));
+        }
         let now = self.txns.now();
-        let (value, ty) = self.with_read_txn(|ctx| {
-            let mut b = Binder::new(ctx, &[]);
-            let e = b.bind_expr(expr, &Scope::default())?;
-            let ty = e.ty();
-            let env = Env::new(ctx, &[]);
-            let compiled = env.compile(&e, &Arc::new(Vec::new()))?;
-            Ok((eval(&compiled, &[], &env)?, ty))
-        })?;
+        let (value, ty) = self.eval_constant(expr)?;
         let ts = to_timestamp(value, &ty, now)?;
         if ts > now {
             return Err(aost_error(format!(
@@ -79,6 +77,37 @@ impl Session {
             )));
         }
         Ok(ts)
+    }
+}
+
+impl Session {
+    /// Evaluates an expression without columns (an AOST clause or one of its arguments).
+    pub(crate) fn eval_constant(
+        &mut self,
+        expr: &sqlparser::ast::Expr,
+    ) -> Result<(Datum, DataType)> {
+        self.with_read_txn(|ctx| {
+            let mut b = Binder::new(ctx, &[]);
+            let e = b.bind_expr(expr, &Scope::default())?;
+            let ty = e.ty();
+            let env = Env::new(ctx, &[]);
+            let compiled = env.compile(&e, &Arc::new(Vec::new()))?;
+            Ok((eval(&compiled, &[], &env)?, ty))
+        })
+    }
+
+    /// The AOST timestamp of a SELECT's clause: an exact time ([`Session::as_of_timestamp`])
+    /// or, outside a transaction block, a bounded-staleness choice
+    /// ([`super::staleness::choose`]).
+    pub(crate) fn statement_as_of(&mut self, expr: &sqlparser::ast::Expr) -> Result<Timestamp> {
+        let Some(name) = super::staleness::bounded_function(expr) else {
+            return self.as_of_timestamp(expr);
+        };
+        if !self.state.is_idle() {
+            return Err(super::staleness::explicit_txn_error(name));
+        }
+        let bound = self.eval_bound(name, expr)?;
+        Ok(super::staleness::choose(bound, self.txns.now())?.ts)
     }
 }
 

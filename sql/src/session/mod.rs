@@ -22,6 +22,8 @@
 //!
 //! `SELECT ... AS OF SYSTEM TIME` outside a transaction block runs in its own read-only
 //! transaction at that time ([`as_of`]); inside one its time must be the block's.
+//! Bounded-staleness clauses and `default_transaction_use_follower_reads` choose such a time
+//! for the user ([`staleness`]).
 //!
 //! IMPLEMENTATION CAVEATS
 //! - A simple-protocol query string with several statements runs each in its own implicit
@@ -29,6 +31,7 @@
 //! - `SET` is not transactional (see [`vars`]).
 
 pub mod as_of;
+pub mod staleness;
 pub mod transaction;
 pub mod vars;
 
@@ -260,13 +263,14 @@ impl Session {
     ) -> Result<ExecResult> {
         self.state.check_can_run()?;
         let as_of = match crate::parser::select_as_of(stmt) {
-            Some(e) => Some(self.as_of_timestamp(e)?),
+            Some(e) => Some(self.statement_as_of(e)?),
             None => None,
         };
         if self.state.is_idle() {
+            let read_only = as_of.is_some() || self.vars.default_read_only();
             let opts = ::txn::TxnOptions {
-                read_only: as_of.is_some() || self.vars.default_read_only(),
-                as_of,
+                read_only,
+                as_of: as_of.or_else(|| self.follower_reads_as_of(read_only)),
             };
             self.state.begin_implicit(self.txns.as_ref(), opts)?;
         } else if let Some(ts) = as_of {
@@ -771,5 +775,7 @@ fn set_value_text(values: &[Expr]) -> Result<Option<String>> {
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod staleness_tests;
 #[cfg(test)]
 mod tests;

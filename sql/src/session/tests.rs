@@ -84,7 +84,7 @@ impl Transaction for RecordingTxn {
     }
 }
 
-struct Harness {
+pub(super) struct Harness {
     session: Session,
     clock: Arc<Clock>,
     log: LockLog,
@@ -96,7 +96,7 @@ fn wall_physical_ms(offset_ms: i64) -> u64 {
 }
 
 /// A session on a fresh store whose manual clock starts `offset_ms` from the wall clock.
-fn harness(offset_ms: i64) -> Harness {
+pub(super) fn harness(offset_ms: i64) -> Harness {
     let clock = Arc::new(Clock::manual(wall_physical_ms(offset_ms), 500));
     let mvcc = kv::mvcc::Mvcc::new(Arc::new(kv::engine::MemoryEngine::new()));
     let inner = Arc::new(LocalTxnManager::new(mvcc, clock.clone(), false));
@@ -150,12 +150,12 @@ impl Harness {
         Ok(out)
     }
 
-    fn q(&mut self, sql: &str) -> Vec<String> {
+    pub(super) fn q(&mut self, sql: &str) -> Vec<String> {
         self.run(sql)
             .unwrap_or_else(|e| panic!("{sql}: {} {}", e.code, e.message))
     }
 
-    fn err(&mut self, sql: &str) -> Error {
+    pub(super) fn err(&mut self, sql: &str) -> Error {
         match self.run(sql) {
             Ok(r) => panic!("{sql}: expected an error, got {r:?}"),
             Err(e) => e,
@@ -163,12 +163,12 @@ impl Harness {
     }
 
     /// Moves the manual clock forward.
-    fn advance_ms(&self, ms: u64) {
+    pub(super) fn advance_ms(&self, ms: u64) {
         let now = self.session.txns.now();
         self.clock.set_physical_ms(now.physical_ms() + ms);
     }
 
-    fn now(&self) -> Timestamp {
+    pub(super) fn now(&self) -> Timestamp {
         self.session.txns.now()
     }
 }

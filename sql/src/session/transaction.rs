@@ -23,6 +23,10 @@
 //!
 //! `BEGIN AS OF SYSTEM TIME x` and `SET TRANSACTION AS OF SYSTEM TIME x` (before the first
 //! query) make the block a read-only transaction reading at `x` (see [`super::as_of`]).
+//! With `default_transaction_use_follower_reads = on`, a block that starts read-only (BEGIN
+//! READ ONLY, `default_transaction_read_only`) or is made read-only by SET TRANSACTION READ
+//! ONLY before its first query reads at `follower_read_timestamp()` ([`super::staleness`]);
+//! SET TRANSACTION READ WRITE before the first query drops that timestamp again.
 //!
 //! IMPLEMENTATION CAVEATS
 //! - `SET TRANSACTION READ ONLY|READ WRITE` is accepted only before the transaction's first
@@ -68,6 +72,9 @@ pub(crate) struct OpenTxn {
     opts: TxnOptions,
     savepoints: Vec<Savepoint>,
     statements: usize,
+    /// Whether `opts.as_of` came from `default_transaction_use_follower_reads` (so switching
+    /// to READ WRITE drops it instead of failing).
+    follower_reads: bool,
 }
 
 /// A failed explicit transaction; `txn` is None when the failure consumed it (a failed commit).
@@ -112,6 +119,7 @@ fn begin(txns: &dyn ::txn::TxnSource, opts: TxnOptions) -> Result<OpenTxn> {
         opts,
         savepoints: Vec::new(),
         statements: 0,
+        follower_reads: false,
     })
 }
 
@@ -353,11 +361,18 @@ impl Session {
                         "AS OF SYSTEM TIME specified with READ WRITE mode",
                     ));
                 }
+                let read_only = read_only || as_of.is_some();
+                let follower = as_of
+                    .is_none()
+                    .then(|| self.follower_reads_as_of(read_only));
+                let follower = follower.flatten();
                 let opts = TxnOptions {
-                    read_only: read_only || as_of.is_some(),
-                    as_of,
+                    read_only,
+                    as_of: as_of.or(follower),
                 };
-                self.state = TxnState::Explicit(begin(self.txns.as_ref(), opts)?);
+                let mut t = begin(self.txns.as_ref(), opts)?;
+                t.follower_reads = follower.is_some();
+                self.state = TxnState::Explicit(t);
                 Ok(ExecResult::command(tag))
             }
             TxnState::Aborted(_) => Err(aborted_error()),
@@ -532,6 +547,7 @@ impl Session {
             opts,
             savepoints,
             statements: 1,
+            follower_reads: false,
         });
         Ok(ExecResult::command("ROLLBACK"))
     }
@@ -580,6 +596,7 @@ impl Session {
 
     /// Changes the open explicit transaction's access mode (before its first statement).
     pub(super) fn set_txn_read_only(&mut self, read_only: bool) -> Result<()> {
+        let follower = self.follower_reads_as_of(read_only);
         let t = match &mut self.state {
             TxnState::Explicit(t) => t,
             // Outside a block PostgreSQL applies it to the (implicit) statement only: a no-op.
@@ -594,17 +611,19 @@ impl Session {
                 "transaction access mode must be set before any query",
             ));
         }
-        if t.opts.as_of.is_some() {
+        if t.opts.as_of.is_some() && !t.follower_reads {
             return Err(Error::new(
                 code::READ_ONLY_SQL_TRANSACTION,
                 "AS OF SYSTEM TIME specified with READ WRITE mode",
             ));
         }
+        // READ ONLY with default_transaction_use_follower_reads reads at
+        // follower_read_timestamp(); READ WRITE drops that timestamp.
         let opts = TxnOptions {
             read_only,
-            as_of: t.opts.as_of,
+            as_of: follower,
         };
-        self.restart_unused(opts)
+        self.restart_unused(opts, follower.is_some())
     }
 
     /// `SET TRANSACTION AS OF SYSTEM TIME`: makes the open, not yet used, explicit transaction
@@ -630,20 +649,24 @@ impl Session {
                 "SET TRANSACTION AS OF SYSTEM TIME must be called before any query",
             ));
         }
-        self.restart_unused(TxnOptions {
-            read_only: true,
-            as_of: Some(ts),
-        })?;
+        self.restart_unused(
+            TxnOptions {
+                read_only: true,
+                as_of: Some(ts),
+            },
+            false,
+        )?;
         Ok(true)
     }
 
     /// Replaces the open explicit transaction, which has run no query yet, by a fresh one
     /// with `opts` (keeping its savepoints).
-    fn restart_unused(&mut self, opts: TxnOptions) -> Result<()> {
+    fn restart_unused(&mut self, opts: TxnOptions, follower_reads: bool) -> Result<()> {
         let TxnState::Explicit(t) = &mut self.state else {
             return Ok(());
         };
         let mut fresh = begin(self.txns.as_ref(), opts)?;
+        fresh.follower_reads = follower_reads;
         fresh.savepoints = std::mem::take(&mut t.savepoints);
         for sp in &mut fresh.savepoints {
             sp.token = fresh.txn.lock().savepoint();

@@ -101,6 +101,13 @@ const SPECS: &[Spec] = &[
         "Sets the default read-only status of new transactions.",
     ),
     spec(
+        "default_transaction_use_follower_reads",
+        "off",
+        Access::User,
+        false,
+        "Whether read-only transactions read AS OF SYSTEM TIME follower_read_timestamp() (CockroachDB).",
+    ),
+    spec(
         "enable_implicit_select_for_update",
         "on",
         Access::User,
@@ -372,6 +379,7 @@ fn validate(spec: &Spec, value: &str) -> Result<String> {
         },
         "default_transaction_read_only"
         | "transaction_read_only"
+        | "default_transaction_use_follower_reads"
         | "enable_implicit_select_for_update" => match parse_bool(&lower) {
             Some(b) => Ok(if b { "on" } else { "off" }.into()),
             None => Err(Error::new(
@@ -581,6 +589,14 @@ impl Vars {
             .get("default_transaction_read_only")
             .map(|v| v == "on")
             .unwrap_or(false)
+    }
+
+    /// `default_transaction_use_follower_reads`: whether read-only transactions read at
+    /// `follower_read_timestamp()` (see [`super::staleness`]).
+    pub fn use_follower_reads(&self) -> bool {
+        self.values
+            .get("default_transaction_use_follower_reads")
+            .is_some_and(|v| v == "on")
     }
 
     /// `enable_implicit_select_for_update`: whether UPDATE/DELETE/UPSERT lock what they read.
