@@ -508,5 +508,6 @@ async fn system_tables_answer_psql_style_queries() {
     );
 }
 
+mod follower_reads;
 mod plan_cache;
 mod txn_retry;
