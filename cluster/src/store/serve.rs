@@ -196,7 +196,11 @@ impl Store {
                 if now.physical_ms() + self.lease_ms() / 2 > exp_ms {
                     self.extend_lease_async(rep, &lease, now);
                 }
-                return Ok(self.txn_range(rep, &desc, &lease, now));
+                match self.txn_range(rep, &desc, &lease, now) {
+                    Some(r) => return Ok(r),
+                    // The descriptor or lease changed since we read them: look again.
+                    None => continue,
+                }
             }
             if !mine && lease.holder.0 != 0 && now.physical_ms() <= exp_ms {
                 return Err(txn::Error::NotLeaseholder {
@@ -261,10 +265,19 @@ impl Store {
         desc: &RangeDescriptor,
         lease: &Lease,
         now: Timestamp,
-    ) -> Arc<txn::range::Range> {
+    ) -> Option<Arc<txn::range::Range>> {
         let mut st = rep.state.lock();
         if let Some(r) = &st.range {
-            return r.clone();
+            return Some(r.clone());
+        }
+        // A split or lease change may have applied since the caller read `desc` and `lease`:
+        // an object built from them would serve the old span under the old generation, and
+        // nothing would ever retire it.
+        let current = st.desc.as_ref() == Some(desc)
+            && st.lease.seq == lease.seq
+            && st.lease.holder == lease.holder;
+        if !current {
+            return None;
         }
         let span = txn::range::latch::Span {
             start: desc.start.clone(),
@@ -295,7 +308,7 @@ impl Store {
             low_water,
         ));
         st.range = Some(r.clone());
-        r
+        Some(r)
     }
 
     /// Transfers the lease of a range this node holds to `to` (and Raft leadership with it).
