@@ -648,3 +648,28 @@ fn anticipate(pushed: Timestamp, now: Timestamp, max_offset_ms: u64) -> Timestam
     }
     Timestamp::from_parts(p + (p - n), 0)
 }
+
+#[cfg(test)]
+mod anticipate_tests {
+    use super::anticipate;
+    use kv::Timestamp;
+
+    #[test]
+    fn only_pushes_beyond_the_clock_offset_aim_further_ahead() {
+        let now = Timestamp::from_parts(10_000, 3);
+        // Past, present and within-offset pushes are kept as they are.
+        for p in [
+            Timestamp::from_parts(9_000, 1),
+            now,
+            Timestamp::from_parts(10_500, 7),
+        ] {
+            assert_eq!(anticipate(p, now, 500), p);
+        }
+        // A push 900 ms ahead (a global range's closed timestamp) aims 1,800 ms ahead.
+        let global = Timestamp::from_parts(10_900, 4);
+        assert_eq!(
+            anticipate(global, now, 500),
+            Timestamp::from_parts(11_800, 0)
+        );
+    }
+}

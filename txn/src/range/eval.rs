@@ -41,11 +41,7 @@ impl Range {
 
     /// Clamps `end` to the range; returns the effective end and whether it was clamped.
     fn clamp_end(&self, end: Option<&[u8]>) -> (Option<Vec<u8>>, bool) {
-        match (end, self.span.end.as_deref()) {
-            (Some(e), Some(r)) if r < e => (Some(r.to_vec()), true),
-            (None, Some(r)) => (Some(r.to_vec()), true),
-            (e, _) => (e.map(|e| e.to_vec()), false),
-        }
+        clamp_end(&self.span, end)
     }
 
     pub(super) fn eval_get(
@@ -310,5 +306,14 @@ impl Range {
             }
         }
         Ok(Eval::Done(resp))
+    }
+}
+
+/// Clamps a scan's `end` to `span`; returns the effective end and whether it was clamped.
+pub(super) fn clamp_end(span: &Span, end: Option<&[u8]>) -> (Option<Vec<u8>>, bool) {
+    match (end, span.end.as_deref()) {
+        (Some(e), Some(r)) if r < e => (Some(r.to_vec()), true),
+        (None, Some(r)) => (Some(r.to_vec()), true),
+        (e, _) => (e.map(|e| e.to_vec()), false),
     }
 }

@@ -57,11 +57,7 @@ pub fn follower_read(
             limit,
             lock: None,
         } => {
-            let (end, clamped) = match (end.as_deref(), span.end.as_deref()) {
-                (Some(e), Some(r)) if r < e => (Some(r.to_vec()), true),
-                (None, Some(r)) => (Some(r.to_vec()), true),
-                (e, _) => (e.map(<[u8]>::to_vec), false),
-            };
+            let (end, clamped) = super::eval::clamp_end(span, end.as_deref());
             let res = mvcc.read(start, end.as_deref(), *limit, &opts)?;
             if res.limited {
                 let mut e = res.rows.last().map(|(k, _)| k.clone()).unwrap_or_default();
