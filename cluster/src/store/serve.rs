@@ -196,7 +196,7 @@ impl Store {
                 if now.physical_ms() + self.lease_ms() / 2 > exp_ms {
                     self.extend_lease_async(rep, &lease, now);
                 }
-                match self.txn_range(rep, &desc, &lease, now) {
+                match self.txn_range(rep, &desc, &lease) {
                     Some(r) => return Ok(r),
                     // The descriptor or lease changed since we read them: look again.
                     None => continue,
@@ -264,7 +264,6 @@ impl Store {
         rep: &Replica,
         desc: &RangeDescriptor,
         lease: &Lease,
-        now: Timestamp,
     ) -> Option<Arc<txn::range::Range>> {
         let mut st = rep.state.lock();
         if let Some(r) = &st.range {
@@ -291,6 +290,11 @@ impl Store {
         });
         // Every read this node served is at or below `now` (requests move the clock), and
         // reads of an earlier holder are below its expiration, which is below our start.
+        // `now` must be read here, under the state lock: a request that was still running
+        // in the object this one replaces passed its last check before the replacement was
+        // installed (under this lock), so its read timestamp is below a clock read now but
+        // may be above one read when the caller started looking (a lost update otherwise).
+        let now = self.clock.now();
         let mut low_water = now.max(lease.start);
         if st.global_reads {
             // Above anything an earlier holder of a global range can have closed.

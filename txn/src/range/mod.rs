@@ -191,7 +191,14 @@ impl Range {
             }
             match eval {
                 Eval::Done(r) => return Ok(r),
-                Eval::Conflict { pushee, key } => conflict::handle(router, h, pushee, key)?,
+                Eval::Conflict { pushee, key } => {
+                    conflict::handle(router, h, pushee, key)?;
+                    // An evaluation that met a conflict wrote nothing, so any request may
+                    // move to the current range here. It must: a replaced object's lock
+                    // table is never released again (resolves go to the new object), so
+                    // evaluating here once more would meet the same lock forever.
+                    self.check_current()?;
+                }
             }
         }
     }
