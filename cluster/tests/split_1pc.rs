@@ -13,16 +13,14 @@
 //! the end every counter must equal the number of increments acknowledged for it (plus at most
 //! the ones whose outcome the server reported as unknown).
 //!
-//! STATUS (session 4): ignored, a known-bug repro. With 7176999's fix reverted it fails
-//! (an explicit-transaction counter 29 above its acknowledged increments). With the fix it
-//! still fails on the working tree of 2026-11-26 17:00: every counter whose range is split
-//! ends 10-90 above its acknowledged increments, for implicit and explicit transactions alike,
-//! while counter 0, whose range is never split, is exact; so some write that the client was
-//! told failed with 40001 (or that the server retried internally) had applied. On a clean
-//! checkout of 10e0890 the same test did not finish within 7 minutes (a hang). Run it with
-//! `cargo test -p cluster --test split_1pc -- --ignored --nocapture`; it prints the 40001
-//! reasons per statement (UPDATE: ReadWithinUncertaintyIntervalError, COMMIT:
-//! RETRY_SERIALIZABLE).
+//! Three more bugs this test found (session 5), all fixed:
+//! - a refresh read a key through the transaction's own intent, so a transaction that read a
+//!   key, then wrote it in two phases above another transaction's newer commit, refreshed
+//!   successfully over that commit (`kv::mvcc::ReadOpts::skip_own_intents`);
+//! - a refresh recorded a read at a timestamp above the node's clock, and the object that
+//!   replaced the range after a split started its timestamp cache below it;
+//! - a request that met a lock in a replaced range object pushed and re-evaluated there
+//!   forever (resolutions go to the new object), a hang.
 
 use cluster::config::{NodeConfig, StoreSpec};
 use cluster::server::{start_node, ClusterConfig, ClusterNode, Network};
@@ -193,7 +191,6 @@ async fn splitter(c: Client, stop: Arc<AtomicBool>) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "known bug: one-phase commits racing splits still apply twice (see the module doc)"]
 async fn one_phase_commits_racing_splits_lose_no_update() {
     let started = Instant::now();
     let net = LocalNetwork::new();

@@ -49,6 +49,7 @@ fn bench_engine(c: &mut Criterion, name: &str, mvcc: &Mvcc, versions: u64) {
     let txn_read = ReadOpts {
         uncertainty_limit: Timestamp::from_parts(versions + 500, 0),
         ignore_intents: false,
+        skip_own_intents: false,
         ..ReadOpts::committed(newest)
     };
     c.bench_function(&format!("{name}/read_one_txn_{versions}_versions"), |b| {

@@ -39,6 +39,10 @@ pub struct ReadOpts<'a> {
     pub locking: bool,
     /// Read committed data only and do not report intents (tools, tests, debugging).
     pub ignore_intents: bool,
+    /// Pass over the reading transaction's own intents to the committed versions beneath
+    /// them. A refresh reads this way: a key the transaction read and then wrote must still
+    /// fail the refresh when another transaction committed a version of it after the read.
+    pub skip_own_intents: bool,
 }
 
 impl ReadOpts<'_> {
@@ -50,6 +54,7 @@ impl ReadOpts<'_> {
             txn: None,
             locking: false,
             ignore_intents: true,
+            skip_own_intents: false,
         }
     }
 }
@@ -221,6 +226,9 @@ impl<'a> ScanState<'a> {
         };
         if let Some((id, ignored)) = self.opts.txn {
             if intent.txn.id == id {
+                if self.opts.skip_own_intents {
+                    return Visit::Continue;
+                }
                 if let Some(value) = intent.visible(ignored) {
                     self.current_done = true;
                     if let Some(value) = value {
@@ -328,6 +336,7 @@ mod tests {
             txn: txn.map(|id| (TxnId(id), &[][..])),
             locking: false,
             ignore_intents: false,
+            skip_own_intents: false,
         }
     }
 

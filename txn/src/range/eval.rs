@@ -28,6 +28,7 @@ impl Range {
             txn: h.txn.as_ref().map(|t| (t.id, &h.ignored[..])),
             locking,
             ignore_intents: false,
+            skip_own_intents: false,
         }
     }
 
@@ -290,6 +291,7 @@ impl Range {
             txn: h.txn.as_ref().map(|t| (t.id, &h.ignored[..])),
             locking: false,
             ignore_intents: false,
+            skip_own_intents: true,
         };
         let res = self.mvcc.read(start, end.as_deref(), usize::MAX, &opts)?;
         let mut resp = Response::default();
@@ -298,6 +300,14 @@ impl Range {
         } else if let Some(ts) = res.uncertain {
             resp.refresh_conflict = Some(ts);
         } else {
+            // The refreshed read now counts as a read at `to`, which may be above every
+            // reading of this node's clock (`to` is often a write timestamp bumped past a
+            // timestamp-cache entry). Move the clock past it: the object that replaces this
+            // one (after a split or lease change) starts its timestamp cache at the clock,
+            // and must not let a write in below this read. A `to` beyond the maximum offset
+            // is a future-time (global range) timestamp, covered by that range's low-water
+            // mark instead, and must not move the clock.
+            let _ = self.clock.update(to);
             self.tscache
                 .lock()
                 .record(&span, to, h.txn.as_ref().map(|t| t.id));

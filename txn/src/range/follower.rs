@@ -47,6 +47,7 @@ pub fn follower_read(
         txn: h.txn.as_ref().map(|t| (t.id, &h.ignored[..])),
         locking: false,
         ignore_intents: false,
+        skip_own_intents: false,
     };
     let mut resp = Response::default();
     let res = match req {
