@@ -11,8 +11,14 @@
 //! - a drop probability for Raft messages, drawn from a seeded xorshift generator so a test
 //!   with one seed drops the same share of messages;
 //! - per (sender region, destination region) message counters ([`Filters::counts`]), counted
-//!   when a message is sent, before any fault applies, so a test can assert that a workload
-//!   sent no cross-region message at all. A node without a locality counts under region "".
+//!   when a message is sent, before any fault applies. A node without a locality counts under
+//!   region "";
+//! - finer counters by kind ([`Filters::traffic`], see [`super::traffic`]): request/response
+//!   calls per (sender node, destination node, operation, range, calling thread), kept apart
+//!   from one-way traffic (Raft messages per range and message type, closed-timestamp
+//!   notifications). Only calls block anyone, so "a statement waited for no other region" is
+//!   "the statement made no cross-region call", while Raft appends to non-voters in other
+//!   regions go on in the background.
 //!
 //! Every node wraps its own transport in a [`FilteredTransport`] that names the node and shares
 //! the network's `Filters`.
@@ -34,6 +40,7 @@
 //! - A call to a [`Target::Addr`] whose node is unknown to the filters (no `set_addr` went
 //!   through this layer) gets no delay and no partition and counts under destination region "".
 
+use super::traffic::{classify_call, CallKey, Counters, Traffic};
 use super::{RaftEnvelope, Target, Transport, TransportError};
 use kv::NodeId;
 use parking_lot::{Condvar, Mutex};
@@ -63,6 +70,7 @@ struct FilterState {
     drop_probability: f64,
     rng: XorShift,
     counts: BTreeMap<(String, String), u64>,
+    traffic: Counters,
     raft_dropped: u64,
 }
 
@@ -85,6 +93,7 @@ impl Filters {
                     drop_probability: 0.0,
                     rng: XorShift::new(seed),
                     counts: BTreeMap::new(),
+                    traffic: Counters::default(),
                     raft_dropped: 0,
                 }),
                 timer: Arc::new(Timer::default()),
@@ -137,9 +146,24 @@ impl Filters {
         self.inner.state.lock().counts.clone()
     }
 
-    /// Clears the message counters.
+    /// Clears the message counters (those of [`Filters::traffic`] too).
     pub fn reset_counts(&self) {
-        self.inner.state.lock().counts.clear();
+        let mut st = self.inner.state.lock();
+        st.counts.clear();
+        st.traffic.clear();
+    }
+
+    /// The traffic since creation or the last [`Filters::reset_counts`], by kind: calls per
+    /// (sender, destination, operation, range, thread), Raft messages per (sender,
+    /// destination, range, type), with every node's region. Take two snapshots and subtract
+    /// them ([`Traffic::since`]) to measure one operation.
+    pub fn traffic(&self) -> Traffic {
+        let st = self.inner.state.lock();
+        Traffic {
+            regions: st.localities.iter().map(|(n, r)| (*n, r.clone())).collect(),
+            calls: st.traffic.calls.clone(),
+            raft: st.traffic.raft.clone(),
+        }
     }
 
     /// Raft messages dropped so far by partitions or the drop probability.
@@ -249,6 +273,7 @@ impl Transport for FilteredTransport {
         {
             let mut st = self.filters.inner.state.lock();
             for env in batch {
+                st.traffic.count_raft(&env);
                 match st.judge(self.node, Some(env.to)) {
                     Verdict::Blocked => st.raft_dropped += 1,
                     Verdict::Deliver(_) if st.maybe_drop() => st.raft_dropped += 1,
@@ -278,8 +303,20 @@ impl Transport for FilteredTransport {
         timeout: Duration,
     ) -> Result<Vec<u8>, TransportError> {
         let dest = self.filters.node_at(to);
-        let verdict = self.filters.inner.state.lock().judge(self.node, dest);
         let node = dest.unwrap_or(NodeId(0));
+        let (op, range) = classify_call(&req);
+        let key = CallKey {
+            from: self.node,
+            to: node,
+            op,
+            range,
+            thread: std::thread::current().name().unwrap_or("").to_string(),
+        };
+        let verdict = {
+            let mut st = self.filters.inner.state.lock();
+            st.traffic.count_call(key);
+            st.judge(self.node, dest)
+        };
         let rtt = match verdict {
             Verdict::Blocked => {
                 return Err(TransportError::Unreachable {
@@ -530,6 +567,49 @@ mod tests {
             !f.counts().keys().any(|(a, b)| a != b),
             "no cross-region message"
         );
+    }
+
+    #[test]
+    fn traffic_keeps_calls_apart_from_raft_and_notifications() {
+        use crate::rpc::NodeRequest;
+        let f = Filters::new(1);
+        let (_net, _recs, ts) = cluster(&f);
+        f.set_locality(NodeId(1), "us");
+        f.set_locality(NodeId(2), "us");
+        f.set_locality(NodeId(3), "eu");
+        let before = f.traffic();
+        ts[0].send_raft(vec![env(4, 1, 3, b"\x08\x03"), env(4, 1, 2, b"\x08\x08")]);
+        let lookup = crate::desc::encode(&NodeRequest::Lookup { key: vec![] });
+        ts[0].call(&Target::Node(NodeId(3)), lookup, T).unwrap();
+        let closed = crate::desc::encode(&NodeRequest::Closed {
+            from: NodeId(1),
+            updates: vec![],
+        });
+        std::thread::scope(|sc| {
+            std::thread::Builder::new()
+                .name("closedts-send".into())
+                .spawn_scoped(sc, || ts[0].call(&Target::Node(NodeId(3)), closed, T))
+                .unwrap()
+                .join()
+                .unwrap()
+                .unwrap();
+        });
+        let d = f.traffic().since(&before);
+        let cross = d.cross_region_calls();
+        assert_eq!(cross.len(), 1, "{cross:?}");
+        assert_eq!(cross[0].0.op, "Lookup");
+        assert_eq!(d.foreground_cross_region_call_count(), 1);
+        let notes: Vec<_> = d.calls.keys().filter(|k| k.is_notification()).collect();
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].thread, "closedts-send");
+        let raft = d.raft_by_region_pair();
+        assert_eq!(raft.get(&("us".into(), "eu".into(), "MsgAppend")), Some(&1));
+        assert_eq!(
+            raft.get(&("us".into(), "us".into(), "MsgHeartbeat")),
+            Some(&1)
+        );
+        f.reset_counts();
+        assert_eq!(f.traffic().calls.len(), 0);
     }
 
     #[test]

@@ -21,6 +21,9 @@
 //! - [`filter`]: wraps another transport and injects latency by locality pair (a region-to-region
 //!   RTT matrix), drops messages, or partitions chosen nodes, since these machines have no
 //!   kernel traffic shaping: [`FilteredTransport`] per node, [`Filters`] shared by the network.
+//! - [`traffic`]: what the filters count, by kind: request/response calls (per operation,
+//!   range and calling thread) apart from one-way Raft and closed-timestamp traffic, so tests
+//!   can show that a statement waited for no other region ([`Traffic`]).
 //! - [`latency`]: the region-to-region RTT matrix the filters apply ([`LatencyMatrix`]: the
 //!   built-in three-region geography, `--simulated-latency` parsing, scaling).
 //!
@@ -32,11 +35,13 @@ pub mod filter;
 pub mod grpc;
 pub mod latency;
 pub mod local;
+pub mod traffic;
 
 pub use filter::{FilteredTransport, Filters};
 pub use grpc::GrpcTransport;
 pub use latency::LatencyMatrix;
 pub use local::{LocalNetwork, LocalTransport};
+pub use traffic::{CallKey, RaftKey, Traffic};
 
 use kv::{NodeId, RangeId};
 use serde::{Deserialize, Serialize};
