@@ -27,6 +27,7 @@
 //! - All transactions have the same priority.
 
 mod heartbeat;
+mod refresh;
 
 pub use heartbeat::{Heartbeater, HEARTBEAT_INTERVAL};
 
@@ -229,29 +230,15 @@ impl Coord {
                 self.read_ts, to
             )));
         }
+        let spans = std::mem::take(&mut self.refresh_spans);
+        let store = self.store.clone();
+        self.refresh_spans = refresh::condense(spans, |k| store.range_of(k));
         let h = self.header();
-        for span in &self.refresh_spans {
-            let mut start = span.start.clone();
-            loop {
-                let r = self.store.route(
-                    &h,
-                    &Request::Refresh {
-                        start: start.clone(),
-                        end: span.end.clone(),
-                        to,
-                    },
-                )?;
-                if let Some(at) = r.refresh_conflict {
-                    return Err(fail(format!(
-                        "a key read by txn {} at {} was written at {} (refreshing to {} failed)",
-                        self.meta.id, self.read_ts, at, to
-                    )));
-                }
-                match r.resume {
-                    Some(next) => start = next,
-                    None => break,
-                }
-            }
+        if let Some(at) = refresh::refresh_all(self.store.as_ref(), &h, &self.refresh_spans, to)? {
+            return Err(fail(format!(
+                "a key read by txn {} at {} was written at {} (refreshing to {} failed)",
+                self.meta.id, self.read_ts, at, to
+            )));
         }
         self.read_ts = to;
         self.meta.write_ts = self.meta.write_ts.max(to);
