@@ -18,6 +18,8 @@ pub mod ranges;
 pub mod server;
 pub mod session;
 pub mod storage;
+#[cfg(test)]
+mod testutil;
 pub mod types;
 pub mod vtable;
 

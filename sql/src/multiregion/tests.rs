@@ -3,82 +3,27 @@
 
 use super::parse::{classify, AlterDatabase, LocalitySpec, MrStatement, RegionsTarget};
 use crate::catalog::{Catalog, SurvivalGoal, TableDesc};
-use crate::context::ExecResult;
 use crate::session::Session;
+use crate::testutil::{self, Hooked, TxnHooks};
 use crate::Error;
-use kv::{Clock, Timestamp};
 use parking_lot::Mutex;
 use std::sync::Arc;
-use txn::local::LocalTxnManager;
 use txn::zone::{self, SpanConfig};
-use txn::{NodeInfo, Transaction, TxnOptions, TxnSource};
+use txn::{LockStrength, NodeInfo, TxnOptions, TxnSource};
 
 /// A cluster of five nodes in three regions over one local store; the gateway's locality is
 /// settable.
 struct FakeCluster {
-    inner: Arc<LocalTxnManager>,
     gateway: Mutex<String>,
     /// The keys every transaction read (point reads and scan starts), in order.
-    reads: Arc<Mutex<Vec<Vec<u8>>>>,
+    reads: Mutex<Vec<Vec<u8>>>,
 }
 
-/// A transaction that records the keys it reads.
-struct RecordingTxn {
-    inner: Box<dyn Transaction>,
-    reads: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Transaction for RecordingTxn {
-    fn read_ts(&self) -> Timestamp {
-        self.inner.read_ts()
-    }
-    fn is_read_only(&self) -> bool {
-        self.inner.is_read_only()
-    }
-    fn get(&mut self, key: &[u8]) -> txn::Result<Option<Vec<u8>>> {
+impl TxnHooks for FakeCluster {
+    fn read(&self, key: &[u8], _lock: Option<LockStrength>, _scan: bool) {
         self.reads.lock().push(key.to_vec());
-        self.inner.get(key)
     }
-    fn scan(
-        &mut self,
-        start: &[u8],
-        end: Option<&[u8]>,
-        limit: usize,
-    ) -> txn::Result<txn::ScanPage> {
-        self.reads.lock().push(start.to_vec());
-        self.inner.scan(start, end, limit)
-    }
-    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> txn::Result<()> {
-        self.inner.put(key, value)
-    }
-    fn delete(&mut self, key: Vec<u8>) -> txn::Result<()> {
-        self.inner.delete(key)
-    }
-    fn savepoint(&mut self) -> usize {
-        self.inner.savepoint()
-    }
-    fn rollback_to(&mut self, savepoint: usize) {
-        self.inner.rollback_to(savepoint)
-    }
-    fn commit(self: Box<Self>) -> txn::Result<Timestamp> {
-        self.inner.commit()
-    }
-    fn rollback(self: Box<Self>) {
-        self.inner.rollback()
-    }
-}
-
-impl TxnSource for FakeCluster {
-    fn begin(&self, opts: TxnOptions) -> txn::Result<Box<dyn Transaction>> {
-        Ok(Box::new(RecordingTxn {
-            inner: self.inner.begin(opts)?,
-            reads: self.reads.clone(),
-        }))
-    }
-    fn now(&self) -> Timestamp {
-        self.inner.now()
-    }
-    fn nodes(&self) -> txn::Result<Vec<NodeInfo>> {
+    fn nodes(&self, _inner: &dyn TxnSource) -> txn::Result<Vec<NodeInfo>> {
         let localities = [
             "region=us-east1,zone=us-east1-b",
             "region=us-east1,zone=us-east1-c",
@@ -101,82 +46,47 @@ impl TxnSource for FakeCluster {
             })
             .collect())
     }
-    fn locality(&self) -> Vec<(String, String)> {
+    fn locality(&self, _inner: &dyn TxnSource) -> Vec<(String, String)> {
         super::parse_locality(&self.gateway.lock())
     }
 }
 
 struct Harness {
     session: Session,
+    txns: Arc<Hooked<FakeCluster>>,
     cluster: Arc<FakeCluster>,
 }
 
 fn harness() -> Harness {
-    let mvcc = kv::mvcc::Mvcc::new(Arc::new(kv::engine::MemoryEngine::new()));
-    let inner = Arc::new(LocalTxnManager::new(
-        mvcc,
-        Arc::new(Clock::system(500)),
-        false,
-    ));
-    crate::catalog::bootstrap(inner.as_ref()).expect("bootstrap");
-    let cluster = Arc::new(FakeCluster {
-        inner,
-        gateway: Mutex::new("region=us-east1,zone=us-east1-b".into()),
-        reads: Arc::new(Mutex::new(Vec::new())),
-    });
+    let txns = Hooked::new(
+        testutil::local_store(),
+        FakeCluster {
+            gateway: Mutex::new("region=us-east1,zone=us-east1-b".into()),
+            reads: Mutex::new(Vec::new()),
+        },
+    );
     let session = Session::new(
-        cluster.clone(),
+        txns.clone(),
         Arc::new(crate::vtable::SystemTables),
         "root",
         "defaultdb",
     );
-    Harness { session, cluster }
+    let cluster = txns.hooks.clone();
+    Harness {
+        session,
+        txns,
+        cluster,
+    }
 }
 
 impl Harness {
-    /// Runs `sql`; returns the last statement's rows as `a|b` text (NULL as `NULL`).
-    fn run(&mut self, sql: &str) -> Result<Vec<String>, Error> {
-        let mut out = Vec::new();
-        for stmt in crate::parser::parse(sql)? {
-            out = Vec::new();
-            match self.session.execute(&stmt, &[])? {
-                ExecResult::Command { .. } => self.session.finish_statement(Ok(()))?,
-                ExecResult::Rows { columns, rows, .. } => {
-                    let rows: Result<Vec<_>, Error> = rows.collect();
-                    let rows = match rows {
-                        Ok(r) => r,
-                        Err(e) => {
-                            self.session.finish_statement(Err(&e))?;
-                            return Err(e);
-                        }
-                    };
-                    for r in rows {
-                        out.push(
-                            r.iter()
-                                .zip(&columns)
-                                .map(|(d, c)| d.to_pg_text(&c.ty).unwrap_or("NULL".into()))
-                                .collect::<Vec<_>>()
-                                .join("|"),
-                        );
-                    }
-                    self.session.finish_statement(Ok(()))?;
-                }
-            }
-        }
-        Ok(out)
-    }
-
     fn ok(&mut self, sql: &str) -> Vec<String> {
-        self.run(sql)
-            .unwrap_or_else(|e| panic!("{sql}: {} {}", e.code, e.message))
+        testutil::ok(&mut self.session, sql)
     }
 
     /// The SQLSTATE and message of a failing statement.
     fn err(&mut self, sql: &str) -> Error {
-        match self.run(sql) {
-            Ok(r) => panic!("{sql}: expected an error, got {r:?}"),
-            Err(e) => e,
-        }
+        testutil::err(&mut self.session, sql)
     }
 
     fn gateway(&self, locality: &str) {
@@ -185,14 +95,14 @@ impl Harness {
 
     fn table(&self, db: &str, name: &str) -> Arc<TableDesc> {
         let txn = Arc::new(Mutex::new(
-            self.cluster.begin(TxnOptions::default()).expect("begin"),
+            self.txns.begin(TxnOptions::default()).expect("begin"),
         ));
         Catalog::must_table(&txn, db, name).expect("table")
     }
 
     /// Every span config record, decoded, in key order.
     fn records(&self) -> Vec<(Vec<u8>, SpanConfig)> {
-        let mut txn = self.cluster.begin(TxnOptions::default()).expect("begin");
+        let mut txn = self.txns.begin(TxnOptions::default()).expect("begin");
         let (s, e) = zone::records_span();
         let page = txn.scan(&s, Some(&e), 10_000).expect("scan");
         page.rows
@@ -817,7 +727,7 @@ fn reads_descriptors_written_before_regions() {
         .unwrap(),
     );
     let h = harness();
-    let mut txn = h.cluster.begin(TxnOptions::default()).unwrap();
+    let mut txn = h.txns.begin(TxnOptions::default()).unwrap();
     let mut id_key = Vec::new();
     kv::encoding::encode_u64_asc(&mut id_key, 500);
     txn.put(kv::keys::system_key(0x02, &id_key), bytes).unwrap();
@@ -831,7 +741,7 @@ fn reads_descriptors_written_before_regions() {
     .unwrap();
     crate::catalog::generation::bump(txn.as_mut()).unwrap();
     txn.commit().unwrap();
-    let txn = Arc::new(Mutex::new(h.cluster.begin(TxnOptions::default()).unwrap()));
+    let txn = Arc::new(Mutex::new(h.txns.begin(TxnOptions::default()).unwrap()));
     let db = Catalog::must_database(&txn, "old").unwrap();
     assert_eq!((db.id, db.regions), (500, None));
 }

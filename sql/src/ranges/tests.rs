@@ -6,31 +6,28 @@ use super::parse::{classify, RangesStatement, ShowTarget, SplitTarget};
 use crate::catalog::{Catalog, TableDesc};
 use crate::context::ExecResult;
 use crate::session::Session;
+use crate::testutil::{self, local_store, Hooked, TxnHooks};
 use crate::types::Datum;
 use crate::Error;
 use kv::keys;
-use kv::{Clock, Timestamp};
 use parking_lot::Mutex;
 use std::sync::Arc;
-use txn::local::LocalTxnManager;
-use txn::{NodeInfo, RangeInfo, Transaction, TxnOptions, TxnSource};
+use txn::{NodeInfo, RangeInfo, TxnOptions, TxnSource};
 
 /// A cluster as SQL sees it: fixed ranges and nodes over a local store; splits recorded.
 struct FakeCluster {
-    inner: Arc<LocalTxnManager>,
     ranges: Mutex<Vec<RangeInfo>>,
     nodes: Vec<NodeInfo>,
     splits: Mutex<Vec<Vec<u8>>>,
 }
 
-impl TxnSource for FakeCluster {
-    fn begin(&self, opts: TxnOptions) -> txn::Result<Box<dyn Transaction>> {
-        self.inner.begin(opts)
-    }
-    fn now(&self) -> Timestamp {
-        self.inner.now()
-    }
-    fn ranges(&self, start: &[u8], end: Option<&[u8]>) -> txn::Result<Vec<RangeInfo>> {
+impl TxnHooks for FakeCluster {
+    fn ranges(
+        &self,
+        _inner: &dyn TxnSource,
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> txn::Result<Vec<RangeInfo>> {
         Ok(self
             .ranges
             .lock()
@@ -42,11 +39,11 @@ impl TxnSource for FakeCluster {
             .cloned()
             .collect())
     }
-    fn split_at(&self, key: &[u8]) -> txn::Result<()> {
+    fn split_at(&self, _inner: &dyn TxnSource, key: &[u8]) -> txn::Result<()> {
         self.splits.lock().push(key.to_vec());
         Ok(())
     }
-    fn nodes(&self) -> txn::Result<Vec<NodeInfo>> {
+    fn nodes(&self, _inner: &dyn TxnSource) -> txn::Result<Vec<NodeInfo>> {
         Ok(self.nodes.clone())
     }
 }
@@ -75,17 +72,6 @@ fn range(id: u64, start: Vec<u8>, end: Option<Vec<u8>>, replicas: &[u64], lh: u6
     }
 }
 
-fn local_store() -> Arc<LocalTxnManager> {
-    let mvcc = kv::mvcc::Mvcc::new(Arc::new(kv::engine::MemoryEngine::new()));
-    let m = Arc::new(LocalTxnManager::new(
-        mvcc,
-        Arc::new(Clock::system(500)),
-        false,
-    ));
-    crate::catalog::bootstrap(m.as_ref()).expect("bootstrap");
-    m
-}
-
 struct Harness {
     session: Session,
     txns: Arc<dyn TxnSource>,
@@ -102,48 +88,12 @@ fn harness(txns: Arc<dyn TxnSource>) -> Harness {
 }
 
 impl Harness {
-    /// Runs `sql`; returns the last statement's rows as `a|b` text (NULL as `NULL`).
-    fn run(&mut self, sql: &str) -> Result<Vec<String>, Error> {
-        let mut out = Vec::new();
-        for stmt in crate::parser::parse(sql)? {
-            out = Vec::new();
-            match self.session.execute(&stmt, &[])? {
-                ExecResult::Command { .. } => self.session.finish_statement(Ok(()))?,
-                ExecResult::Rows { columns, rows, .. } => {
-                    let rows: Result<Vec<_>, Error> = rows.collect();
-                    let rows = match rows {
-                        Ok(r) => r,
-                        Err(e) => {
-                            self.session.finish_statement(Err(&e))?;
-                            return Err(e);
-                        }
-                    };
-                    for r in rows {
-                        out.push(
-                            r.iter()
-                                .zip(&columns)
-                                .map(|(d, c)| d.to_pg_text(&c.ty).unwrap_or("NULL".into()))
-                                .collect::<Vec<_>>()
-                                .join("|"),
-                        );
-                    }
-                    self.session.finish_statement(Ok(()))?;
-                }
-            }
-        }
-        Ok(out)
-    }
-
     fn ok(&mut self, sql: &str) -> Vec<String> {
-        self.run(sql)
-            .unwrap_or_else(|e| panic!("{sql}: {} {}", e.code, e.message))
+        testutil::ok(&mut self.session, sql)
     }
 
     fn err(&mut self, sql: &str) -> Error {
-        match self.run(sql) {
-            Ok(r) => panic!("{sql}: expected an error, got {r:?}"),
-            Err(e) => e,
-        }
+        testutil::err(&mut self.session, sql)
     }
 
     /// The raw result rows of one statement.
@@ -278,13 +228,16 @@ fn single_node_defaults() {
 /// A fake cluster whose ranges split table `t` (created here) at pk 5, at its second index,
 /// and at `"m"` in that index.
 fn cluster() -> (Harness, Arc<FakeCluster>, Arc<TableDesc>) {
-    let fake = Arc::new(FakeCluster {
-        inner: local_store(),
-        ranges: Mutex::new(Vec::new()),
-        nodes: vec![node(1, "a", true), node(2, "b", true), node(3, "c", false)],
-        splits: Mutex::new(Vec::new()),
-    });
-    let mut h = harness(fake.clone());
+    let txns = Hooked::new(
+        local_store(),
+        FakeCluster {
+            ranges: Mutex::new(Vec::new()),
+            nodes: vec![node(1, "a", true), node(2, "b", true), node(3, "c", false)],
+            splits: Mutex::new(Vec::new()),
+        },
+    );
+    let fake = txns.hooks.clone();
+    let mut h = harness(txns);
     h.ok("CREATE TABLE t (k INT PRIMARY KEY, v TEXT)");
     h.ok("CREATE INDEX t_v_idx ON t (v)");
     let t = h.table("t");

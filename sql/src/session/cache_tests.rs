@@ -3,15 +3,14 @@
 //! with a transaction wrapper counting the catalog keys read through KV.
 
 use super::Session;
-use crate::context::{ExecResult, NoVirtualTables};
+use crate::context::NoVirtualTables;
 use crate::plan::cache::PlanSlot;
+use crate::testutil::{self, err, ok as q, Hooked, TxnHooks};
 use crate::types::{DataType, Datum};
 use crate::Error;
-use kv::Timestamp;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use txn::local::LocalTxnManager;
-use txn::{ScanPage, Transaction, TxnOptions, TxnSource};
+use txn::LockStrength;
 
 /// Counts point reads of namespace entries and descriptors (system key kinds 1 and 2).
 #[derive(Default)]
@@ -20,79 +19,25 @@ struct Reads {
     generation: AtomicUsize,
 }
 
-struct Counting {
-    inner: Arc<LocalTxnManager>,
-    reads: Arc<Reads>,
-}
-
-struct CountingTxn {
-    inner: Box<dyn Transaction>,
-    reads: Arc<Reads>,
-}
-
-impl TxnSource for Counting {
-    fn begin(&self, opts: TxnOptions) -> txn::Result<Box<dyn Transaction>> {
-        Ok(Box::new(CountingTxn {
-            inner: self.inner.begin(opts)?,
-            reads: self.reads.clone(),
-        }))
-    }
-    fn now(&self) -> Timestamp {
-        self.inner.now()
-    }
-}
-
-impl Transaction for CountingTxn {
-    fn read_ts(&self) -> Timestamp {
-        self.inner.read_ts()
-    }
-    fn is_read_only(&self) -> bool {
-        self.inner.is_read_only()
-    }
-    fn get(&mut self, key: &[u8]) -> txn::Result<Option<Vec<u8>>> {
+impl TxnHooks for Reads {
+    fn read(&self, key: &[u8], _lock: Option<LockStrength>, scan: bool) {
+        if scan {
+            return;
+        }
         if key == crate::catalog::generation::generation_key() {
-            self.reads.generation.fetch_add(1, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Relaxed);
         } else if key.starts_with(&kv::keys::system_key(1, &[]))
             || key.starts_with(&kv::keys::system_key(2, &[]))
         {
-            self.reads.catalog.fetch_add(1, Ordering::Relaxed);
+            self.catalog.fetch_add(1, Ordering::Relaxed);
         }
-        self.inner.get(key)
-    }
-    fn scan(&mut self, s: &[u8], e: Option<&[u8]>, limit: usize) -> txn::Result<ScanPage> {
-        self.inner.scan(s, e, limit)
-    }
-    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> txn::Result<()> {
-        self.inner.put(key, value)
-    }
-    fn delete(&mut self, key: Vec<u8>) -> txn::Result<()> {
-        self.inner.delete(key)
-    }
-    fn savepoint(&mut self) -> usize {
-        self.inner.savepoint()
-    }
-    fn rollback_to(&mut self, savepoint: usize) {
-        self.inner.rollback_to(savepoint)
-    }
-    fn commit(self: Box<Self>) -> txn::Result<Timestamp> {
-        self.inner.commit()
-    }
-    fn rollback(self: Box<Self>) {
-        self.inner.rollback()
     }
 }
 
 /// Two sessions on one fresh store.
 fn two_sessions() -> (Session, Session, Arc<Reads>) {
-    let clock = Arc::new(kv::Clock::system(500));
-    let mvcc = kv::mvcc::Mvcc::new(Arc::new(kv::engine::MemoryEngine::new()));
-    let inner = Arc::new(LocalTxnManager::new(mvcc, clock, false));
-    crate::catalog::bootstrap(inner.as_ref()).expect("bootstrap");
-    let reads = Arc::new(Reads::default());
-    let txns = Arc::new(Counting {
-        inner,
-        reads: reads.clone(),
-    });
+    let txns = Hooked::new(testutil::local_store(), Reads::default());
+    let reads = txns.hooks.clone();
     let a = Session::new(txns.clone(), Arc::new(NoVirtualTables), "root", "defaultdb");
     let b = Session::new(txns, Arc::new(NoVirtualTables), "root", "defaultdb");
     (a, b, reads)
@@ -108,40 +53,8 @@ fn exec(
     let mut stmts = crate::parser::parse(sql)?;
     let stmt = stmts.pop().ok_or_else(|| Error::syntax("empty"))?;
     let types: Vec<DataType> = params.iter().map(|_| DataType::Int8).collect();
-    let mut out = Vec::new();
-    match s.execute_prepared(&stmt, params, &types, slot)? {
-        ExecResult::Command { .. } => s.finish_statement(Ok(()))?,
-        ExecResult::Rows { columns, rows, .. } => {
-            for r in rows {
-                let r = match r {
-                    Ok(r) => r,
-                    Err(e) => {
-                        s.finish_statement(Err(&e))?;
-                        return Err(e);
-                    }
-                };
-                let cells: Vec<String> = r
-                    .iter()
-                    .zip(&columns)
-                    .map(|(d, c)| d.to_pg_text(&c.ty).unwrap_or("NULL".into()))
-                    .collect();
-                out.push(cells.join("|"));
-            }
-            s.finish_statement(Ok(()))?;
-        }
-    }
-    Ok(out)
-}
-
-fn q(s: &mut Session, sql: &str) -> Vec<String> {
-    exec(s, sql, &[], None).unwrap_or_else(|e| panic!("{sql}: {} {}", e.code, e.message))
-}
-
-fn err(s: &mut Session, sql: &str) -> Error {
-    match exec(s, sql, &[], None) {
-        Ok(r) => panic!("{sql}: expected an error, got {r:?}"),
-        Err(e) => e,
-    }
+    let result = s.execute_prepared(&stmt, params, &types, slot)?;
+    testutil::finish(s, result)
 }
 
 /// A plan slot as Parse makes it: described under the current generation.

@@ -3,84 +3,27 @@
 
 use super::as_of::decimal_text;
 use super::Session;
-use crate::context::{ExecResult, NoVirtualTables};
+use crate::context::NoVirtualTables;
+use crate::testutil::{self, Hooked, TxnHooks};
 use crate::Error;
 use kv::{Clock, Timestamp};
 use parking_lot::Mutex;
 use std::sync::Arc;
-use txn::local::LocalTxnManager;
-use txn::{LockStrength, ScanPage, Transaction, TxnOptions, TxnSource};
+use txn::LockStrength;
 
 /// Locking calls seen: (key, strength, was a scan).
 type LockLog = Arc<Mutex<Vec<(Vec<u8>, LockStrength, bool)>>>;
 
-/// A TxnSource that records the locking reads its transactions make.
-struct Recording {
-    inner: Arc<LocalTxnManager>,
+/// Hooks that record the locking reads of every transaction.
+struct RecordLocks {
     log: LockLog,
 }
 
-struct RecordingTxn {
-    inner: Box<dyn Transaction>,
-    log: LockLog,
-}
-
-impl TxnSource for Recording {
-    fn begin(&self, opts: TxnOptions) -> txn::Result<Box<dyn Transaction>> {
-        Ok(Box::new(RecordingTxn {
-            inner: self.inner.begin(opts)?,
-            log: self.log.clone(),
-        }))
-    }
-    fn now(&self) -> Timestamp {
-        self.inner.now()
-    }
-}
-
-impl Transaction for RecordingTxn {
-    fn read_ts(&self) -> Timestamp {
-        self.inner.read_ts()
-    }
-    fn is_read_only(&self) -> bool {
-        self.inner.is_read_only()
-    }
-    fn get(&mut self, key: &[u8]) -> txn::Result<Option<Vec<u8>>> {
-        self.inner.get(key)
-    }
-    fn scan(&mut self, s: &[u8], e: Option<&[u8]>, limit: usize) -> txn::Result<ScanPage> {
-        self.inner.scan(s, e, limit)
-    }
-    fn get_locking(&mut self, key: &[u8], l: LockStrength) -> txn::Result<Option<Vec<u8>>> {
-        self.log.lock().push((key.to_vec(), l, false));
-        self.inner.get_locking(key, l)
-    }
-    fn scan_locking(
-        &mut self,
-        s: &[u8],
-        e: Option<&[u8]>,
-        limit: usize,
-        l: LockStrength,
-    ) -> txn::Result<ScanPage> {
-        self.log.lock().push((s.to_vec(), l, true));
-        self.inner.scan_locking(s, e, limit, l)
-    }
-    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> txn::Result<()> {
-        self.inner.put(key, value)
-    }
-    fn delete(&mut self, key: Vec<u8>) -> txn::Result<()> {
-        self.inner.delete(key)
-    }
-    fn savepoint(&mut self) -> usize {
-        self.inner.savepoint()
-    }
-    fn rollback_to(&mut self, savepoint: usize) {
-        self.inner.rollback_to(savepoint)
-    }
-    fn commit(self: Box<Self>) -> txn::Result<Timestamp> {
-        self.inner.commit()
-    }
-    fn rollback(self: Box<Self>) {
-        self.inner.rollback()
+impl TxnHooks for RecordLocks {
+    fn read(&self, key: &[u8], lock: Option<LockStrength>, scan: bool) {
+        if let Some(l) = lock {
+            self.log.lock().push((key.to_vec(), l, scan));
+        }
     }
 }
 
@@ -98,14 +41,9 @@ fn wall_physical_ms(offset_ms: i64) -> u64 {
 /// A session on a fresh store whose manual clock starts `offset_ms` from the wall clock.
 pub(super) fn harness(offset_ms: i64) -> Harness {
     let clock = Arc::new(Clock::manual(wall_physical_ms(offset_ms), 500));
-    let mvcc = kv::mvcc::Mvcc::new(Arc::new(kv::engine::MemoryEngine::new()));
-    let inner = Arc::new(LocalTxnManager::new(mvcc, clock.clone(), false));
-    crate::catalog::bootstrap(inner.as_ref()).expect("bootstrap");
+    let inner = testutil::local_store_on(clock.clone());
     let log: LockLog = Arc::default();
-    let txns = Arc::new(Recording {
-        inner,
-        log: log.clone(),
-    });
+    let txns = Hooked::new(inner, RecordLocks { log: log.clone() });
     let session = Session::new(txns, Arc::new(NoVirtualTables), "root", "defaultdb");
     Harness {
         session,
@@ -115,51 +53,12 @@ pub(super) fn harness(offset_ms: i64) -> Harness {
 }
 
 impl Harness {
-    /// Runs `sql` like the server does; returns the last statement's rows as `a|b` text.
-    fn run(&mut self, sql: &str) -> Result<Vec<String>, Error> {
-        let mut out = Vec::new();
-        for stmt in crate::parser::parse(sql)? {
-            out.clear();
-            match self.session.execute(&stmt, &[])? {
-                ExecResult::Command { .. } => self.session.finish_statement(Ok(()))?,
-                ExecResult::Rows { columns, rows, .. } => {
-                    let mut failed = None;
-                    for r in rows {
-                        match r {
-                            Ok(r) => out.push(
-                                r.iter()
-                                    .zip(&columns)
-                                    .map(|(d, c)| d.to_pg_text(&c.ty).unwrap_or("NULL".into()))
-                                    .collect::<Vec<_>>()
-                                    .join("|"),
-                            ),
-                            Err(e) => {
-                                failed = Some(e);
-                                break;
-                            }
-                        }
-                    }
-                    if let Some(e) = failed {
-                        self.session.finish_statement(Err(&e))?;
-                        return Err(e);
-                    }
-                    self.session.finish_statement(Ok(()))?;
-                }
-            }
-        }
-        Ok(out)
-    }
-
     pub(super) fn q(&mut self, sql: &str) -> Vec<String> {
-        self.run(sql)
-            .unwrap_or_else(|e| panic!("{sql}: {} {}", e.code, e.message))
+        testutil::ok(&mut self.session, sql)
     }
 
     pub(super) fn err(&mut self, sql: &str) -> Error {
-        match self.run(sql) {
-            Ok(r) => panic!("{sql}: expected an error, got {r:?}"),
-            Err(e) => e,
-        }
+        testutil::err(&mut self.session, sql)
     }
 
     /// Moves the manual clock forward.

@@ -3,70 +3,32 @@
 
 use crate::catalog::testutil;
 use crate::context::{ExecContext, ExecResult, TxnRef};
+use crate::testutil::{row_text, HookedTxn, TxnHooks};
 use crate::types::Datum;
 use crate::{ddl, exec, parser};
-use kv::Timestamp;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use txn::local::LocalTxnManager;
-use txn::{LockStrength, ScanPage, Transaction, TxnOptions, TxnSource};
+use txn::{LockStrength, ScanPage, TxnOptions, TxnSource};
 
 /// Keys locked by the transaction, in order.
 type Locked = Arc<Mutex<Vec<Vec<u8>>>>;
 
-/// A transaction that records the keys its locking reads lock.
-struct Recording {
-    inner: Box<dyn Transaction>,
+/// Hooks that record the keys locking reads lock: a point read's key, a scan's rows.
+struct RecordLocked {
     locked: Locked,
 }
 
-impl Transaction for Recording {
-    fn read_ts(&self) -> Timestamp {
-        self.inner.read_ts()
+impl TxnHooks for RecordLocked {
+    fn read(&self, key: &[u8], lock: Option<LockStrength>, scan: bool) {
+        if lock.is_some() && !scan {
+            self.locked.lock().push(key.to_vec());
+        }
     }
-    fn is_read_only(&self) -> bool {
-        self.inner.is_read_only()
-    }
-    fn get(&mut self, key: &[u8]) -> txn::Result<Option<Vec<u8>>> {
-        self.inner.get(key)
-    }
-    fn scan(&mut self, s: &[u8], e: Option<&[u8]>, limit: usize) -> txn::Result<ScanPage> {
-        self.inner.scan(s, e, limit)
-    }
-    fn get_locking(&mut self, key: &[u8], l: LockStrength) -> txn::Result<Option<Vec<u8>>> {
-        self.locked.lock().push(key.to_vec());
-        self.inner.get_locking(key, l)
-    }
-    fn scan_locking(
-        &mut self,
-        s: &[u8],
-        e: Option<&[u8]>,
-        limit: usize,
-        l: LockStrength,
-    ) -> txn::Result<ScanPage> {
-        let page = self.inner.scan_locking(s, e, limit, l)?;
+    fn locked_rows(&self, page: &ScanPage) {
         self.locked
             .lock()
             .extend(page.rows.iter().map(|(k, _)| k.clone()));
-        Ok(page)
-    }
-    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> txn::Result<()> {
-        self.inner.put(key, value)
-    }
-    fn delete(&mut self, key: Vec<u8>) -> txn::Result<()> {
-        self.inner.delete(key)
-    }
-    fn savepoint(&mut self) -> usize {
-        self.inner.savepoint()
-    }
-    fn rollback_to(&mut self, savepoint: usize) {
-        self.inner.rollback_to(savepoint)
-    }
-    fn commit(self: Box<Self>) -> txn::Result<Timestamp> {
-        self.inner.commit()
-    }
-    fn rollback(self: Box<Self>) {
-        self.inner.rollback()
     }
 }
 
@@ -87,10 +49,10 @@ impl Db {
 
     fn recording(m: &Arc<LocalTxnManager>, locked: &Locked) -> TxnRef {
         let inner = m.begin(TxnOptions::default()).expect("begin");
-        Arc::new(Mutex::new(Box::new(Recording {
-            inner,
+        let hooks = Arc::new(RecordLocked {
             locked: locked.clone(),
-        })))
+        });
+        Arc::new(Mutex::new(HookedTxn::wrap(inner, hooks)))
     }
 
     /// Commits the current transaction (rows written in it are read from the buffer, not
@@ -118,12 +80,7 @@ impl Db {
             if let ExecResult::Rows { columns, rows, .. } = res {
                 for r in rows {
                     let r = r.unwrap_or_else(|e| panic!("{sql}: {} {}", e.code, e.message));
-                    let text: Vec<String> = r
-                        .iter()
-                        .zip(&columns)
-                        .map(|(d, c)| d.to_pg_text(&c.ty).unwrap_or_else(|| "NULL".into()))
-                        .collect();
-                    out.push(text.join("|"));
+                    out.push(row_text(&r, &columns));
                 }
             }
         }

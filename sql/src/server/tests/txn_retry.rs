@@ -2,18 +2,20 @@
 //! retried, the server's automatic retry of implicit statements, 25P02, the
 //! `cockroach_restart` protocol), of a real write-skew conflict, and of AS OF SYSTEM TIME.
 //!
-//! Faults are injected by a TxnSource wrapper whose commits fail with queued errors.
+//! Faults are injected through a commit hook on the test TxnSource wrapper
+//! ([`crate::testutil::Hooked`]): commits fail with queued errors.
 
 use super::{code, connect, simple_rows};
 use crate::server::{serve_until, Node, TestServer};
 use crate::session::MAX_IMPLICIT_RETRIES;
+use crate::testutil::{self, Hooked, TxnHooks};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
-use txn::{RetryReason, ScanPage, Timestamp, Transaction, TxnOptions, TxnSource};
+use txn::RetryReason;
 
 /// Upper bound on any single step of these tests (they take milliseconds).
 const STEP_DEADLINE: Duration = Duration::from_secs(20);
@@ -43,66 +45,10 @@ fn retry_error() -> txn::Error {
     }
 }
 
-struct Faulty {
-    inner: Arc<dyn TxnSource>,
-    faults: Arc<Faults>,
-}
-
-struct FaultyTxn {
-    inner: Box<dyn Transaction>,
-    faults: Arc<Faults>,
-}
-
-impl TxnSource for Faulty {
-    fn begin(&self, opts: TxnOptions) -> txn::Result<Box<dyn Transaction>> {
-        Ok(Box::new(FaultyTxn {
-            inner: self.inner.begin(opts)?,
-            faults: self.faults.clone(),
-        }))
-    }
-    fn now(&self) -> Timestamp {
-        self.inner.now()
-    }
-}
-
-impl Transaction for FaultyTxn {
-    fn read_ts(&self) -> Timestamp {
-        self.inner.read_ts()
-    }
-    fn is_read_only(&self) -> bool {
-        self.inner.is_read_only()
-    }
-    fn get(&mut self, key: &[u8]) -> txn::Result<Option<Vec<u8>>> {
-        self.inner.get(key)
-    }
-    fn scan(&mut self, s: &[u8], e: Option<&[u8]>, limit: usize) -> txn::Result<ScanPage> {
-        self.inner.scan(s, e, limit)
-    }
-    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> txn::Result<()> {
-        self.inner.put(key, value)
-    }
-    fn delete(&mut self, key: Vec<u8>) -> txn::Result<()> {
-        self.inner.delete(key)
-    }
-    fn savepoint(&mut self) -> usize {
-        self.inner.savepoint()
-    }
-    fn rollback_to(&mut self, savepoint: usize) {
-        self.inner.rollback_to(savepoint)
-    }
-    fn commit(self: Box<Self>) -> txn::Result<Timestamp> {
-        self.faults.commits.fetch_add(1, Ordering::SeqCst);
-        let injected = self.faults.commit_errors.lock().pop_front();
-        match injected {
-            Some(e) => {
-                self.inner.rollback();
-                Err(e)
-            }
-            None => self.inner.commit(),
-        }
-    }
-    fn rollback(self: Box<Self>) {
-        self.inner.rollback()
+impl TxnHooks for Faults {
+    fn commit(&self) -> Option<txn::Error> {
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        self.commit_errors.lock().pop_front()
     }
 }
 
@@ -126,18 +72,9 @@ impl Drop for FaultyServer {
 }
 
 fn start_faulty() -> FaultyServer {
-    let mvcc = kv::mvcc::Mvcc::new(Arc::new(kv::engine::MemoryEngine::new()));
-    let inner: Arc<dyn TxnSource> = Arc::new(txn::local::LocalTxnManager::new(
-        mvcc,
-        Arc::new(kv::Clock::system(500)),
-        false,
-    ));
-    crate::catalog::bootstrap(inner.as_ref()).expect("bootstrap");
-    let faults = Arc::new(Faults::default());
-    let node = Node::new(Arc::new(Faulty {
-        inner,
-        faults: faults.clone(),
-    }));
+    let txns = Hooked::new(testutil::local_store(), Faults::default());
+    let faults = txns.hooks.clone();
+    let node = Node::new(txns);
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     std_listener.set_nonblocking(true).expect("nonblocking");
     let addr = std_listener.local_addr().expect("addr");
