@@ -33,7 +33,7 @@
 
 use crate::dist::DistSender;
 use crate::rpc::NodeRequest;
-use crate::store::Store;
+use crate::store::{Replica, Store};
 use kv::{NodeId, RangeId, Timestamp};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use txn::zone::SpanConfigs;
 
 /// How often global ranges' closed timestamps are published.
 pub const INTERVAL: Duration = Duration::from_millis(100);
@@ -140,33 +141,29 @@ fn close_round(dist: &Arc<DistSender>, ordinary: bool) -> BTreeMap<NodeId, Vec<C
     // Never wait for a refresh here (the allocator refreshes the copy): this loop must keep
     // its 100 ms pace.
     let configs = dist.span_configs_cached();
+    let mut out: BTreeMap<NodeId, Vec<ClosedUpdate>> = BTreeMap::new();
+    // Between ordinary rounds only global ranges are published: without any global span
+    // config there is nothing to do, and the replicas are not even visited.
+    if !ordinary && !has_global(&configs) {
+        return out;
+    }
     let now = store.clock().now();
     let lead = lead_ms(store.clock().max_offset_ms());
-    let mut out: BTreeMap<NodeId, Vec<ClosedUpdate>> = BTreeMap::new();
     for rep in store.replicas() {
-        let (lease, desc, range) = {
-            let st = rep.state.lock();
-            (st.lease.clone(), st.desc.clone(), st.range.clone())
+        let Some(c) = candidate(&rep, &store, &configs, now, ordinary) else {
+            continue;
         };
-        let Some(desc) = desc else { continue };
-        if lease.holder != store.node_id || lease.expiration <= now {
-            continue;
-        }
-        let global = configs.lookup(&desc.start).is_some_and(|c| c.global_reads);
-        rep.state.lock().global_reads = global;
-        if !global && !ordinary {
-            continue;
-        }
-        let ts = if global {
+        let ts = if c.global {
             Timestamp::from_parts(now.physical_ms() + lead, 0)
         } else {
             Timestamp::from_parts(now.physical_ms().saturating_sub(LAG.as_millis() as u64), 0)
         };
         // Without a transaction object nothing is in flight, and the object created later
         // starts above `ts` (see the module docs).
-        if let Some(r) = range {
+        if let Some(r) = c.range {
             r.close(ts);
         }
+        // Read after closing: every write evaluated below `ts` has applied by now.
         let index = {
             let mut st = rep.state.lock();
             let applied = st.applied_index;
@@ -178,11 +175,60 @@ fn close_round(dist: &Arc<DistSender>, ordinary: bool) -> BTreeMap<NodeId, Vec<C
             ts,
             index,
         };
-        for r in desc.replicas.iter().filter(|r| r.node_id != store.node_id) {
-            out.entry(r.node_id).or_default().push(update);
+        for node in c.others {
+            out.entry(node).or_default().push(update);
         }
     }
     out
+}
+
+/// Whether any span config asks for global reads.
+fn has_global(configs: &SpanConfigs) -> bool {
+    configs
+        .clone()
+        .into_entries()
+        .iter()
+        .any(|(_, c)| c.global_reads)
+}
+
+/// A range this node closes in this round.
+struct Candidate {
+    /// The leaseholder's transaction object, if one exists.
+    range: Option<Arc<txn::range::Range>>,
+    /// The span config asks for global reads.
+    global: bool,
+    /// The nodes of the other replicas.
+    others: Vec<NodeId>,
+}
+
+/// Whether `rep` is closed in this round, decided under one short hold of its state lock and
+/// without copying anything for the ranges this node does not lease (on an idle node, the
+/// leases of idle ranges have lapsed: the common case is a lock, a comparison and nothing).
+fn candidate(
+    rep: &Replica,
+    store: &Store,
+    configs: &SpanConfigs,
+    now: Timestamp,
+    ordinary: bool,
+) -> Option<Candidate> {
+    let mut st = rep.state.lock();
+    if st.lease.holder != store.node_id || st.lease.expiration <= now {
+        return None;
+    }
+    let desc = st.desc.as_ref()?;
+    let global = configs.lookup(&desc.start).is_some_and(|c| c.global_reads);
+    if !global && !ordinary {
+        st.global_reads = false;
+        return None;
+    }
+    let others = desc.replicas.iter().map(|r| r.node_id);
+    let others = others.filter(|n| *n != store.node_id).collect();
+    st.global_reads = global;
+    Some(Candidate {
+        range: st.range.clone(),
+        global,
+        others,
+    })
 }
 
 /// Sends each node its updates, one call in flight per node (a slow node does not hold up

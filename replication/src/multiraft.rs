@@ -111,7 +111,12 @@ impl Group {
         }
     }
 
-    fn wake(&mut self) {
+    /// Wakes the group; `why` names the cause in a trace event when it was quiesced (what
+    /// keeps idle ranges awake is the first thing to look for when an idle store burns CPU).
+    fn wake(&mut self, range: RangeId, why: &dyn std::fmt::Debug) {
+        if self.quiesced {
+            tracing::trace!(range = %range, why = ?why, "quiesced group woken");
+        }
         self.quiesced = false;
         self.idle_ticks = 0;
     }
@@ -141,6 +146,9 @@ pub struct MultiRaft {
     /// Groups touched (stepped, proposed to, ticked...) since the last `process`: only they
     /// can have a ready, so an iteration costs nothing for the idle rest.
     dirty: BTreeSet<RangeId>,
+    /// Groups that may be awake (a superset of the groups not quiesced): only they are
+    /// ticked, so a tick costs nothing for quiesced groups.
+    awake: BTreeSet<RangeId>,
     engine: Arc<dyn Engine>,
     cfg: RaftConfig,
     logger: slog::Logger,
@@ -152,6 +160,7 @@ impl MultiRaft {
         MultiRaft {
             groups: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            awake: BTreeSet::new(),
             engine,
             cfg,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
@@ -181,6 +190,7 @@ impl MultiRaft {
         let node = RawNode::new(&config, store, &self.logger)?;
         self.groups.insert(range, Group::new(node));
         self.dirty.insert(range);
+        self.awake.insert(range);
         Ok(())
     }
 
@@ -230,8 +240,9 @@ impl MultiRaft {
         let g = self.group(range)?;
         let quiesce =
             msg.get_msg_type() == MessageType::MsgHeartbeat && msg.get_context() == QUIESCE_CONTEXT;
-        if !quiesce && msg.get_msg_type() != MessageType::MsgHeartbeatResponse {
-            g.wake();
+        let wakes = !quiesce && msg.get_msg_type() != MessageType::MsgHeartbeatResponse;
+        if wakes {
+            g.wake(range, &msg.get_msg_type());
         }
         let from = msg.from;
         match g.node.step(msg) {
@@ -248,35 +259,29 @@ impl MultiRaft {
         if quiesce && g.node.raft.leader_id == from && g.node.raft.state == StateRole::Follower {
             g.quiesced = true;
         }
+        if wakes {
+            self.awake.insert(range);
+        }
         Ok(())
     }
 
     /// Wakes a quiesced group (a request needs it, or its leader's node died).
     pub fn wake(&mut self, range: RangeId) {
         if let Some(g) = self.groups.get_mut(&range) {
-            g.wake();
+            g.wake(range, &"wake request");
+            self.awake.insert(range);
         }
     }
 
-    /// Why the first awake group this store leads cannot quiesce (for status logs).
-    pub fn quiesce_blocker(&self) -> Option<String> {
-        let (range, g) = self
-            .groups
-            .iter()
-            .find(|(_, g)| !g.quiesced && g.node.raft.state == StateRole::Leader)?;
-        let raft = &g.node.raft;
-        let log = &raft.raft_log;
-        Some(format!(
-            "{range}: last {} committed {} applied {} transferee {:?} pending_conf {} has_ready {} matched {:?} idle_ticks {}",
-            log.last_index(),
-            log.committed,
-            log.store.applied(),
-            raft.lead_transferee,
-            raft.has_pending_conf(),
-            g.node.has_ready(),
-            raft.prs().iter().map(|(id, p)| (*id, p.matched)).collect::<Vec<_>>(),
-            g.idle_ticks
-        ))
+    /// Why awake groups this store leads cannot quiesce (for status logs): up to `n` of
+    /// them, highest range ids first (the lowest, range 1, is the busy system range).
+    pub fn quiesce_blockers(&self, n: usize) -> Vec<String> {
+        let awake = self.groups.iter().rev();
+        let awake = awake.filter(|(_, g)| !g.quiesced && g.node.raft.state == StateRole::Leader);
+        let ticked = |r: &RangeId| self.awake.contains(r);
+        let list = awake.take(n);
+        list.map(|(r, g)| format!("{} ticked {}", blocker(*r, g), ticked(r)))
+            .collect()
     }
 
     /// How many groups exist, how many are quiesced, and how many awake ones this store
@@ -300,8 +305,7 @@ impl MultiRaft {
     /// Proposes a command; returns the log index it was appended at, or 0 when a follower
     /// forwarded it to the leader (index unknown here). Fails when no leader is known.
     pub fn propose(&mut self, range: RangeId, data: Vec<u8>) -> Result<u64> {
-        let g = self.group(range)?;
-        g.wake();
+        let g = self.woken(range, "proposal")?;
         if g.node.raft.state != StateRole::Leader {
             if g.node.raft.leader_id == raft::INVALID_ID {
                 return Err(Error::NotLeader);
@@ -325,8 +329,7 @@ impl MultiRaft {
         context: Vec<u8>,
         cc: ConfChangeV2,
     ) -> Result<u64> {
-        let g = self.group(range)?;
-        g.wake();
+        let g = self.woken(range, "membership change")?;
         if g.node.raft.state != StateRole::Leader {
             return Err(Error::NotLeader);
         }
@@ -338,8 +341,7 @@ impl MultiRaft {
 
     /// Asks the leader of `range` to hand leadership to `replica_id`.
     pub fn transfer_leader(&mut self, range: RangeId, replica_id: u64) -> Result<()> {
-        let g = self.group(range)?;
-        g.wake();
+        let g = self.woken(range, "leadership transfer")?;
         g.node.transfer_leader(replica_id);
         Ok(())
     }
@@ -347,8 +349,7 @@ impl MultiRaft {
     /// Makes the local replica campaign (used right after bootstrap so a single-replica range
     /// has a leader without waiting for an election timeout).
     pub fn campaign(&mut self, range: RangeId) -> Result<()> {
-        let g = self.group(range)?;
-        g.wake();
+        let g = self.woken(range, "campaign")?;
         Ok(g.node.campaign()?)
     }
 
@@ -359,34 +360,60 @@ impl MultiRaft {
     pub fn tick(&mut self) -> Vec<(RangeId, Message)> {
         let mut out = Vec::new();
         let quiesce_ticks = self.cfg.quiesce_ticks;
-        for (&range, g) in self.groups.iter_mut() {
+        let groups = &mut self.groups;
+        let dirty = &mut self.dirty;
+        // Only awake groups are visited: a store of quiesced ranges ticks for nothing.
+        self.awake.retain(|&range| {
+            let Some(g) = groups.get_mut(&range) else {
+                return false;
+            };
             if g.quiesced {
-                continue;
+                return false;
             }
             // Judge idleness before ticking: the tick itself may queue heartbeats.
             let idle = quiesce_ticks > 0 && g.can_quiesce();
             g.idle_ticks = if idle { g.idle_ticks + 1 } else { 0 };
             if g.idle_ticks < quiesce_ticks || quiesce_ticks == 0 {
                 g.node.tick();
-                self.dirty.insert(range);
-                continue;
+                dirty.insert(range);
+                return true;
             }
             // Quiesce without ticking: a regular heartbeat queued by this tick would reach
             // the followers after the quiescing one and wake them again.
             g.quiesced = true;
-            let raft = &g.node.raft;
-            for (&id, _) in raft.prs().iter().filter(|(id, _)| **id != raft.id) {
-                let mut m = Message::default();
-                m.set_msg_type(MessageType::MsgHeartbeat);
-                m.to = id;
-                m.from = raft.id;
-                m.term = raft.term;
-                m.commit = raft.raft_log.committed;
-                m.set_context(QUIESCE_CONTEXT.to_vec().into());
-                out.push((range, m));
-            }
-        }
+            out.extend(quiesce_heartbeats(range, g));
+            false
+        });
         out
+    }
+
+    /// The group's term and the leader it knows in that term (0: none).
+    pub fn term_and_leader(&self, range: RangeId) -> Option<(u64, u64)> {
+        let g = self.groups.get(&range)?;
+        Some((g.node.raft.term, g.node.raft.leader_id))
+    }
+
+    /// A heartbeat response from the local replica to `leader`, when the group is at `term`.
+    ///
+    /// A leader stops sending its log to a replica it tried to send a snapshot to (until the
+    /// replica answers a heartbeat); a replica that was uninitialised (the right side of a
+    /// split this store had not applied yet: its snapshot was refused) and has just been
+    /// created by applying the split sends this so that the leader sends the log at once,
+    /// instead of at its next heartbeat. After a burst of splits the right sides form a
+    /// chain (each is created by applying the split in the one before), and waiting a
+    /// heartbeat per link kept hundreds of groups awake for minutes.
+    pub fn nudge(&mut self, range: RangeId, leader: u64, term: u64) -> Option<(RangeId, Message)> {
+        let g = self.groups.get(&range)?;
+        let raft = &g.node.raft;
+        if leader == raft::INVALID_ID || leader == raft.id || raft.term != term {
+            return None;
+        }
+        let mut m = Message::default();
+        m.set_msg_type(MessageType::MsgHeartbeatResponse);
+        m.to = leader;
+        m.from = raft.id;
+        m.term = term;
+        Some((range, m))
     }
 
     /// The group's leader replica id (0 when unknown) and whether it is the local replica.
@@ -448,6 +475,18 @@ impl MultiRaft {
             .get_mut(&range)
             .ok_or(Error::UnknownRange(range))?;
         self.dirty.insert(range);
+        Ok(g)
+    }
+
+    /// The group of `range`, woken up (it will be ticked) and marked as possibly having work.
+    fn woken(&mut self, range: RangeId, why: &'static str) -> Result<&mut Group> {
+        let g = self
+            .groups
+            .get_mut(&range)
+            .ok_or(Error::UnknownRange(range))?;
+        g.wake(range, &why);
+        self.dirty.insert(range);
+        self.awake.insert(range);
         Ok(g)
     }
 
@@ -592,6 +631,41 @@ fn apply_entries(
         g.node.mut_store().stage_applied(batch, e.index);
     }
     Ok(())
+}
+
+/// What stands between a leader's group and quiescence, for logs.
+fn blocker(range: RangeId, g: &Group) -> String {
+    let raft = &g.node.raft;
+    let log = &raft.raft_log;
+    format!(
+        "{range}: last {} committed {} applied {} transferee {:?} pending_conf {} has_ready {} matched {:?} idle_ticks {}",
+        log.last_index(),
+        log.committed,
+        log.store.applied(),
+        raft.lead_transferee,
+        raft.has_pending_conf(),
+        g.node.has_ready(),
+        raft.prs().iter().map(|(id, p)| (*id, p.matched)).collect::<Vec<_>>(),
+        g.idle_ticks
+    )
+}
+
+/// The quiescing heartbeats a leader sends to each follower of `g`.
+fn quiesce_heartbeats(range: RangeId, g: &Group) -> Vec<(RangeId, Message)> {
+    let raft = &g.node.raft;
+    let peers = raft.prs().iter().filter(|(id, _)| **id != raft.id);
+    peers
+        .map(|(&id, _)| {
+            let mut m = Message::default();
+            m.set_msg_type(MessageType::MsgHeartbeat);
+            m.to = id;
+            m.from = raft.id;
+            m.term = raft.term;
+            m.commit = raft.raft_log.committed;
+            m.set_context(QUIESCE_CONTEXT.to_vec().into());
+            (range, m)
+        })
+        .collect()
 }
 
 /// Truncates the log behind the applied index once it holds more than the bound.

@@ -133,7 +133,7 @@ impl Loop {
                 if ticks.is_multiple_of(STATUS_LOG_TICKS) {
                     let (groups, quiesced, awake_leading) = self.raft.quiesced_count();
                     tracing::debug!(groups, quiesced, awake_leading, "raft groups");
-                    if let Some(b) = self.raft.quiesce_blocker() {
+                    for b in self.raft.quiesce_blockers(3) {
                         tracing::trace!(blocker = %b, "awake leader");
                     }
                 }
@@ -222,7 +222,10 @@ impl Loop {
         d: &RangeDescriptor,
         replica: ReplicaId,
     ) -> Result<(), String> {
-        if self.raft.has_group(d.range_id) {
+        // An uninitialised replica that heard from a leader: that leader is told at once
+        // that the replica now exists (see MultiRaft::nudge).
+        let prior = self.raft.term_and_leader(d.range_id);
+        if prior.is_some() {
             self.raft.remove_group_keep_state(d.range_id);
         }
         let log = LogStore::open(
@@ -254,6 +257,10 @@ impl Loop {
         let rep = Arc::new(Replica::new(d.range_id, replica, Some(d.clone())));
         rep.state.lock().lease = lease;
         store.replicas.write().insert(d.range_id, rep);
+        if let Some((term, leader)) = prior {
+            let nudge = self.raft.nudge(d.range_id, leader, term);
+            self.send(store, nudge.into_iter().collect());
+        }
         Ok(())
     }
 
