@@ -28,6 +28,9 @@ async fn tpcc_init_run_check_on_one_node() {
         drop: false,
         load_concurrency: 2,
         scale,
+        partitions: None,
+        regions: Vec::new(),
+        survival_goal: "zone".into(),
         url: url.clone(),
     })
     .await
@@ -40,6 +43,9 @@ async fn tpcc_init_run_check_on_one_node() {
         drop: false,
         load_concurrency: 1,
         scale,
+        partitions: None,
+        regions: Vec::new(),
+        survival_goal: "zone".into(),
         url: url.clone(),
     })
     .await;
@@ -67,7 +73,10 @@ async fn tpcc_init_run_check_on_one_node() {
         scale,
         seed: Some(42),
         json: true,
-        url: url.clone(),
+        partitions: None,
+        partition_affinity: Vec::new(),
+        regions: Vec::new(),
+        urls: vec![url.clone()],
     })
     .await
     .expect("run tpcc");

@@ -6,7 +6,13 @@
 //! from its own seed and inserts them with multi-row `INSERT ... VALUES` statements of
 //! [`LOAD_BATCH_ROWS`] rows (plain SQL literals: the generated strings are alphanumeric). A
 //! progress line on stderr shows rows loaded and the rate.
+//!
+//! With `--regions` ([`super::partition`]) the database is made multi-region first, every
+//! warehouse-keyed row is inserted with its warehouse's region in `crdb_region`, and `item`
+//! becomes GLOBAL after its rows are in. With `--partitions` alone the warehouse-keyed tables
+//! and indexes are split at the partition boundaries before the load.
 
+use super::partition::{database_statements, Partitioning};
 use super::rand::{last_name, Rng, C_LAST_LOAD};
 use super::{parse_scale, parse_warehouses, schema, Scale};
 use crate::workload::{connect, LOAD_BATCH_ROWS};
@@ -38,8 +44,27 @@ pub struct InitOpts {
     /// NON-SPEC: load a fraction (0, 1] of the items, customers and orders (tests only).
     #[arg(long, default_value = "1", value_parser = parse_scale)]
     pub scale: Scale,
+    /// Split the warehouses into this many contiguous partitions (default: one per region
+    /// with --regions, else 1).
+    #[arg(long)]
+    pub partitions: Option<i32>,
+    /// Comma-separated regions, one per partition: makes the database multi-region (the first
+    /// is the PRIMARY REGION), the warehouse-keyed tables REGIONAL BY ROW homed in their
+    /// warehouse's partition's region, and `item` GLOBAL.
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Survival goal of the multi-region database (with --regions).
+    #[arg(long, default_value = "zone", value_parser = ["zone", "region"])]
+    pub survival_goal: String,
     /// Connection URL (postgresql://user@host:port/db).
     pub url: String,
+}
+
+impl InitOpts {
+    /// Validated partitioning of the warehouses.
+    pub fn partitioning(&self) -> Result<Partitioning> {
+        Partitioning::new(self.warehouses, self.partitions, &self.regions)
+    }
 }
 
 /// One independent piece of the load.
@@ -105,20 +130,42 @@ struct Inserter<'a> {
     client: &'a Client,
     head: String,
     rows: Vec<String>,
+    /// `, 'region')`: replaces the closing parenthesis of every row (multi-region).
+    region_tail: Option<String>,
     done: &'a AtomicU64,
 }
 
 impl<'a> Inserter<'a> {
-    fn new(client: &'a Client, table: &str, cols: &str, done: &'a AtomicU64) -> Self {
+    /// Rows of `table`; with `region`, each row also sets `crdb_region` to it.
+    fn new(
+        client: &'a Client,
+        table: &str,
+        cols: &str,
+        region: Option<&str>,
+        done: &'a AtomicU64,
+    ) -> Self {
+        let region_col = if region.is_some() {
+            ", crdb_region"
+        } else {
+            ""
+        };
         Inserter {
             client,
-            head: format!("INSERT INTO {table} ({cols}) VALUES "),
+            head: format!("INSERT INTO {table} ({cols}{region_col}) VALUES "),
             rows: Vec::with_capacity(LOAD_BATCH_ROWS),
+            region_tail: region.map(|r| format!(", '{}')", r.replace('\'', "''"))),
             done,
         }
     }
 
-    async fn push(&mut self, row: String) -> Result<()> {
+    /// Adds one `(v1, v2, ...)` row, flushing a full batch.
+    async fn push(&mut self, mut row: String) -> Result<()> {
+        if let Some(tail) = &self.region_tail {
+            if row.ends_with(')') {
+                row.pop();
+                row.push_str(tail);
+            }
+        }
         self.rows.push(row);
         if self.rows.len() >= LOAD_BATCH_ROWS {
             self.flush().await?;
@@ -172,13 +219,20 @@ fn address(r: &mut Rng) -> String {
 struct Loader<'a> {
     client: &'a Client,
     scale: Scale,
+    part: &'a Partitioning,
     now: &'a str,
     done: &'a AtomicU64,
 }
 
 impl Loader<'_> {
+    /// An inserter for a table without warehouse (`item`).
     fn inserter(&self, table: &str, cols: &str) -> Inserter<'_> {
-        Inserter::new(self.client, table, cols, self.done)
+        Inserter::new(self.client, table, cols, None, self.done)
+    }
+
+    /// An inserter for rows of warehouse `w` (homed in its region with --regions).
+    fn inserter_w(&self, table: &str, cols: &str, w: i32) -> Inserter<'_> {
+        Inserter::new(self.client, table, cols, self.part.region_of(w), self.done)
     }
 
     async fn load(&self, unit: Unit) -> Result<()> {
@@ -208,9 +262,10 @@ impl Loader<'_> {
     }
 
     async fn warehouse(&self, r: &mut Rng, w: i32) -> Result<()> {
-        let mut ins = self.inserter(
+        let mut ins = self.inserter_w(
             "warehouse",
             "w_id, w_name, w_street_1, w_street_2, w_city, w_state, w_zip, w_tax, w_ytd",
+            w,
         );
         let row = format!(
             "({w}, '{}', {}, {}, 300000.00)",
@@ -220,10 +275,11 @@ impl Loader<'_> {
         );
         ins.push(row).await?;
         ins.flush().await?;
-        let mut ins = self.inserter(
+        let mut ins = self.inserter_w(
             "district",
             "d_id, d_w_id, d_name, d_street_1, d_street_2, d_city, d_state, d_zip, d_tax, d_ytd, \
              d_next_o_id",
+            w,
         );
         for d in 1..=10 {
             let row = format!(
@@ -239,11 +295,12 @@ impl Loader<'_> {
     }
 
     async fn stock(&self, r: &mut Rng, w: i32, from: i32, to: i32) -> Result<()> {
-        let mut ins = self.inserter(
+        let mut ins = self.inserter_w(
             "stock",
             "s_i_id, s_w_id, s_quantity, s_dist_01, s_dist_02, s_dist_03, s_dist_04, s_dist_05, \
              s_dist_06, s_dist_07, s_dist_08, s_dist_09, s_dist_10, s_ytd, s_order_cnt, \
              s_remote_cnt, s_data",
+            w,
         );
         for i in from..=to {
             let dists: Vec<String> = (0..10)
@@ -261,11 +318,12 @@ impl Loader<'_> {
     }
 
     async fn customers(&self, r: &mut Rng, w: i32, d: i32) -> Result<()> {
-        let mut ins = self.inserter(
+        let mut ins = self.inserter_w(
             "customer",
             "c_id, c_d_id, c_w_id, c_first, c_middle, c_last, c_street_1, c_street_2, c_city, \
              c_state, c_zip, c_phone, c_since, c_credit, c_credit_lim, c_discount, c_balance, \
              c_ytd_payment, c_payment_cnt, c_delivery_cnt, c_data",
+            w,
         );
         for c in 1..=self.scale.customers {
             let last = if c <= 1000 {
@@ -287,9 +345,10 @@ impl Loader<'_> {
             ins.push(row).await?;
         }
         ins.flush().await?;
-        let mut ins = self.inserter(
+        let mut ins = self.inserter_w(
             "history",
             "h_c_id, h_c_d_id, h_c_w_id, h_d_id, h_w_id, h_date, h_amount, h_data",
+            w,
         );
         for c in 1..=self.scale.customers {
             let row = format!(
@@ -310,16 +369,18 @@ impl Loader<'_> {
             cust.swap(i, r.uniform(0, i as i64) as usize);
         }
         let first_new = s.orders - s.new_orders + 1;
-        let mut orders = self.inserter(
+        let mut orders = self.inserter_w(
             "\"order\"",
             "o_id, o_d_id, o_w_id, o_c_id, o_entry_d, o_carrier_id, o_ol_cnt, o_all_local",
+            w,
         );
-        let mut lines = self.inserter(
+        let mut lines = self.inserter_w(
             "order_line",
             "ol_o_id, ol_d_id, ol_w_id, ol_number, ol_i_id, ol_supply_w_id, ol_delivery_d, \
              ol_quantity, ol_amount, ol_dist_info",
+            w,
         );
-        let mut new_orders = self.inserter("new_order", "no_o_id, no_d_id, no_w_id");
+        let mut new_orders = self.inserter_w("new_order", "no_o_id, no_d_id, no_w_id", w);
         for o in 1..=s.orders {
             let delivered = o < first_new;
             let carrier = if delivered {
@@ -357,8 +418,9 @@ impl Loader<'_> {
     }
 }
 
-/// Creates the schema (dropping it first with `--drop`).
-async fn create_schema(client: &Client, drop: bool) -> Result<()> {
+/// Creates the schema (dropping it first with `--drop`): with regions the database is made
+/// multi-region first; with partitions alone the new tables are split at their boundaries.
+async fn create_schema(client: &Client, drop: bool, part: &Partitioning) -> Result<()> {
     if drop {
         for sql in schema::drop_statements() {
             client
@@ -369,13 +431,72 @@ async fn create_schema(client: &Client, drop: bool) -> Result<()> {
     } else if schema::exists(client).await {
         bail!("the TPC-C tables already exist: pass --drop to drop and reload them");
     }
-    for sql in schema::CREATE {
+    for sql in schema::create_statements(part.multi_region()) {
         client
-            .batch_execute(sql)
+            .batch_execute(&sql)
             .await
             .with_context(|| format!("creating the schema: {sql}"))?;
     }
+    if part.partitions > 1 {
+        split_partitions(client, part).await;
+    }
     Ok(())
+}
+
+/// Makes the connection's database multi-region with `part`'s regions.
+async fn make_multi_region(client: &Client, part: &Partitioning, survival: &str) -> Result<()> {
+    let db: String = client
+        .query_one("SELECT current_database()", &[])
+        .await
+        .context("reading the current database")?
+        .try_get(0)?;
+    for sql in database_statements(&db, &part.regions, survival) {
+        client
+            .batch_execute(&sql)
+            .await
+            .with_context(|| format!("making database {db} multi-region: {sql}"))?;
+    }
+    Ok(())
+}
+
+/// Splits every warehouse-keyed table and index at the partition boundaries: at the first
+/// warehouse of each partition, or, REGIONAL BY ROW, at each region's first key (so each
+/// partition starts in its own range and the allocator only has to split off the ends of the
+/// partitions' span configs, a few ranges at a time, instead of carving dozens of boundaries out
+/// of one range one at a time). A server that cannot split (PostgreSQL) is told so once and
+/// skipped.
+async fn split_partitions(client: &Client, part: &Partitioning) {
+    let points: Vec<String> = if part.multi_region() {
+        let mut r = part.regions.clone();
+        r.sort();
+        r.iter()
+            .map(|r| format!("('{}')", r.replace('\'', "''")))
+            .collect()
+    } else {
+        part.split_points()
+            .iter()
+            .map(|w| format!("({w})"))
+            .collect()
+    };
+    let points = points.join(", ");
+    // history has no warehouse in its key unless it is REGIONAL BY ROW.
+    let history = part.multi_region().then(|| "TABLE history".to_string());
+    let targets = schema::WAREHOUSE_KEYED
+        .iter()
+        .map(|(t, _)| format!("TABLE {t}"))
+        .chain(history)
+        .chain(
+            schema::WAREHOUSE_KEYED_INDEXES
+                .iter()
+                .map(|i| format!("INDEX {i}")),
+        );
+    for target in targets {
+        let sql = format!("ALTER {target} SPLIT AT VALUES {points}");
+        if let Err(e) = client.batch_execute(&sql).await {
+            eprintln!("not splitting at the partition boundaries: {sql}: {e}");
+            return;
+        }
+    }
 }
 
 /// Prints progress once a second until `total` rows are in or `stop` is set.
@@ -395,8 +516,12 @@ async fn progress(done: Arc<AtomicU64>, total: u64, stop: Arc<AtomicU64>) {
 
 /// Creates and loads the TPC-C tables.
 pub async fn init(opts: &InitOpts) -> Result<()> {
+    let part = Arc::new(opts.partitioning()?);
     let client = connect(&opts.url).await?;
-    create_schema(&client, opts.drop).await?;
+    if part.multi_region() {
+        make_multi_region(&client, &part, &opts.survival_goal).await?;
+    }
+    create_schema(&client, opts.drop, &part).await?;
     let queue = Arc::new(Mutex::new(VecDeque::from(units(
         opts.warehouses,
         &opts.scale,
@@ -409,18 +534,20 @@ pub async fn init(opts: &InitOpts) -> Result<()> {
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     let mut loaders = Vec::new();
     for _ in 0..opts.load_concurrency.max(1) {
-        let (queue, done, url, now, scale) = (
+        let (queue, done, url, now, scale, part) = (
             queue.clone(),
             done.clone(),
             opts.url.clone(),
             now.clone(),
             opts.scale,
+            part.clone(),
         );
         loaders.push(tokio::spawn(async move {
             let client = connect(&url).await?;
             let loader = Loader {
                 client: &client,
                 scale,
+                part: &part,
                 now: &now,
                 done: &done,
             };
@@ -446,14 +573,30 @@ pub async fn init(opts: &InitOpts) -> Result<()> {
     stop.store(1, Ordering::Relaxed);
     let _ = reporter.await;
     result?;
+    if part.multi_region() {
+        client
+            .batch_execute(schema::MAKE_ITEM_GLOBAL)
+            .await
+            .with_context(|| schema::MAKE_ITEM_GLOBAL.to_string())?;
+    }
     let n = done.load(Ordering::Relaxed);
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "\rloaded tpcc: {} warehouse(s), {n} rows in {secs:.1}s ({:.0} rows/s)            ",
+        "\rloaded tpcc: {} warehouse(s){}, {n} rows in {secs:.1}s ({:.0} rows/s)            ",
         opts.warehouses,
+        describe(&part),
         n as f64 / secs.max(1e-9)
     );
     Ok(())
+}
+
+/// ` in N partitions (homed in r1, r2, ...)` for the summary line.
+fn describe(part: &Partitioning) -> String {
+    match (part.partitions, part.multi_region()) {
+        (1, _) => String::new(),
+        (n, false) => format!(" in {n} partitions"),
+        (n, true) => format!(" in {n} partitions homed in {}", part.regions.join(", ")),
+    }
 }
 
 #[cfg(test)]

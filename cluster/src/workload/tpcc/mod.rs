@@ -29,6 +29,7 @@
 
 pub mod check;
 pub mod load;
+pub mod partition;
 pub mod rand;
 pub mod run;
 pub mod schema;

@@ -8,9 +8,17 @@
 //! has a home warehouse and, for Stock-Level, a fixed district.
 //!
 //! Transactions finishing during `--ramp` are not counted; the measured interval is `--duration`.
+//!
+//! With `--partitions` ([`super::partition`]) only the warehouses of the active partitions
+//! (`--partition-affinity`, default all) get terminals, and each partition has its own
+//! connections to its own URLs (one gateway per region, in partition order), so a terminal's
+//! transactions enter the cluster in its warehouse's region. Efficiency is then measured
+//! against the active warehouses. If the tables were loaded with `--regions`, the run reads
+//! each warehouse's region from `warehouse.crdb_region` and names it in every INSERT.
 
+use super::partition::{Partitioning, Plan};
 use super::rand::{Constants, Rng};
-use super::txns::{retryable, Conn, Ctx, Input, Kind, Outcome};
+use super::txns::{retryable, Conn, Ctx, Input, Kind, Outcome, RegionMap};
 use super::{parse_scale, parse_warehouses, Scale};
 use crate::workload::stats::{OpStats, Summary};
 use crate::workload::{connect, parse_duration};
@@ -27,6 +35,9 @@ const MAX_ATTEMPTS: usize = 100;
 pub const MAX_TPMC_PER_WAREHOUSE: f64 = 12.86;
 /// Errors printed to stderr before the rest are only counted.
 const ERRORS_SHOWN: usize = 10;
+/// How long a run waits after its deadline for transactions still in flight (which are not
+/// counted anyway) before it abandons them, closing their connections.
+const END_GRACE: Duration = Duration::from_secs(5);
 
 /// Options of `meridian workload run tpcc`.
 #[derive(Debug, Clone, clap::Args)]
@@ -61,8 +72,28 @@ pub struct RunOpts {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Connection URL (postgresql://user@host:port/db).
-    pub url: String,
+    /// The warehouses form this many contiguous partitions (as loaded; default: one per
+    /// region with --regions, else 1).
+    #[arg(long)]
+    pub partitions: Option<i32>,
+    /// Comma-separated 0-based partitions whose warehouses this run drives (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub partition_affinity: Vec<i32>,
+    /// The regions given to init, one per partition (checked against the loaded rows).
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Connection URLs (postgresql://user@host:port/db): one, or the same number per partition
+    /// in partition order (e.g. one gateway per region); with one --partition-affinity, all
+    /// belong to that partition.
+    #[arg(required = true, num_args = 1..)]
+    pub urls: Vec<String>,
+}
+
+impl RunOpts {
+    /// Validated partitioning of the warehouses.
+    pub fn partitioning(&self) -> anyhow::Result<Partitioning> {
+        Partitioning::new(self.warehouses, self.partitions, &self.regions)
+    }
 }
 
 /// One transaction type's results.
@@ -80,6 +111,10 @@ pub struct TxnResult {
 pub struct TpccResult {
     /// Warehouses.
     pub warehouses: i32,
+    /// Partitions of the warehouses.
+    pub partitions: i32,
+    /// Warehouses of the active partitions (the ones with terminals).
+    pub active_warehouses: i32,
     /// Connections.
     pub concurrency: usize,
     /// Terminals (= connections without --wait).
@@ -90,7 +125,7 @@ pub struct TpccResult {
     pub duration_s: f64,
     /// New-Orders completed per minute.
     pub tpmc: f64,
-    /// tpmC as a percentage of 12.86 per warehouse.
+    /// tpmC as a percentage of 12.86 per active warehouse.
     pub efficiency_pct: f64,
     /// New-Orders rolled back on purpose (counted in tpmC).
     pub new_order_rollbacks: u64,
@@ -98,6 +133,8 @@ pub struct TpccResult {
     pub retries: u64,
     /// Failed transactions over all types.
     pub errors: u64,
+    /// Transactions still running well after the end, abandoned (not counted).
+    pub abandoned: u64,
     /// Per type, in the spec's order.
     pub transactions: Vec<TxnResult>,
 }
@@ -111,10 +148,27 @@ struct Recorder {
     shown: usize,
 }
 
+/// The connections of one partition, shared by its terminals.
+struct Pool {
+    tx: mpsc::UnboundedSender<Conn>,
+    rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Conn>>,
+}
+
+impl Pool {
+    fn new() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Pool {
+            tx,
+            rx: tokio::sync::Mutex::new(rx),
+        }
+    }
+}
+
 struct Shared {
     rec: Mutex<Recorder>,
-    pool_tx: mpsc::UnboundedSender<Conn>,
-    pool_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Conn>>,
+    /// One per partition (empty for inactive ones).
+    pools: Vec<Pool>,
+    part: Partitioning,
     ctx: Ctx,
     measure_from: Instant,
     deadline: Instant,
@@ -177,7 +231,8 @@ async fn terminal(shared: Arc<Shared>, mut rng: Rng, w_id: i32, d_id: i32) -> Re
             }
         }
         let input = Input::generate(kind, &mut rng, &shared.ctx, w_id, d_id);
-        let acquire = async { shared.pool_rx.lock().await.recv().await };
+        let pool = &shared.pools[shared.part.partition_of(w_id) as usize];
+        let acquire = async { pool.rx.lock().await.recv().await };
         let Ok(Some(mut conn)) = tokio::time::timeout_at(shared.deadline, acquire).await else {
             break;
         };
@@ -200,7 +255,7 @@ async fn terminal(shared: Arc<Shared>, mut rng: Rng, w_id: i32, d_id: i32) -> Re
                 }
             }
         }
-        let _ = shared.pool_tx.send(conn);
+        let _ = pool.tx.send(conn);
         if let Some(f) = shared.wait {
             let mean = kind.think_mean_secs();
             let think = (-(1.0 - rng.unit()).ln() * mean).min(10.0 * mean);
@@ -212,9 +267,10 @@ async fn terminal(shared: Arc<Shared>, mut rng: Rng, w_id: i32, d_id: i32) -> Re
     Ok(())
 }
 
-/// Fails unless the database holds `opts.warehouses` warehouses loaded at `opts.scale`.
-async fn validate(opts: &RunOpts) -> Result<()> {
-    let c = connect(&opts.url).await?;
+/// Fails unless the database holds `opts.warehouses` warehouses loaded at `opts.scale`; returns
+/// the warehouses' regions if the tables were loaded with `--regions`.
+async fn validate(opts: &RunOpts, part: &Partitioning) -> Result<Option<RegionMap>> {
+    let c = connect(&opts.urls[0]).await?;
     let w: i64 = c
         .query_one("SELECT count(*) FROM warehouse", &[])
         .await
@@ -236,7 +292,40 @@ async fn validate(opts: &RunOpts) -> Result<()> {
     if !present(items).await? || present(items + 1).await? {
         bail!("the item table does not hold {items} items: pass the --scale given to init");
     }
-    Ok(())
+    let regions = warehouse_regions(&c, opts.warehouses).await;
+    match &regions {
+        Some(map) if part.multi_region() => {
+            for (i, r) in map.iter().enumerate() {
+                let w = i as i32 + 1;
+                if part.region_of(w) != Some(r.as_str()) {
+                    bail!(
+                        "warehouse {w} is homed in {r}, not in {} as --regions says",
+                        part.region_of(w).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        None if part.multi_region() => {
+            bail!("--regions given but the tables were not loaded with --regions (no crdb_region)")
+        }
+        _ => {}
+    }
+    Ok(regions.map(Arc::new))
+}
+
+/// Every warehouse's `crdb_region` in id order, or None if the table has no such column (not
+/// loaded with `--regions`, or a PostgreSQL server).
+async fn warehouse_regions(c: &tokio_postgres::Client, warehouses: i32) -> Option<Vec<String>> {
+    let rows = c
+        .query("SELECT w_id, crdb_region FROM warehouse ORDER BY w_id", &[])
+        .await
+        .ok()?;
+    let mut out = vec![String::new(); warehouses as usize];
+    for r in rows {
+        let (w, region): (i32, String) = (r.try_get(0).ok()?, r.try_get(1).ok()?);
+        *out.get_mut(usize::try_from(w - 1).ok()?)? = region;
+    }
+    Some(out)
 }
 
 /// The progress line of one interval.
@@ -283,15 +372,59 @@ async fn report(shared: &Shared, start: Instant) {
     }
 }
 
+/// Terminals as (home warehouse, district) over the active warehouses `ws`.
+fn terminal_homes(ws: &[i32], wait: bool, concurrency: Option<usize>) -> Vec<(i32, i32)> {
+    let n = ws.len().max(1);
+    let terminals = if wait {
+        10 * ws.len()
+    } else {
+        concurrency.unwrap_or(8)
+    };
+    (0..terminals)
+        .map(|i| {
+            let (w, d) = if wait {
+                (i / 10, i % 10)
+            } else {
+                (i % n, (i / n) % 10)
+            };
+            (ws.get(w).copied().unwrap_or(1), d as i32 + 1)
+        })
+        .collect()
+}
+
+/// Opens `conns` connections spread over the active partitions (at least one each), each
+/// partition's round-robin over its URLs.
+async fn open_pools(
+    plan: &Plan,
+    part: &Partitioning,
+    conns: usize,
+    begin: &str,
+    regions: &Option<RegionMap>,
+) -> Result<(Vec<Pool>, usize)> {
+    let pools: Vec<Pool> = (0..part.partitions).map(|_| Pool::new()).collect();
+    let active = plan.active.len().max(1);
+    let mut opened = 0;
+    for (k, p) in plan.active.iter().enumerate() {
+        let n = (conns / active + usize::from(k < conns % active)).max(1);
+        let urls = &plan.urls[*p as usize];
+        for i in 0..n {
+            let url = &urls[i % urls.len()];
+            let conn = Conn::open(url, begin, regions.clone()).await?;
+            let _ = pools[*p as usize].tx.send(conn);
+            opened += 1;
+        }
+    }
+    Ok((pools, opened))
+}
+
 /// Runs the workload.
 pub async fn run(opts: &RunOpts) -> Result<TpccResult> {
-    validate(opts).await?;
-    let w = opts.warehouses;
-    let terminals = if opts.wait {
-        10 * w as usize
-    } else {
-        opts.concurrency.unwrap_or(8)
-    };
+    let part = opts.partitioning()?;
+    let plan = Plan::new(&part, &opts.partition_affinity, &opts.urls)?;
+    let regions = validate(opts, &part).await?;
+    let active = plan.warehouses(&part);
+    let homes = terminal_homes(&active, opts.wait, opts.concurrency);
+    let terminals = homes.len();
     let conns = opts
         .concurrency
         .unwrap_or(terminals)
@@ -300,11 +433,7 @@ pub async fn run(opts: &RunOpts) -> Result<TpccResult> {
         "BEGIN ISOLATION LEVEL {}",
         opts.isolation.replace('-', " ").to_uppercase()
     );
-    let (pool_tx, pool_rx) = mpsc::unbounded_channel();
-    for _ in 0..conns {
-        let conn = Conn::open(&opts.url, &begin).await?;
-        let _ = pool_tx.send(conn);
-    }
+    let (pools, conns) = open_pools(&plan, &part, conns, &begin, &regions).await?;
     let seed = opts.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -314,10 +443,10 @@ pub async fn run(opts: &RunOpts) -> Result<TpccResult> {
     let start = Instant::now();
     let shared = Arc::new(Shared {
         rec: Mutex::new(Recorder::default()),
-        pool_tx,
-        pool_rx: tokio::sync::Mutex::new(pool_rx),
+        pools,
+        part: part.clone(),
         ctx: Ctx {
-            warehouses: w,
+            warehouses: opts.warehouses,
             scale: opts.scale,
             consts: Constants::run(&mut Rng::new(seed)),
         },
@@ -325,25 +454,49 @@ pub async fn run(opts: &RunOpts) -> Result<TpccResult> {
         deadline: start + opts.ramp + opts.duration,
         wait: opts.wait.then_some(opts.wait_scale.max(0.0)),
     });
-    let handles: Vec<_> = (0..terminals)
-        .map(|i| {
-            let (w_id, d_id) = if opts.wait {
-                (i as i32 / 10 + 1, i as i32 % 10 + 1)
-            } else {
-                (i as i32 % w + 1, (i as i32 / w) % 10 + 1)
-            };
+    let handles: Vec<_> = homes
+        .iter()
+        .enumerate()
+        .map(|(i, &(w_id, d_id))| {
             let rng = Rng::new(seed ^ (i as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
             tokio::spawn(terminal(shared.clone(), rng, w_id, d_id))
         })
         .collect();
     report(&shared, start).await;
+    let mut abandoned = 0;
     for h in handles {
-        h.await.context("a terminal panicked")??;
+        let abort = h.abort_handle();
+        match tokio::time::timeout_at(shared.deadline + END_GRACE, h).await {
+            Ok(r) => r.context("a terminal panicked")??,
+            Err(_) => {
+                abort.abort();
+                abandoned += 1;
+            }
+        }
     }
-    Ok(summarize(opts, &shared, terminals, conns))
+    if abandoned > 0 {
+        eprintln!(
+            "{abandoned} transaction(s) still running {END_GRACE:?} after the end were abandoned"
+        );
+    }
+    let shape = Shape {
+        terminals,
+        conns,
+        active: active.len() as i32,
+        abandoned,
+    };
+    Ok(summarize(opts, &shared, shape))
 }
 
-fn summarize(opts: &RunOpts, shared: &Shared, terminals: usize, conns: usize) -> TpccResult {
+/// Terminals, connections and active warehouses of a run, and transactions abandoned.
+struct Shape {
+    terminals: usize,
+    conns: usize,
+    active: i32,
+    abandoned: u64,
+}
+
+fn summarize(opts: &RunOpts, shared: &Shared, shape: Shape) -> TpccResult {
     let mut rec = shared.rec.lock();
     let secs = opts.duration.as_secs_f64().max(1e-9);
     let rec = &mut *rec;
@@ -357,15 +510,18 @@ fn summarize(opts: &RunOpts, shared: &Shared, terminals: usize, conns: usize) ->
     let tpmc = transactions[Kind::NewOrder.index()].summary.ops as f64 * 60.0 / secs;
     TpccResult {
         warehouses: opts.warehouses,
-        concurrency: conns,
-        terminals,
+        partitions: shared.part.partitions,
+        active_warehouses: shape.active,
+        concurrency: shape.conns,
+        terminals: shape.terminals,
         wait: opts.wait,
         duration_s: secs,
         tpmc,
-        efficiency_pct: tpmc * 100.0 / (MAX_TPMC_PER_WAREHOUSE * opts.warehouses as f64),
+        efficiency_pct: tpmc * 100.0 / (MAX_TPMC_PER_WAREHOUSE * shape.active.max(1) as f64),
         new_order_rollbacks: rec.rollbacks,
         retries: rec.retries.iter().sum(),
         errors: transactions.iter().map(|t| t.summary.errors).sum(),
+        abandoned: shape.abandoned,
         transactions,
     }
 }
@@ -384,11 +540,16 @@ pub fn print_result(r: &TpccResult) {
         );
     }
     println!(
-        "tpmC {:.1}  efficiency {:.1}% (of {MAX_TPMC_PER_WAREHOUSE} tpmC x {} warehouses)  \
+        "tpmC {:.1}  efficiency {:.1}% (of {MAX_TPMC_PER_WAREHOUSE} tpmC x {} warehouses{})  \
          {}s, {} terminals on {} connections{}; {} New-Orders rolled back on purpose",
         r.tpmc,
         r.efficiency_pct,
-        r.warehouses,
+        r.active_warehouses,
+        if r.partitions > 1 {
+            format!(" of {} in {} partitions", r.warehouses, r.partitions)
+        } else {
+            String::new()
+        },
         r.duration_s,
         r.terminals,
         r.concurrency,

@@ -5,6 +5,11 @@
 //! rejects it in a constraint), no CockroachDB `INDEX` clauses inside `CREATE TABLE`, no foreign
 //! keys (Meridian has none yet; TPC-C does not need them to run). `history` has no primary key in
 //! the spec: PostgreSQL stores it as a heap, Meridian gives it a hidden `rowid`.
+//!
+//! With `--regions` ([`create_statements`]) the warehouse-keyed tables (all but `item`) are
+//! REGIONAL BY ROW: Meridian has no computed columns, so instead of CockroachDB's
+//! `crdb_region ... AS (CASE WHEN w_id BETWEEN ... END) STORED` the hidden region column keeps its
+//! default and every INSERT names it with the warehouse's region.
 
 /// The tables in load order (the order does not matter without foreign keys).
 pub const TABLES: [&str; 9] = [
@@ -68,6 +73,41 @@ pub const CREATE: [&str; 11] = [
         s_data VARCHAR(50),
         PRIMARY KEY (s_w_id, s_i_id))",
 ];
+
+/// The tables whose primary key starts with the warehouse id, with that column.
+pub const WAREHOUSE_KEYED: [(&str, &str); 7] = [
+    ("warehouse", "w_id"),
+    ("district", "d_w_id"),
+    ("customer", "c_w_id"),
+    ("\"order\"", "o_w_id"),
+    ("new_order", "no_w_id"),
+    ("order_line", "ol_w_id"),
+    ("stock", "s_w_id"),
+];
+
+/// Secondary indexes that start with the warehouse id (split like their tables).
+pub const WAREHOUSE_KEYED_INDEXES: [&str; 2] = ["customer@customer_idx", "\"order\"@order_idx"];
+
+/// The CREATE statements; with `multi_region`, every table but `item` is `LOCALITY REGIONAL BY
+/// ROW` (its hidden `crdb_region` column is set by the loader and the transactions), and `item`
+/// is created with the database's default locality and made GLOBAL after the load
+/// ([`MAKE_ITEM_GLOBAL`]), so its rows are not written one commit-wait at a time.
+pub fn create_statements(multi_region: bool) -> Vec<String> {
+    CREATE
+        .iter()
+        .map(|sql| {
+            let table = sql.starts_with("CREATE TABLE") && !sql.starts_with("CREATE TABLE item");
+            if multi_region && table {
+                format!("{sql} LOCALITY REGIONAL BY ROW")
+            } else {
+                sql.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Makes `item` GLOBAL once loaded (multi-region only).
+pub const MAKE_ITEM_GLOBAL: &str = "ALTER TABLE item SET LOCALITY GLOBAL";
 
 /// `DROP TABLE IF EXISTS` for every table (indexes go with them).
 pub fn drop_statements() -> Vec<String> {

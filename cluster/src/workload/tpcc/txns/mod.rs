@@ -8,6 +8,11 @@
 //!
 //! Money is DECIMAL in the schema; parameters travel as text (`CAST($n::TEXT AS DECIMAL(..))`) and
 //! results come back as `::TEXT` or `::FLOAT8`, so the client needs no numeric codec.
+//!
+//! Against tables loaded with `--regions` (REGIONAL BY ROW), a connection opened with the
+//! warehouses' regions ([`RegionMap`]) inserts every row with `crdb_region` set to its home
+//! warehouse's region (the `REGIONAL_STMTS` variants, the region as the last parameter), as
+//! CockroachDB's computed region column would; reads and updates name only the warehouse keys.
 
 pub mod delivery;
 pub mod new_order;
@@ -18,7 +23,11 @@ pub mod stock_level;
 use super::rand::{Constants, Rng};
 use super::Scale;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio_postgres::{Client, Error, Statement};
+
+/// The region of every warehouse (index `w_id - 1`), read from `warehouse.crdb_region`.
+pub type RegionMap = Arc<Vec<String>>;
 
 /// The five transaction types, in the spec's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,6 +192,7 @@ pub struct Conn {
     /// The client.
     pub client: Client,
     begin: String,
+    regions: Option<RegionMap>,
     stmts: HashMap<&'static str, Statement>,
     by_arity: HashMap<(&'static str, usize), Statement>,
 }
@@ -197,18 +207,23 @@ const FIXED: [&[(&str, &str)]; 6] = [
     &[("customer_by_last", CUSTOMER_BY_LAST)],
 ];
 
+/// The INSERTs that name `crdb_region` (replacing the fixed ones of the same name).
+const REGIONAL: [&[(&str, &str)]; 2] = [new_order::REGIONAL_STMTS, payment::REGIONAL_STMTS];
+
 /// Customers with a last name, ordered by first name (clause 2.5.2.2).
 const CUSTOMER_BY_LAST: &str = "SELECT c_id FROM customer \
      WHERE c_w_id = $1 AND c_d_id = $2 AND c_last = $3 ORDER BY c_first";
 
 impl Conn {
     /// Connects to `url` and prepares the fixed statements; transactions start with `begin`
-    /// (e.g. `BEGIN ISOLATION LEVEL SERIALIZABLE`).
-    pub async fn open(url: &str, begin: &str) -> anyhow::Result<Self> {
+    /// (e.g. `BEGIN ISOLATION LEVEL SERIALIZABLE`). With `regions`, inserted rows name their
+    /// warehouse's region.
+    pub async fn open(url: &str, begin: &str, regions: Option<RegionMap>) -> anyhow::Result<Self> {
         use anyhow::Context;
         let client = super::super::connect(url).await?;
         let mut stmts = HashMap::new();
-        for (name, sql) in FIXED.iter().flat_map(|s| s.iter()) {
+        let regional = REGIONAL.iter().filter(|_| regions.is_some());
+        for (name, sql) in FIXED.iter().chain(regional).flat_map(|s| s.iter()) {
             let st = client
                 .prepare(sql)
                 .await
@@ -218,9 +233,25 @@ impl Conn {
         Ok(Conn {
             client,
             begin: begin.to_string(),
+            regions,
             stmts,
             by_arity: HashMap::new(),
         })
+    }
+
+    /// Whether inserts name `crdb_region`.
+    pub fn regional(&self) -> bool {
+        self.regions.is_some()
+    }
+
+    /// The region rows of warehouse `w` are homed in (None without regions; a warehouse the
+    /// map does not know gets the primary region's rows, the map's first entry).
+    pub fn region(&self, w: i32) -> Option<&String> {
+        let map = self.regions.as_ref()?;
+        usize::try_from(w - 1)
+            .ok()
+            .and_then(|i| map.get(i))
+            .or_else(|| map.first())
     }
 
     /// A fixed statement by name (a missing name is a programming error caught by the tests).

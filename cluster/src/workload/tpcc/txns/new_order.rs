@@ -109,6 +109,19 @@ pub const STMTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// With regions: the inserts that name `crdb_region` (its value the last parameter).
+pub const REGIONAL_STMTS: &[(&str, &str)] = &[
+    (
+        "no_order",
+        "INSERT INTO \"order\" (o_id, o_d_id, o_w_id, o_c_id, o_entry_d, o_ol_cnt, o_all_local, \
+         crdb_region) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    ),
+    (
+        "no_new_order",
+        "INSERT INTO new_order (no_o_id, no_d_id, no_w_id, crdb_region) VALUES ($1, $2, $3, $4)",
+    ),
+];
+
 fn items_sql(n: usize) -> String {
     format!(
         "SELECT i_id, i_price::TEXT FROM item WHERE i_id IN ({})",
@@ -125,13 +138,19 @@ fn stock_sql(d_id: usize, n: usize) -> String {
     )
 }
 
-/// One multi-row INSERT for all lines: $1..$3 are (o_id, d_id, w_id), then six per line.
-fn order_lines_sql(n: usize) -> String {
+/// One multi-row INSERT for all lines: $1..$3 are (o_id, d_id, w_id), then six per line;
+/// `regional` adds `crdb_region`, the last parameter, to every row.
+fn order_lines_sql(n: usize, regional: bool) -> String {
+    let region = if regional {
+        format!(", ${}", 4 + n * 6)
+    } else {
+        String::new()
+    };
     let rows: Vec<String> = (0..n)
         .map(|i| {
             let b = 4 + i * 6;
             format!(
-                "($1, $2, $3, ${}, ${}, ${}, ${}, CAST(${}::TEXT AS DECIMAL(6,2)), ${})",
+                "($1, $2, $3, ${}, ${}, ${}, ${}, CAST(${}::TEXT AS DECIMAL(6,2)), ${}{region})",
                 b,
                 b + 1,
                 b + 2,
@@ -143,7 +162,8 @@ fn order_lines_sql(n: usize) -> String {
         .collect();
     format!(
         "INSERT INTO order_line (ol_o_id, ol_d_id, ol_w_id, ol_number, ol_i_id, ol_supply_w_id, \
-         ol_quantity, ol_amount, ol_dist_info) VALUES {}",
+         ol_quantity, ol_amount, ol_dist_info{}) VALUES {}",
+        if regional { ", crdb_region" } else { "" },
         rows.join(", ")
     )
 }
@@ -217,7 +237,11 @@ async fn write_order(
 ) -> Result<(), Error> {
     let (w, d) = (input.w_id, input.d_id);
     let n = input.lines.len();
-    let lines_st = conn.by_arity("no_lines", n, order_lines_sql).await?;
+    let regional = conn.regional();
+    let lines_st = conn
+        .by_arity("no_lines", n, |n| order_lines_sql(n, regional))
+        .await?;
+    let region = conn.region(w).cloned();
     let all_local = i32::from(input.lines.iter().all(|l| l.supply_w_id == w));
     let ol_cnt = n as i32;
     let entry = now();
@@ -257,9 +281,9 @@ async fn write_order(
             ]
         })
         .collect();
-    let order_params: [&(dyn ToSql + Sync); 7] =
-        [&o_id, &d, &w, &input.c_id, &entry, &ol_cnt, &all_local];
-    let new_order_params: [&(dyn ToSql + Sync); 3] = [&o_id, &d, &w];
+    let mut order_params: Vec<&(dyn ToSql + Sync)> =
+        vec![&o_id, &d, &w, &input.c_id, &entry, &ol_cnt, &all_local];
+    let mut new_order_params: Vec<&(dyn ToSql + Sync)> = vec![&o_id, &d, &w];
     let mut line_params: Vec<&(dyn ToSql + Sync)> = vec![&o_id, &d, &w];
     for (l, (_, _, number, amount, dist)) in input.lines.iter().zip(&per_line) {
         line_params.extend([
@@ -270,6 +294,11 @@ async fn write_order(
             amount,
             dist,
         ]);
+    }
+    if let Some(r) = &region {
+        order_params.push(r);
+        new_order_params.push(r);
+        line_params.push(r);
     }
     let c = &conn.client;
     let mut writes: Vec<BoxFuture<'_, Result<u64, Error>>> = Vec::new();
@@ -327,8 +356,15 @@ mod tests {
 
     #[test]
     fn order_line_insert_numbers_parameters() {
-        let sql = order_lines_sql(2);
+        let sql = order_lines_sql(2, false);
         assert!(sql.contains("($1, $2, $3, $4, $5, $6, $7, CAST($8::TEXT AS DECIMAL(6,2)), $9)"));
         assert!(sql.ends_with("CAST($14::TEXT AS DECIMAL(6,2)), $15)"));
+        let sql = order_lines_sql(2, true);
+        assert!(sql.contains("ol_dist_info, crdb_region) VALUES"), "{sql}");
+        assert!(sql.contains("AS DECIMAL(6,2)), $9, $16), ($1"), "{sql}");
+        assert!(
+            sql.ends_with("CAST($14::TEXT AS DECIMAL(6,2)), $15, $16)"),
+            "{sql}"
+        );
     }
 }

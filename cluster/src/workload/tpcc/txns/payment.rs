@@ -75,6 +75,13 @@ pub const STMTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// With regions: the history insert naming `crdb_region` (the home warehouse's, `$9`).
+pub const REGIONAL_STMTS: &[(&str, &str)] = &[(
+    "pay_history",
+    "INSERT INTO history (h_c_id, h_c_d_id, h_c_w_id, h_d_id, h_w_id, h_date, h_amount, \
+     h_data, crdb_region) VALUES ($1, $2, $3, $4, $5, $6, CAST($7::TEXT AS DECIMAL(6,2)), $8, $9)",
+)];
+
 /// Runs the Payment body (inside the caller's transaction).
 pub async fn execute(conn: &mut Conn, input: &Input) -> Result<Outcome, Error> {
     let amount = cents_to_decimal(input.amount_cents);
@@ -101,7 +108,11 @@ pub async fn execute(conn: &mut Conn, input: &Input) -> Result<Outcome, Error> {
     let (cw, cd) = (input.c_w_id, input.c_d_id);
     let cp: [&(dyn ToSql + Sync); 5] = [&amount, &prefix, &cw, &cd, &c_id];
     let date = now();
-    let hp: [&(dyn ToSql + Sync); 8] = [&c_id, &cd, &cw, &d, &w, &date, &amount, &h_data];
+    let region = conn.region(w).cloned();
+    let mut hp: Vec<&(dyn ToSql + Sync)> = vec![&c_id, &cd, &cw, &d, &w, &date, &amount, &h_data];
+    if let Some(r) = &region {
+        hp.push(r);
+    }
     let (customer, history) = tokio::join!(
         conn.client.query_opt(conn.stmt("pay_customer"), &cp),
         conn.client.execute(conn.stmt("pay_history"), &hp),
