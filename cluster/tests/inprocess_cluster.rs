@@ -2,58 +2,11 @@
 //! up-replicated to all three, SQL works through any node, a split makes a second range, and
 //! losing one node leaves the data readable and writable through the others.
 
-use cluster::config::{NodeConfig, StoreSpec};
-use cluster::server::{start_node, ClusterConfig, ClusterNode, Network};
-use cluster::store::StoreConfig;
+mod common;
+
+use cluster::server::{start_node, ClusterNode};
 use cluster::transport::LocalNetwork;
-use std::time::{Duration, Instant};
-use tokio_postgres::NoTls;
-
-fn cfg(net: &LocalNetwork, join: Vec<String>) -> ClusterConfig {
-    let store = StoreConfig {
-        tick: Duration::from_millis(20),
-        lease_duration: Duration::from_millis(1500),
-        proposal_timeout: Duration::from_secs(5),
-        dead_after: Duration::from_secs(3),
-        ..StoreConfig::default()
-    };
-    let mut node = NodeConfig::for_tests(StoreSpec::Memory);
-    node.sync_commits = false;
-    node.max_offset_ms = 50;
-    ClusterConfig {
-        node,
-        join,
-        locality: vec![("region".into(), "local".into())],
-        store,
-        network: Network::Local(net.clone()),
-        filters: None,
-        bootstrap_if_alone: true,
-    }
-}
-
-/// Waits for `cond`, failing with the last state seen after `secs`.
-async fn wait_for<F, Fut>(secs: u64, what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        match cond().await {
-            Ok(()) => return,
-            Err(last) if Instant::now() > deadline => panic!("{what}: timed out; last: {last}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-}
-
-async fn sql(node: &ClusterNode) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(&node.sql_url(), NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
-    client
-}
+use common::{init_logging, node_config, sql, wait_for};
 
 async fn replica_count(node: &ClusterNode) -> Result<(), String> {
     let dist = node.dist.clone();
@@ -70,15 +23,14 @@ async fn replica_count(node: &ClusterNode) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_replicate_split_and_survive_a_node_loss() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    init_logging();
     let net = LocalNetwork::new();
-    let n1 = start_node(cfg(&net, vec![])).await.expect("node 1");
+    let n1 = start_node(node_config(&net, vec![])).await.expect("node 1");
     let join = vec![n1.handle.listen_addr().to_string()];
-    let n2 = start_node(cfg(&net, join.clone())).await.expect("node 2");
-    let n3 = start_node(cfg(&net, join)).await.expect("node 3");
+    let n2 = start_node(node_config(&net, join.clone()))
+        .await
+        .expect("node 2");
+    let n3 = start_node(node_config(&net, join)).await.expect("node 3");
     assert_eq!(
         (n1.node_id.0, n2.node_id.0, n3.node_id.0),
         (1, 2, 3),

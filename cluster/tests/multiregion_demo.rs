@@ -7,9 +7,12 @@
 //! The tests share one lock: each starts nine nodes, and two such clusters at once on a
 //! two-core machine would measure each other.
 
+mod common;
+
 use cluster::demo::{start_demo, DemoOptions};
 use cluster::harness::{self, Failure, HarnessOptions};
 use cluster::rpc::NodeRequest;
+use common::init_logging;
 use std::time::{Duration, Instant};
 use tokio_postgres::NoTls;
 
@@ -17,13 +20,6 @@ static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const
 
 /// RTTs are multiplied by this: us-west1 <-> europe-west1 is 146 ms * 0.1 = 14.6 ms.
 const SCALE: f64 = 0.1;
-
-fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn demo_global_prints_a_url_per_region_and_delays_cross_region_traffic() {

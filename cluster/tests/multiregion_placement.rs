@@ -9,33 +9,17 @@
 //! - `SURVIVE REGION FAILURE` moves to five voters over three regions, two at home, and the
 //!   database stays writable, with every acknowledged write, when the home region is lost.
 
+mod common;
+
 use cluster::desc::{RangeDescriptor, ReplicaKind};
 use cluster::harness::cluster::{LocalCluster, LocalClusterConfig};
+use common::{connect, init_logging, wait_for_every};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-async fn connect(url: &str) -> Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
-    tokio::spawn(conn);
-    client
-}
-
-/// Waits for `cond`, failing with the last state seen after `secs`.
-async fn wait_for<F, Fut>(secs: u64, what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        match cond().await {
-            Ok(()) => return,
-            Err(last) if Instant::now() > deadline => panic!("{what}: timed out; last: {last}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
+/// How often the waits check: nine nodes share two cores, so less often than usual.
+const POLL: Duration = Duration::from_millis(100);
 
 /// The range ids of a table, from SHOW RANGES.
 async fn table_ranges(c: &Client, table: &str) -> Result<Vec<i64>, String> {
@@ -91,10 +75,7 @@ impl Ctx {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn placement_follower_reads_and_global_tables() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    init_logging();
     let cluster = LocalCluster::start(LocalClusterConfig::new(9).fast_timing())
         .await
         .expect("cluster");
@@ -114,7 +95,7 @@ async fn placement_follower_reads_and_global_tables() {
 
     // ZONE survival, REGIONAL BY TABLE in us-east1.
     for table in ["t", "g"] {
-        wait_for(90, &format!("placement of {table}"), || async {
+        wait_for_every(POLL, 90, &format!("placement of {table}"), || async {
             let ds = ctx.descriptors(&east, table).await?;
             if ds.is_empty() {
                 return Err("no ranges".into());
@@ -143,7 +124,7 @@ async fn placement_follower_reads_and_global_tables() {
     let eu_node = ctx.cluster.nodes_in_region("europe-west1")[0];
     let eu = connect(&ctx.cluster.url(eu_node, "mr").unwrap()).await;
     let before = ctx.follower_reads("europe-west1");
-    wait_for(30, "follower read sees the rows", || async {
+    wait_for_every(POLL, 30, "follower read sees the rows", || async {
         let rows = eu
             .query(
                 "SELECT k, v FROM t AS OF SYSTEM TIME follower_read_timestamp() ORDER BY k",
@@ -193,7 +174,7 @@ async fn placement_follower_reads_and_global_tables() {
     east.batch_execute("ALTER DATABASE mr SURVIVE REGION FAILURE")
         .await
         .unwrap();
-    wait_for(90, "region survival placement", || async {
+    wait_for_every(POLL, 90, "region survival placement", || async {
         for d in ctx.descriptors(&east, "t").await? {
             let voters = regions(&d, &ctx.region_of, ReplicaKind::Voter);
             let count = |r: &str| voters.iter().filter(|v| *v == r).count();
@@ -222,7 +203,7 @@ async fn placement_follower_reads_and_global_tables() {
     ctx.cluster.stop(&home).await;
     let west_node = ctx.cluster.nodes_in_region("us-west1")[0];
     let west = connect(&ctx.cluster.url(west_node, "mr").unwrap()).await;
-    wait_for(60, "a write after losing us-east1", || async {
+    wait_for_every(POLL, 60, "a write after losing us-east1", || async {
         west.execute("UPSERT INTO t VALUES (100, 100)", &[])
             .await
             .map(|_| ())

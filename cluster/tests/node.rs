@@ -1,7 +1,10 @@
 //! A node started in-process (as tests and the slt runner do): SQL on port 0, the HTTP
 //! endpoints, the Admin RPC, and a clean shutdown that releases the store for a restart.
 
+mod common;
+
 use cluster::{start_single_node, NodeConfig, StoreSpec};
+use common::connect;
 use std::io::{Read, Write};
 
 fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
@@ -13,10 +16,7 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 }
 
 async fn query_one(url: &str, sql: &str) -> String {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = connect(url).await;
     let rows = client.simple_query(sql).await.unwrap();
     rows.iter()
         .find_map(|m| match m {
@@ -35,10 +35,7 @@ async fn start_query_status_shutdown_restart() {
         .unwrap();
     assert_ne!(node.sql_addr().port(), 0);
     let url = node.sql_url();
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = connect(&url).await;
     client
         .batch_execute("CREATE TABLE t (k INT PRIMARY KEY); INSERT INTO t VALUES (1), (2)")
         .await

@@ -22,16 +22,17 @@
 //! - a request that met a lock in a replaced range object pushed and re-evaluated there
 //!   forever (resolutions go to the new object), a hang.
 
-use cluster::config::{NodeConfig, StoreSpec};
-use cluster::server::{start_node, ClusterConfig, ClusterNode, Network};
-use cluster::store::StoreConfig;
+mod common;
+
+use cluster::server::start_node;
 use cluster::transport::LocalNetwork;
+use common::{connect, node_config, sql};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 /// Counters, at ids `c * GAP`; splits go at `c * GAP + round`, between two counters.
 const COUNTERS: i64 = 4;
@@ -39,36 +40,6 @@ const GAP: i64 = 1_000_000;
 const WORKERS: usize = 6;
 /// How long the increments and splits run.
 const RUN: Duration = Duration::from_secs(8);
-
-fn cfg(net: &LocalNetwork) -> ClusterConfig {
-    let store = StoreConfig {
-        tick: Duration::from_millis(20),
-        lease_duration: Duration::from_millis(1500),
-        proposal_timeout: Duration::from_secs(5),
-        dead_after: Duration::from_secs(3),
-        ..StoreConfig::default()
-    };
-    let mut node = NodeConfig::for_tests(StoreSpec::Memory);
-    node.sync_commits = false;
-    node.max_offset_ms = 50;
-    ClusterConfig {
-        node,
-        join: vec![],
-        locality: vec![("region".into(), "local".into())],
-        store,
-        network: Network::Local(net.clone()),
-        filters: None,
-        bootstrap_if_alone: true,
-    }
-}
-
-async fn sql(node: &ClusterNode) -> Client {
-    let (client, conn) = tokio_postgres::connect(&node.sql_url(), NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
-    client
-}
 
 /// What one worker saw per counter.
 #[derive(Default, Debug)]
@@ -129,10 +100,7 @@ async fn explicit_increment(c: &Client, id: i64) -> Result<(), Failed> {
 }
 
 async fn incrementer(node_url: String, worker: usize, stop: Arc<AtomicBool>) -> Tally {
-    let (c, conn) = tokio_postgres::connect(&node_url, NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
+    let c = connect(&node_url).await;
     let mut t = Tally::default();
     // Even workers run implicit transactions on the even counters, odd workers explicit ones
     // on the odd counters: a wrong counter tells which kind of transaction went wrong.
@@ -194,7 +162,7 @@ async fn splitter(c: Client, stop: Arc<AtomicBool>) -> usize {
 async fn one_phase_commits_racing_splits_lose_no_update() {
     let started = Instant::now();
     let net = LocalNetwork::new();
-    let node = start_node(cfg(&net)).await.expect("node");
+    let node = start_node(node_config(&net, vec![])).await.expect("node");
     let admin = sql(&node).await;
     admin
         .batch_execute("CREATE TABLE counters (id INT8 PRIMARY KEY, v INT8 NOT NULL)")

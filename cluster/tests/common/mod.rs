@@ -1,0 +1,89 @@
+//! Helpers shared by the cluster integration tests (each test file includes this module with
+//! `mod common;`): test logging, bounded waits on a condition, SQL connections, and the fast
+//! timing of an in-process node on the local transport.
+//!
+//! Every test binary compiles its own copy and uses only some of the helpers, hence the
+//! `dead_code` allowance.
+#![allow(dead_code)]
+
+use cluster::config::{NodeConfig, StoreSpec};
+use cluster::server::{ClusterConfig, ClusterNode, Network};
+use cluster::store::StoreConfig;
+use cluster::transport::LocalNetwork;
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tokio_postgres::{Client, NoTls};
+
+/// How often [`wait_for`] checks its condition.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// Sends `tracing` output to the test's captured output (filtered by `RUST_LOG`); once per
+/// binary, later calls do nothing.
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// Waits for `cond` (checked every [`POLL`]), failing with the last state seen after `secs`.
+pub async fn wait_for<F, Fut>(secs: u64, what: &str, cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    wait_for_every(POLL, secs, what, cond).await
+}
+
+/// [`wait_for`], checking every `poll`.
+pub async fn wait_for_every<F, Fut>(poll: Duration, secs: u64, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        match cond().await {
+            Ok(()) => return,
+            Err(last) if Instant::now() > deadline => panic!("{what}: timed out; last: {last}"),
+            Err(_) => tokio::time::sleep(poll).await,
+        }
+    }
+}
+
+/// A SQL client connected to `url` (its connection driven by a spawned task).
+pub async fn connect(url: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
+/// A SQL client connected to `node`.
+pub async fn sql(node: &ClusterNode) -> Client {
+    connect(&node.sql_url()).await
+}
+
+/// The configuration of an in-memory node on `net` in region `local`, with timings shortened
+/// for tests (20 ms ticks, 1.5 s leases, dead after 3 s), joining `join` (empty: the first
+/// node, which bootstraps the cluster).
+pub fn node_config(net: &LocalNetwork, join: Vec<String>) -> ClusterConfig {
+    let store = StoreConfig {
+        tick: Duration::from_millis(20),
+        lease_duration: Duration::from_millis(1500),
+        proposal_timeout: Duration::from_secs(5),
+        dead_after: Duration::from_secs(3),
+        ..StoreConfig::default()
+    };
+    let mut node = NodeConfig::for_tests(StoreSpec::Memory);
+    node.sync_commits = false;
+    node.max_offset_ms = 50;
+    ClusterConfig {
+        node,
+        join,
+        locality: vec![("region".into(), "local".into())],
+        store,
+        network: Network::Local(net.clone()),
+        filters: None,
+        bootstrap_if_alone: true,
+    }
+}
