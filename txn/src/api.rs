@@ -89,6 +89,12 @@ pub enum Request {
         one_phase: Vec<(Vec<u8>, Option<Vec<u8>>)>,
         /// Whether the commit may move to a higher timestamp without a refresh (no reads).
         can_bump: bool,
+        /// The transaction's read spans `[start, end)`, when it sends them for a server-side
+        /// refresh: if they all lie in this range, a one-phase commit that must move up
+        /// refreshes them here, under its latches, instead of answering `needs_refresh`
+        /// (which costs the coordinator a round trip, and for a global range a second lead of
+        /// commit-wait, since the closed timestamp moves on meanwhile).
+        refresh_spans: Vec<(Vec<u8>, Option<Vec<u8>>)>,
         /// Keys with intents or locks of the transaction, to resolve or release.
         lock_keys: Vec<Vec<u8>>,
     },

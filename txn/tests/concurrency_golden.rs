@@ -229,6 +229,7 @@ impl Runner {
                     commit: cmd.name == "raw-commit",
                     one_phase: Vec::new(),
                     can_bump: false,
+                    refresh_spans: Vec::new(),
                     lock_keys: keys,
                 };
                 Ok(match self.m.store().route(&h, &req) {

@@ -354,3 +354,80 @@ fn a_locking_scan_from_the_empty_key_anchors_and_releases() {
     let mut r = rw(&m);
     assert_eq!(get(&mut r, "a").as_deref(), Some("2"));
 }
+
+/// Counts the Refresh requests coordinators send (server-side refreshes send none).
+struct CountingSender {
+    inner: Arc<txn::store::Store>,
+    refreshes: std::sync::atomic::AtomicUsize,
+}
+
+impl txn::range::Router for CountingSender {
+    fn route(
+        &self,
+        h: &txn::api::Header,
+        req: &txn::api::Request,
+    ) -> txn::Result<txn::api::Response> {
+        if matches!(req, txn::api::Request::Refresh { .. }) {
+            self.refreshes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.inner.route(h, req)
+    }
+}
+
+impl txn::sender::Sender for CountingSender {
+    fn clock(&self) -> &Arc<Clock> {
+        txn::sender::Sender::clock(self.inner.as_ref())
+    }
+    fn range_of(&self, key: &[u8]) -> u64 {
+        self.inner.range_of(key)
+    }
+    fn uncertainty_limit(&self, read_ts: kv::Timestamp) -> kv::Timestamp {
+        self.inner.uncertainty_limit(read_ts)
+    }
+    fn register(&self, read_ts: kv::Timestamp) -> u64 {
+        self.inner.register(read_ts)
+    }
+    fn unregister(&self, token: u64) {
+        self.inner.unregister(token)
+    }
+}
+
+#[test]
+fn a_pushed_one_phase_commit_refreshes_its_reads_at_the_range() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let m = manager();
+    let sender = Arc::new(CountingSender {
+        inner: m.store().clone(),
+        refreshes: Default::default(),
+    });
+    let src = txn::coord::KvTxnSource::new(sender.clone());
+    let begin = || src.begin(TxnOptions::default()).unwrap();
+
+    // t1 reads "a"; a later reader of "b" pushes t1's write of "b" above t1's read
+    // timestamp. "a" and "b" share a range, so the commit refreshes "a" there: no Refresh
+    // request, and the commit succeeds.
+    let mut t1 = begin();
+    assert_eq!(get(&mut t1, "a"), None);
+    let mut later = begin();
+    assert_eq!(get(&mut later, "b"), None);
+    later.commit().unwrap();
+    put(&mut t1, "b", "1");
+    t1.commit().unwrap();
+    assert_eq!(sender.refreshes.load(SeqCst), 0);
+
+    // The same, but "a" was written after t2 read it: the range's refresh fails, the
+    // coordinator's own refresh fails too, and t2 gets a retry error.
+    let mut t2 = begin();
+    assert_eq!(get(&mut t2, "a"), None);
+    let mut w = begin();
+    put(&mut w, "a", "x");
+    w.commit().unwrap();
+    let mut later = begin();
+    assert_eq!(get(&mut later, "c"), None);
+    later.commit().unwrap();
+    put(&mut t2, "c", "1");
+    let e = t2.commit().unwrap_err();
+    assert!(is_retry(&e), "{e}");
+    assert!(sender.refreshes.load(SeqCst) >= 1);
+}

@@ -217,6 +217,24 @@ impl Coord {
         self.refresh_spans.push(span);
     }
 
+    /// The read spans a one-phase commit sends for a server-side refresh: all of them when
+    /// few enough (after condensing) that the range may hold them (it checks), else none.
+    fn server_refresh_spans(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        if self.refresh_invalid || self.refresh_spans.is_empty() {
+            return Vec::new();
+        }
+        let spans = std::mem::take(&mut self.refresh_spans);
+        let store = self.store.clone();
+        self.refresh_spans = refresh::condense(spans, |k| store.range_of(k));
+        if self.refresh_spans.len() > refresh::CONDENSE_ABOVE {
+            return Vec::new();
+        }
+        self.refresh_spans
+            .iter()
+            .map(|s| (s.start.clone(), s.end.clone()))
+            .collect()
+    }
+
     /// Checks every remembered read span for writes in `(read_ts, to]`; on success the
     /// transaction reads and writes at `to`.
     fn refresh_to(&mut self, to: Timestamp, reason: RetryReason) -> Result<()> {
@@ -356,6 +374,7 @@ impl Coord {
                 commit: true,
                 one_phase: Vec::new(),
                 can_bump: false,
+                refresh_spans: Vec::new(),
                 lock_keys: self.lock_keys.iter().cloned().collect(),
             },
         )?;
@@ -374,6 +393,7 @@ impl Coord {
             one_phase,
             // A transaction that read nothing may commit at any later timestamp.
             can_bump: self.refresh_spans.is_empty() && !self.refresh_invalid,
+            refresh_spans: self.server_refresh_spans(),
             lock_keys: self.lock_keys.iter().cloned().collect(),
         };
         for _ in 0..MAX_BUMPS {
@@ -436,6 +456,7 @@ impl Coord {
                     commit: false,
                     one_phase: Vec::new(),
                     can_bump: false,
+                    refresh_spans: Vec::new(),
                     lock_keys: self.lock_keys.iter().cloned().collect(),
                 },
             );

@@ -285,6 +285,46 @@ impl Range {
             span: span.clone(),
             write: false,
         }]);
+        let mut resp = Response {
+            refresh_conflict: self.refresh_conflict(h, &span, to)?,
+            ..Response::default()
+        };
+        if resp.refresh_conflict.is_none() {
+            self.record_refreshed(h, &span, to);
+            if clamped {
+                resp.resume = end;
+            }
+        }
+        Ok(Eval::Done(resp))
+    }
+
+    /// A one-phase commit's server-side refresh of `spans` (all inside this range, latched
+    /// for reading by the caller) to `to`: true, and the reads recorded at `to`, when none
+    /// of them was written in `(read_ts, to]`.
+    pub(super) fn refresh_here(&self, h: &Header, spans: &[Span], to: Timestamp) -> Result<bool> {
+        if self.check_gc_threshold(h.read_ts).is_err() {
+            // The coordinator's own refresh reports it.
+            return Ok(false);
+        }
+        for span in spans {
+            if self.refresh_conflict(h, span, to)?.is_some() {
+                return Ok(false);
+            }
+        }
+        for span in spans {
+            self.record_refreshed(h, span, to);
+        }
+        Ok(true)
+    }
+
+    /// The timestamp of a write in `(read_ts, to]` in `span` (another transaction's intent
+    /// counts; the reader's own intents are looked beneath), if any.
+    fn refresh_conflict(
+        &self,
+        h: &Header,
+        span: &Span,
+        to: Timestamp,
+    ) -> Result<Option<Timestamp>> {
         let opts = ReadOpts {
             ts: h.read_ts,
             uncertainty_limit: to,
@@ -293,29 +333,28 @@ impl Range {
             ignore_intents: false,
             skip_own_intents: true,
         };
-        let res = self.mvcc.read(start, end.as_deref(), usize::MAX, &opts)?;
-        let mut resp = Response::default();
+        let res = self
+            .mvcc
+            .read(&span.start, span.end.as_deref(), usize::MAX, &opts)?;
         if let Some((_, intent)) = res.conflicts.first() {
-            resp.refresh_conflict = Some(intent.txn.write_ts);
-        } else if let Some(ts) = res.uncertain {
-            resp.refresh_conflict = Some(ts);
-        } else {
-            // The refreshed read now counts as a read at `to`, which may be above every
-            // reading of this node's clock (`to` is often a write timestamp bumped past a
-            // timestamp-cache entry). Move the clock past it: the object that replaces this
-            // one (after a split or lease change) starts its timestamp cache at the clock,
-            // and must not let a write in below this read. A `to` beyond the maximum offset
-            // is a future-time (global range) timestamp, covered by that range's low-water
-            // mark instead, and must not move the clock.
-            let _ = self.clock.update(to);
-            self.tscache
-                .lock()
-                .record(&span, to, h.txn.as_ref().map(|t| t.id));
-            if clamped {
-                resp.resume = end;
-            }
+            return Ok(Some(intent.txn.write_ts));
         }
-        Ok(Eval::Done(resp))
+        Ok(res.uncertain)
+    }
+
+    /// Records a refreshed read of `span` at `to`.
+    fn record_refreshed(&self, h: &Header, span: &Span, to: Timestamp) {
+        // The refreshed read now counts as a read at `to`, which may be above every reading
+        // of this node's clock (`to` is often a write timestamp bumped past a timestamp-cache
+        // entry). Move the clock past it: the object that replaces this one (after a split or
+        // lease change) starts its timestamp cache at the clock, and must not let a write in
+        // below this read. A `to` beyond the maximum offset is a future-time (global range)
+        // timestamp, covered by that range's low-water mark instead, and must not move the
+        // clock.
+        let _ = self.clock.update(to);
+        self.tscache
+            .lock()
+            .record(span, to, h.txn.as_ref().map(|t| t.id));
     }
 }
 

@@ -43,6 +43,16 @@ impl Span {
         a_before_b_end && b_before_a_end
     }
 
+    /// Whether every key of `other` is in this span.
+    pub fn covers(&self, other: &Span) -> bool {
+        other.start >= self.start
+            && match (&self.end, &other.end) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(e), Some(o)) => o <= e,
+            }
+    }
+
     /// Whether the span contains `key`.
     pub fn contains(&self, key: &[u8]) -> bool {
         key >= self.start.as_slice() && self.end.as_deref().is_none_or(|e| key < e)
@@ -127,5 +137,9 @@ mod tests {
         assert!(Span::key(b"a").overlaps(&s(b"a", Some(b"a\0"))));
         assert!(!Span::key(b"a").overlaps(&Span::key(b"a\0")));
         assert!(s(b"", None).contains(b"zz"));
+        assert!(s(b"a", Some(b"m")).covers(&s(b"b", Some(b"m"))));
+        assert!(!s(b"a", Some(b"m")).covers(&s(b"b", Some(b"n"))));
+        assert!(!s(b"a", Some(b"m")).covers(&s(b"b", None)));
+        assert!(s(b"a", None).covers(&s(b"b", None)));
     }
 }

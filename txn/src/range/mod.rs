@@ -224,8 +224,17 @@ impl Range {
                 commit,
                 one_phase,
                 can_bump,
+                refresh_spans,
                 lock_keys,
-            } => self.eval_end_txn(router, h, *commit, one_phase, *can_bump, lock_keys),
+            } => self.eval_end_txn(
+                router,
+                h,
+                *commit,
+                one_phase,
+                *can_bump,
+                refresh_spans,
+                lock_keys,
+            ),
             Request::Heartbeat => self.eval_heartbeat(h).map(Eval::Done),
             Request::Push { pushee, dependents } => {
                 self.eval_push(h, pushee, dependents).map(Eval::Done)

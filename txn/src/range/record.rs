@@ -86,10 +86,27 @@ impl Range {
         commit: bool,
         one_phase: &[(Vec<u8>, Option<Vec<u8>>)],
         can_bump: bool,
+        refresh_spans: &[(Vec<u8>, Option<Vec<u8>>)],
         lock_keys: &[Vec<u8>],
     ) -> Result<Eval> {
         let txn = h.txn.as_ref().ok_or_else(no_txn)?;
         let mut latches = vec![Self::record_latch(txn)];
+        // Reads this range may refresh itself (only when it holds all of them), latched for
+        // reading so no write lands in them between the check and the commit.
+        let refresh: Vec<Span> = refresh_spans
+            .iter()
+            .map(|(start, end)| Span {
+                start: start.clone(),
+                end: end.clone(),
+            })
+            .collect();
+        let local_refresh = !refresh.is_empty() && refresh.iter().all(|s| self.span.covers(s));
+        if local_refresh {
+            latches.extend(refresh.iter().map(|s| LatchSpan {
+                span: s.clone(),
+                write: false,
+            }));
+        }
         for (k, _) in one_phase {
             latches.push(LatchSpan {
                 span: Span::key(k),
@@ -145,7 +162,11 @@ impl Range {
                     }
                 }
             }
-            if commit_ts > txn.write_ts && !can_bump {
+            let refreshed = local_refresh
+                && commit_ts > txn.write_ts
+                && !can_bump
+                && self.refresh_here(h, &refresh, commit_ts)?;
+            if commit_ts > txn.write_ts && !can_bump && !refreshed {
                 return Ok(Eval::Done(Response {
                     write_ts: Some(commit_ts),
                     write_too_old: wto,
