@@ -40,7 +40,7 @@
 //! - A call to a [`Target::Addr`] whose node is unknown to the filters (no `set_addr` went
 //!   through this layer) gets no delay and no partition and counts under destination region "".
 
-use super::traffic::{classify_call, CallKey, Counters, Traffic};
+use super::traffic::{classify_call, CallKey, CallTrace, Counters, Traffic};
 use super::{RaftEnvelope, Target, Transport, TransportError};
 use kv::NodeId;
 use parking_lot::{Condvar, Mutex};
@@ -169,6 +169,20 @@ impl Filters {
     /// Raft messages dropped so far by partitions or the drop probability.
     pub fn raft_dropped(&self) -> u64 {
         self.inner.state.lock().raft_dropped
+    }
+
+    /// The most recent cross-region request/response calls (at most
+    /// [`super::traffic::TRACE_CAPACITY`], oldest first), with their routing keys: which call
+    /// a test's count came from.
+    pub fn recent_cross_region_calls(&self) -> Vec<CallTrace> {
+        self.inner
+            .state
+            .lock()
+            .traffic
+            .recent
+            .iter()
+            .cloned()
+            .collect()
     }
 
     fn record_addr(&self, node: NodeId, addr: &str) {
@@ -304,17 +318,19 @@ impl Transport for FilteredTransport {
     ) -> Result<Vec<u8>, TransportError> {
         let dest = self.filters.node_at(to);
         let node = dest.unwrap_or(NodeId(0));
-        let (op, range) = classify_call(&req);
+        let call = classify_call(&req);
         let key = CallKey {
             from: self.node,
             to: node,
-            op,
-            range,
+            op: call.op,
+            range: call.range,
             thread: std::thread::current().name().unwrap_or("").to_string(),
         };
         let verdict = {
             let mut st = self.filters.inner.state.lock();
-            st.traffic.count_call(key);
+            let cross = st.region(self.node) != st.region(node);
+            st.traffic
+                .count_call(key, cross && !call.is_notification(), call.key);
             st.judge(self.node, dest)
         };
         let rtt = match verdict {
@@ -579,7 +595,7 @@ mod tests {
         f.set_locality(NodeId(3), "eu");
         let before = f.traffic();
         ts[0].send_raft(vec![env(4, 1, 3, b"\x08\x03"), env(4, 1, 2, b"\x08\x08")]);
-        let lookup = crate::desc::encode(&NodeRequest::Lookup { key: vec![] });
+        let lookup = crate::desc::encode(&NodeRequest::Lookup { key: b"k".to_vec() });
         ts[0].call(&Target::Node(NodeId(3)), lookup, T).unwrap();
         let closed = crate::desc::encode(&NodeRequest::Closed {
             from: NodeId(1),
@@ -599,6 +615,9 @@ mod tests {
         assert_eq!(cross.len(), 1, "{cross:?}");
         assert_eq!(cross[0].0.op, "Lookup");
         assert_eq!(d.foreground_cross_region_call_count(), 1);
+        let log = f.recent_cross_region_calls();
+        assert_eq!(log.len(), 1, "notifications are not logged: {log:?}");
+        assert_eq!(log[0].key.op, "Lookup");
         let notes: Vec<_> = d.calls.keys().filter(|k| k.is_notification()).collect();
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].thread, "closedts-send");
@@ -610,6 +629,7 @@ mod tests {
         );
         f.reset_counts();
         assert_eq!(f.traffic().calls.len(), 0);
+        assert!(f.recent_cross_region_calls().is_empty());
     }
 
     #[test]

@@ -84,6 +84,37 @@ pub struct RaftKey {
     pub msg_type: &'static str,
 }
 
+/// One cross-region request/response call, kept in a short log for diagnosis
+/// ([`super::Filters::recent_cross_region_calls`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallTrace {
+    /// When it was sent.
+    pub at: std::time::Instant,
+    /// Who called whom for what (as counted).
+    pub key: CallKey,
+    /// The routing key of a KV batch or a range lookup (empty for other calls).
+    pub routing_key: Vec<u8>,
+}
+
+impl std::fmt::Display for CallTrace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let k = &self.key;
+        let range = k.range.map(|r| format!(" r{}", r.0)).unwrap_or_default();
+        write!(
+            f,
+            "n{} -> n{} {}{range} key {} [{}]",
+            k.from.0,
+            k.to.0,
+            k.op,
+            self.routing_key.escape_ascii(),
+            k.thread
+        )
+    }
+}
+
+/// How many cross-region calls the diagnostic log keeps (the most recent).
+pub const TRACE_CAPACITY: usize = 256;
+
 /// A snapshot of the traffic counters (see the module docs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Traffic {
@@ -206,6 +237,7 @@ impl Traffic {
 pub(crate) struct Counters {
     pub(crate) calls: BTreeMap<CallKey, u64>,
     pub(crate) raft: BTreeMap<RaftKey, u64>,
+    pub(crate) recent: std::collections::VecDeque<CallTrace>,
 }
 
 impl Counters {
@@ -219,24 +251,72 @@ impl Counters {
         *self.raft.entry(key).or_default() += 1;
     }
 
-    pub(crate) fn count_call(&mut self, key: CallKey) {
+    /// Counts a call; a cross-region one is also logged with its routing key.
+    pub(crate) fn count_call(&mut self, key: CallKey, cross_region: bool, routing_key: Vec<u8>) {
+        if cross_region {
+            if self.recent.len() >= TRACE_CAPACITY {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(CallTrace {
+                at: std::time::Instant::now(),
+                key: key.clone(),
+                routing_key,
+            });
+        }
         *self.calls.entry(key).or_default() += 1;
     }
 
     pub(crate) fn clear(&mut self) {
         self.calls.clear();
         self.raft.clear();
+        self.recent.clear();
     }
 }
 
-/// The operation and range of an encoded [`NodeRequest`].
-pub(crate) fn classify_call(req: &[u8]) -> (&'static str, Option<RangeId>) {
+/// What the filters learn from an encoded [`NodeRequest`].
+pub(crate) struct Classified {
+    pub(crate) op: &'static str,
+    pub(crate) range: Option<RangeId>,
+    /// The routing key of a batch or lookup (empty otherwise).
+    pub(crate) key: Vec<u8>,
+}
+
+impl Classified {
+    /// Whether the call is a one-way notification (see [`CallKey::is_notification`]).
+    pub(crate) fn is_notification(&self) -> bool {
+        self.op == "Closed"
+    }
+}
+
+/// The operation, range and routing key of an encoded [`NodeRequest`].
+pub(crate) fn classify_call(req: &[u8]) -> Classified {
     let Ok(req) = crate::desc::decode::<NodeRequest>(req) else {
-        return ("?", None);
+        return Classified {
+            op: "?",
+            range: None,
+            key: Vec::new(),
+        };
     };
+    let (key, op, range) = match req {
+        NodeRequest::Batch {
+            range,
+            key,
+            request,
+            ..
+        } => (key, batch_op(&request), Some(range)),
+        NodeRequest::Lookup { key } => (key, "Lookup", None),
+        other => {
+            let (op, range) = op_of(&other);
+            (Vec::new(), op, range)
+        }
+    };
+    Classified { op, range, key }
+}
+
+fn op_of(req: &NodeRequest) -> (&'static str, Option<RangeId>) {
     match req {
-        NodeRequest::Batch { range, request, .. } => (batch_op(&request), Some(range)),
-        NodeRequest::ReplicaInfo { range } => ("ReplicaInfo", Some(range)),
+        NodeRequest::Batch { range, request, .. } => (batch_op(request), Some(*range)),
+        NodeRequest::ReplicaInfo { range } => ("ReplicaInfo", Some(*range)),
         NodeRequest::Lookup { .. } => ("Lookup", None),
         NodeRequest::Ranges => ("Ranges", None),
         NodeRequest::MetaWrite { .. } => ("MetaWrite", None),
@@ -352,12 +432,17 @@ mod tests {
             },
         };
         let enc = crate::desc::encode(&get);
-        assert_eq!(classify_call(&enc), ("Batch/Get", Some(RangeId(12))));
+        let c = classify_call(&enc);
+        assert_eq!(
+            (c.op, c.range, c.key),
+            ("Batch/Get", Some(RangeId(12)), b"k".to_vec())
+        );
         let closed = crate::desc::encode(&NodeRequest::Closed {
             from: NodeId(1),
             updates: vec![],
         });
-        assert_eq!(classify_call(&closed), ("Closed", None));
-        assert_eq!(classify_call(b"\xff\xff\xff"), ("?", None));
+        let c = classify_call(&closed);
+        assert_eq!((c.op, c.range), ("Closed", None));
+        assert_eq!(classify_call(b"\xff\xff\xff").op, "?");
     }
 }
