@@ -5,9 +5,12 @@ use std::io::{Read, Write};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 async fn connect(server: &TestServer) -> Client {
-    let (client, conn) = tokio_postgres::connect(&server.url(), NoTls)
-        .await
-        .expect("connect");
+    connect_url(&server.url()).await
+}
+
+/// A client connected to `url` (its connection driven by a spawned task).
+async fn connect_url(url: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
     tokio::spawn(async move {
         let _ = conn.await;
     });

@@ -5,7 +5,7 @@
 //! Faults are injected through a commit hook on the test TxnSource wrapper
 //! ([`crate::testutil::Hooked`]): commits fail with queued errors.
 
-use super::{code, connect, simple_rows};
+use super::{code, connect, connect_url, simple_rows};
 use crate::server::{serve_until, Node, TestServer};
 use crate::session::MAX_IMPLICIT_RETRIES;
 use crate::testutil::{self, Hooked, TxnHooks};
@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 use txn::RetryReason;
 
 /// Upper bound on any single step of these tests (they take milliseconds).
@@ -100,14 +100,6 @@ fn start_faulty() -> FaultyServer {
         shutdown: Some(tx),
         thread: Some(thread),
     }
-}
-
-async fn connect_url(url: &str) -> Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    client
 }
 
 /// Runs `sql` with a deadline; the error's SQLSTATE and message on failure.
