@@ -150,7 +150,7 @@ impl Plan {
             for p in &active {
                 per[*p as usize] = urls.to_vec();
             }
-        } else if urls.len() % n as usize == 0 {
+        } else if urls.len().is_multiple_of(n as usize) {
             let k = urls.len() / n as usize;
             for (i, u) in urls.iter().enumerate() {
                 per[i / k].push(u.clone());
