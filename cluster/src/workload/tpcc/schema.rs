@@ -124,3 +124,24 @@ pub async fn exists(client: &tokio_postgres::Client) -> bool {
         .await
         .is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_region_tables_are_regional_by_row_but_item() {
+        let sql = create_statements(true);
+        assert_eq!(sql.len(), CREATE.len());
+        let rbr: Vec<&String> = sql
+            .iter()
+            .filter(|s| s.ends_with("LOCALITY REGIONAL BY ROW"))
+            .collect();
+        assert_eq!(rbr.len(), 8, "every table but item");
+        assert!(rbr.iter().all(|s| s.starts_with("CREATE TABLE")));
+        assert!(sql
+            .iter()
+            .any(|s| s.starts_with("CREATE TABLE item") && !s.contains("LOCALITY")));
+        assert_eq!(create_statements(false), CREATE.map(str::to_string));
+    }
+}
