@@ -15,6 +15,11 @@
 //!    zones); a dead node's replicas are replaced after `dead_after`; decommissioning waits
 //!    for a replacement.
 //!
+//! A range that needed nothing is remembered with the state it was judged in ([`QueueMemo`]):
+//! later passes skip it while its descriptor, lease and Raft leadership stay the same and the
+//! node views and span configs do too, so on an idle node a pass costs a lock and a comparison
+//! per range, and planning work is proportional to the ranges that changed.
+//!
 //! IMPLEMENTATION CAVEATS
 //! - Replicas and leases are not rebalanced by count or load between nodes that all satisfy
 //!   the constraints; see crate::placement.
@@ -22,13 +27,48 @@
 //! - Removed replicas are not garbage-collected on their (possibly dead) node until it next
 //!   hears about the range; they serve nothing.
 
-use crate::desc::{self, NodeRecord, ReplicaKind};
+use crate::desc::{self, Lease, NodeRecord, ReplicaKind};
 use crate::dist::DistSender;
 use crate::placement::{self, Action, Goal, NodeView};
-use crate::store::Store;
+use crate::store::{Replica, Store};
 use kv::{NodeId, RangeId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+
+/// What the last passes concluded for ranges that needed nothing: a range whose descriptor,
+/// lease and Raft leadership are unchanged, under unchanged node views and span configs,
+/// needs nothing again, so a pass costs a lock and a comparison for it instead of a plan
+/// (an idle node holding a thousand ranges spent most of its CPU planning them twice a
+/// second). Kept by the store ([`Store`]'s `queue_memo`) between passes.
+#[derive(Default)]
+pub struct QueueMemo {
+    /// The node views (replica counts left at 0) the entries were decided under.
+    views: Vec<NodeView>,
+    /// The span configs the entries were decided under.
+    configs: Option<Arc<txn::zone::SpanConfigs>>,
+    /// Ranges that needed nothing, with the state they were judged in.
+    settled: HashMap<RangeId, Settled>,
+}
+
+/// The state of a replica when a pass found it needed nothing.
+struct Settled {
+    desc: desc::RangeDescriptor,
+    lease: Lease,
+    leader: (u64, bool),
+    /// The lease was unexpired.
+    lease_valid: bool,
+}
+
+impl Settled {
+    /// Whether the replica is still in the state it was judged in.
+    fn holds(&self, rep: &Replica, now: kv::Timestamp) -> bool {
+        let st = rep.state.lock();
+        st.desc.as_ref() == Some(&self.desc)
+            && st.lease == self.lease
+            && st.leader == self.leader
+            && (st.lease.expiration > now) == self.lease_valid
+    }
+}
 
 /// One pass of the queues over the ranges this node leads.
 pub fn run_once(dist: &Arc<DistSender>) {
@@ -37,63 +77,155 @@ pub fn run_once(dist: &Arc<DistSender>) {
         return;
     };
     let now = store.clock().now();
-    let mut views = node_views(&store, &nodes);
+    let views = node_views(&store, &nodes);
     let configs = dist.span_configs();
-    // Replica counts per node (a scan of every meta record) only matter when placing a new
-    // replica: filled in the first time a plan adds one.
-    let mut counted = false;
-    for rep in store.replicas() {
-        let lease = rep.lease();
-        let Some(d) = rep.desc() else { continue };
-        // A quiesced follower does not notice its leader's death by itself.
-        let (leader, _) = rep.leader();
-        if let Some(n) = d.node_of(kv::ReplicaId(leader)) {
-            if n != store.node_id && !nodes.iter().any(|l| l.node_id == n && l.live_until > now) {
-                store.wake(rep.range_id);
+    // Taken out for the pass (a concurrent pass simply starts from nothing).
+    let mut memo = std::mem::take(&mut *store.queue_memo.lock());
+    let same_configs = memo.configs.as_ref().is_some_and(|c| **c == *configs);
+    if memo.views != views || !same_configs {
+        memo.settled.clear();
+        memo.views = views.clone();
+        memo.configs = Some(configs.clone());
+    }
+    let mut pass = Pass {
+        dist,
+        store: &store,
+        nodes: &nodes,
+        now,
+        views,
+        configs: &configs,
+        counted: false,
+    };
+    let (mut skipped, mut kept) = (0usize, 0usize);
+    let replicas = store.replicas();
+    for rep in &replicas {
+        let known = memo.settled.get(&rep.range_id);
+        if let Some(s) = known.filter(|s| s.holds(rep, now)) {
+            // Only the bytes written since the last check can change the outcome.
+            let held = s.lease_valid && s.lease.holder == store.node_id;
+            if held && maybe_split(dist, &store, rep) {
+                memo.settled.remove(&rep.range_id);
+            } else {
+                kept += 1;
             }
-        } else if leader == 0 {
-            store.wake(rep.range_id);
+            skipped += 1;
+            continue;
+        }
+        match pass.visit(rep) {
+            Some(s) => {
+                memo.settled.insert(rep.range_id, s);
+                kept += 1;
+            }
+            None => {
+                memo.settled.remove(&rep.range_id);
+            }
+        }
+    }
+    if memo.settled.len() > kept {
+        // Some replicas were removed from this store.
+        let here: HashSet<RangeId> = replicas.iter().map(|r| r.range_id).collect();
+        memo.settled.retain(|r, _| here.contains(r));
+    }
+    let replicas = replicas.len();
+    tracing::trace!(replicas, skipped, settled = kept, "queue pass");
+    *store.queue_memo.lock() = memo;
+}
+
+/// The inputs of one pass.
+struct Pass<'a> {
+    dist: &'a Arc<DistSender>,
+    store: &'a Arc<Store>,
+    nodes: &'a [NodeRecord],
+    now: kv::Timestamp,
+    views: Vec<NodeView>,
+    configs: &'a txn::zone::SpanConfigs,
+    /// Whether `views` holds replica counts yet.
+    counted: bool,
+}
+
+impl Pass<'_> {
+    /// Does what `rep` needs; returns its state when it needed nothing.
+    fn visit(&mut self, rep: &Arc<Replica>) -> Option<Settled> {
+        let (dist, store, now) = (self.dist, self.store, self.now);
+        let (lease, d, (leader, is_leader)) = {
+            let st = rep.state.lock();
+            (st.lease.clone(), st.desc.clone()?, st.leader)
+        };
+        let settled = Settled {
+            desc: d.clone(),
+            lease: lease.clone(),
+            leader: (leader, is_leader),
+            lease_valid: lease.expiration > now,
+        };
+        // A quiesced follower does not notice its leader's death by itself.
+        let leader_live = |n: NodeId| {
+            self.nodes
+                .iter()
+                .any(|l| l.node_id == n && l.live_until > now)
+        };
+        match d.node_of(kv::ReplicaId(leader)) {
+            Some(n) if n != store.node_id && !leader_live(n) => {
+                store.wake(rep.range_id);
+                return None;
+            }
+            None if leader == 0 => {
+                store.wake(rep.range_id);
+                return None;
+            }
+            _ => {}
         }
         let held = lease.holder == store.node_id && lease.expiration > now;
-        let (leader, is_leader) = rep.leader();
         if held && !is_leader {
             if leader != 0 {
                 store.transfer_leadership_to_self(rep.range_id);
             }
-            continue;
+            return None;
         }
         // The leaseholder decides for its range; an idle range whose lease expired (nobody
         // renews leases of quiet ranges) is decided by its Raft leader, which takes the lease
         // only when there is something to do.
         let decides = held || (is_leader && lease.expiration <= now);
         if !decides {
-            continue;
+            return Some(settled);
         }
-        if split_at_config_boundary(dist, &configs, &d) {
-            continue;
+        if split_at_config_boundary(dist, self.configs, &d) {
+            return None;
         }
-        if held && maybe_split(dist, &store, &rep) {
-            continue;
+        if held && maybe_split(dist, store, rep) {
+            return None;
         }
-        let goal = Goal::new(configs.lookup(&d.start), store.config().replication_factor);
-        let mut action = placement::plan(&d, store.node_id, &goal, &views);
-        if matches!(action, Some(Action::AddVoter(_) | Action::AddNonVoter(_))) && !counted {
-            counted = true;
-            let counts = replica_counts(dist);
-            for v in &mut views {
+        let Some(action) = self.plan(&d) else {
+            return Some(settled);
+        };
+        if !held {
+            if let Err(e) = store.ensure_lease(rep) {
+                tracing::debug!(range = %rep.range_id, error = %e, "cannot take the lease to act");
+                return None;
+            }
+        }
+        act(dist, store, rep.range_id, action);
+        None
+    }
+
+    /// The placement step `d` needs, if any.
+    fn plan(&mut self, d: &desc::RangeDescriptor) -> Option<Action> {
+        let store = self.store;
+        let goal = Goal::new(
+            self.configs.lookup(&d.start),
+            store.config().replication_factor,
+        );
+        let action = placement::plan(d, store.node_id, &goal, &self.views)?;
+        // Replica counts per node (a scan of every meta record) only matter when placing a
+        // new replica: filled in the first time a plan adds one.
+        if matches!(action, Action::AddVoter(_) | Action::AddNonVoter(_)) && !self.counted {
+            self.counted = true;
+            let counts = replica_counts(self.dist);
+            for v in &mut self.views {
                 v.replicas = counts.get(&v.node_id).copied().unwrap_or(0);
             }
-            action = placement::plan(&d, store.node_id, &goal, &views);
+            return placement::plan(d, store.node_id, &goal, &self.views);
         }
-        if action.is_some() && !held {
-            if let Err(e) = store.ensure_lease(&rep) {
-                tracing::debug!(range = %rep.range_id, error = %e, "cannot take the lease to act");
-                continue;
-            }
-        }
-        if let Some(a) = action {
-            act(dist, &store, rep.range_id, a);
-        }
+        Some(action)
     }
 }
 

@@ -170,9 +170,17 @@ pub struct Store {
     transport: Arc<dyn Transport>,
     resolver: mpsc::Sender<ResolveTask>,
     router: OnceLock<Weak<dyn Router>>,
+    /// Whether a key's span config asks for global reads (set with
+    /// [`Store::set_global_lookup`]).
+    global_lookup: OnceLock<GlobalLookup>,
     /// Reads served here without the lease (closed timestamps), for metrics and tests.
     follower_reads: AtomicU64,
+    /// What the allocator's last pass found settled (crate::allocator).
+    pub(crate) queue_memo: Mutex<crate::allocator::QueueMemo>,
 }
+
+/// See [`Store::set_global_lookup`].
+pub type GlobalLookup = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
 
 impl Store {
     /// Opens the store of node `node_id` on `engine`: loads every replica it holds and starts
@@ -200,7 +208,9 @@ impl Store {
             transport,
             resolver,
             router: OnceLock::new(),
+            global_lookup: OnceLock::new(),
             follower_reads: AtomicU64::new(0),
+            queue_memo: Mutex::default(),
         });
         let mut raft = replication::MultiRaft::new(engine.clone(), cfg.raft.clone());
         for range in store.stored_ranges()? {
@@ -224,6 +234,18 @@ impl Store {
     /// Sets the router ranges use to reach other ranges (the node's distributed sender).
     pub fn set_router(&self, router: Weak<dyn Router>) {
         let _ = self.router.set(router);
+    }
+
+    /// Sets how the store tells a global range (span config `global_reads`) from the start
+    /// key of its span: the node's span config cache, which the store cannot reach itself.
+    pub fn set_global_lookup(&self, lookup: GlobalLookup) {
+        let _ = self.global_lookup.set(lookup);
+    }
+
+    /// Whether the range starting at `start` is global, by the span configs (false until a
+    /// lookup is set).
+    pub(crate) fn is_global_span(&self, start: &[u8]) -> bool {
+        self.global_lookup.get().is_some_and(|f| f(start))
     }
 
     /// The engine.
