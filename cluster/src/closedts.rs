@@ -23,6 +23,12 @@
 //! offset) and, on a global range, at `now + lead + max offset` (above anything the previous
 //! holder, whose clock was at most the max offset ahead, can have closed).
 //!
+//! Cost: only ranges this node leases are published. An idle range's lease lapses 6 s after
+//! its last request (leases are not renewed without requests), after which the range costs one
+//! lock and one comparison per second here; the 100 ms rounds are skipped altogether when no
+//! span config asks for global reads. The replicas keep the last closed timestamp they
+//! learned; a follower read above it goes to the leaseholder path, which takes the lease again.
+//!
 //! IMPLEMENTATION CAVEATS
 //! - Closing waits for the range's writes in flight (a write latch over the range); a write
 //!   stuck in replication delays this node's closed timestamps for every range behind it.
