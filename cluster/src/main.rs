@@ -75,6 +75,10 @@ struct HarnessArgs {
     /// Rows homed in each region, per table.
     #[arg(long, default_value_t = 10)]
     rows: usize,
+    /// How long to wait, after loading, for every table's ranges to reach their placement
+    /// (SHOW RANGES) before measuring; 0s measures at once.
+    #[arg(long, default_value = "60s", value_parser = cluster::workload::parse_duration)]
+    settle_timeout: std::time::Duration,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -554,6 +558,7 @@ async fn run_harness(args: HarnessArgs) -> Result<i32> {
         fail_mode: args.fail_mode,
         urls,
         rows: args.rows.max(1),
+        settle_timeout: args.settle_timeout,
         ..Default::default()
     };
     let report = cluster::harness::run(&opts).await?;

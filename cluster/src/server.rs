@@ -216,6 +216,14 @@ pub async fn start_node(cfg: ClusterConfig) -> Result<ClusterNode> {
     // Keep the router alive as long as the sender.
     std::mem::forget(router);
     service.set_dist(&dist);
+    let weak = Arc::downgrade(&dist);
+    store.set_global_lookup(Arc::new(move |start: &[u8]| {
+        weak.upgrade().is_some_and(|d| {
+            d.span_configs_cached()
+                .lookup(start)
+                .is_some_and(|c| c.global_reads)
+        })
+    }));
     for p in &peers {
         dist.add_node(p.node_id, &p.addr);
     }

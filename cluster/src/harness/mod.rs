@@ -33,6 +33,7 @@
 pub mod cluster;
 pub mod report;
 pub mod schema;
+pub mod settle;
 pub mod sqlutil;
 pub mod workload;
 
@@ -89,6 +90,8 @@ pub struct HarnessOptions {
     pub op_timeout: Duration,
     /// Faster Raft ticks and leases in the in-process cluster (tests).
     pub fast_timing: bool,
+    /// How long to wait for placement to settle before measuring (0: do not wait).
+    pub settle_timeout: Duration,
 }
 
 impl Default for HarnessOptions {
@@ -103,6 +106,7 @@ impl Default for HarnessOptions {
             rows: 10,
             op_timeout: Duration::from_secs(10),
             fast_timing: false,
+            settle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -229,6 +233,22 @@ async fn run_on(
             o.statement = format!("{} from {region}", o.statement);
             o
         }));
+    }
+    let misplaced = if opts.settle_timeout.is_zero() {
+        0
+    } else {
+        eprintln!("# waiting for placement to settle (SHOW RANGES of every table)...");
+        let client = sqlutil::connect(first_url(0)?).await?;
+        // Tests (fast timing) keep CI short: a bounded look, then measure anyway.
+        let limit = if opts.fast_timing {
+            opts.settle_timeout.min(Duration::from_secs(10))
+        } else {
+            opts.settle_timeout
+        };
+        settle::wait_for_placement(&client, &regions[0], limit).await?
+    };
+    if misplaced > 0 {
+        eprintln!("# placement had not settled ({misplaced} ranges misplaced); measuring anyway");
     }
     let loaded = Instant::now();
     let start = Instant::now();

@@ -296,6 +296,14 @@ impl Store {
         // may be above one read when the caller started looking (a lost update otherwise).
         let now = self.clock.now();
         let mut low_water = now.max(lease.start);
+        // The span config decides, not only the flag the closed-timestamp loop sets: that
+        // loop visits ranges this node already leases, so a node that just took the lease
+        // of a global range (leases of idle ranges lapse and move) has not set it yet, and
+        // an object built without it let writes commit in the present, below what the
+        // previous holder had closed.
+        if !st.global_reads && self.is_global_span(&desc.start) {
+            st.global_reads = true;
+        }
         if st.global_reads {
             // Above anything an earlier holder of a global range can have closed.
             let lead = crate::closedts::lead_ms(self.clock.max_offset_ms());

@@ -25,6 +25,11 @@ pub fn columns() -> Vec<Column> {
         ),
         Column::new("lease_holder", DataType::Int8),
         Column::new("lease_holder_locality", DataType::Text),
+        Column::new("voting_replicas", DataType::Array(Box::new(DataType::Int8))),
+        Column::new(
+            "non_voting_replicas",
+            DataType::Array(Box::new(DataType::Int8)),
+        ),
     ]
 }
 
@@ -90,14 +95,20 @@ fn range_row(start: String, end: String, r: &RangeInfo, localities: &HashMap<u64
         Some(l) => Datum::Text(l.clone()),
         None => Datum::Null,
     };
+    // `replicas` lists every replica, voting or not, as CockroachDB's does; the last two
+    // columns tell them apart.
+    let all: Vec<u64> = r.replicas.iter().chain(&r.non_voters).copied().collect();
+    let ids = |v: &[u64]| Datum::Array(v.iter().map(|n| int(*n)).collect());
     vec![
         Datum::Text(start),
         Datum::Text(end),
         int(r.range_id),
-        Datum::Array(r.replicas.iter().map(|n| int(*n)).collect()),
-        Datum::Array(r.replicas.iter().map(locality).collect()),
+        ids(&all),
+        Datum::Array(all.iter().map(locality).collect()),
         r.leaseholder.map_or(Datum::Null, int),
         r.leaseholder.as_ref().map_or(Datum::Null, locality),
+        ids(&r.replicas),
+        ids(&r.non_voters),
     ]
 }
 

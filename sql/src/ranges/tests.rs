@@ -204,12 +204,15 @@ fn single_node_defaults() {
     h.ok("CREATE TABLE t (k INT PRIMARY KEY, v TEXT)");
     assert_eq!(
         h.ok("SHOW RANGES FROM TABLE t"),
-        ["<before:/Min>|<after:/Max>|1|{1}|{NULL}|1|NULL"]
+        ["<before:/Min>|<after:/Max>|1|{1}|{NULL}|1|NULL|{1}|{}"]
     );
-    assert_eq!(h.ok("SHOW RANGES"), ["/Min|/Max|1|{1}|{NULL}|1|NULL"]);
+    assert_eq!(
+        h.ok("SHOW RANGES"),
+        ["/Min|/Max|1|{1}|{NULL}|1|NULL|{1}|{}"]
+    );
     assert_eq!(
         h.ok("SHOW RANGES FROM INDEX t@t_pkey"),
-        ["<before:/Min>|<after:/Max>|1|{1}|{NULL}|1|NULL"]
+        ["<before:/Min>|<after:/Max>|1|{1}|{NULL}|1|NULL|{1}|{}"]
     );
     let e = h.err("ALTER TABLE t SPLIT AT VALUES (5)");
     assert_eq!(e.code, "0A000", "{}", e.message);
@@ -298,13 +301,15 @@ fn show_ranges_from_table_on_a_cluster() {
             Datum::Array(vec![zone("b"), zone("c")]),
             Datum::Int(3),
             zone("c"),
+            Datum::Array(vec![Datum::Int(2), Datum::Int(3)]),
+            Datum::Array(vec![]),
         ]
     );
     // The text form PostgreSQL clients see.
     let text = h.ok("SHOW RANGES FROM TABLE t");
     assert_eq!(
         text[1],
-        "…/1/5|…/2|3|{1,2}|{\"region=us-east1,zone=a\",\"region=us-east1,zone=b\"}|2|region=us-east1,zone=b"
+        "…/1/5|…/2|3|{1,2}|{\"region=us-east1,zone=a\",\"region=us-east1,zone=b\"}|2|region=us-east1,zone=b|{1,2}|{}"
     );
 }
 
@@ -503,7 +508,9 @@ fn pgwire_describe_and_single_node_errors() {
                 "replicas",
                 "replica_localities",
                 "lease_holder",
-                "lease_holder_locality"
+                "lease_holder_locality",
+                "voting_replicas",
+                "non_voting_replicas"
             ]
         );
         let rows = client.query(&stmt, &[]).await.unwrap();
