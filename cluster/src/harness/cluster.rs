@@ -260,8 +260,9 @@ impl LocalCluster {
 
     /// Messages sent between nodes of different regions since the start or the last
     /// `filters.reset_counts()`, per (sender region, destination region): Raft messages and
-    /// calls, background traffic included. A REGIONAL BY ROW read or write served in the
-    /// row's home region should add none.
+    /// calls, background traffic included. A REGIONAL BY ROW write in its home region still
+    /// adds Raft appends to the non-voters elsewhere (asynchronous); to tell synchronous calls
+    /// apart, use `filters.traffic()` (cluster/tests/multiregion_messages.rs does).
     pub fn cross_region_counts(&self) -> BTreeMap<(String, String), u64> {
         self.filters
             .counts()
