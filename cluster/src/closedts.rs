@@ -23,13 +23,19 @@
 //! offset) and, on a global range, at `now + lead + max offset` (above anything the previous
 //! holder, whose clock was at most the max offset ahead, can have closed).
 //!
-//! Cost: only ranges this node leases are published. An idle range's lease lapses 6 s after
-//! its last request (leases are not renewed without requests), after which the range costs one
-//! lock and one comparison per second here; the 100 ms rounds are skipped altogether when no
-//! span config asks for global reads. The replicas keep the last closed timestamp they
-//! learned; a follower read above it goes to the leaseholder path, which takes the lease again.
+//! Leases: closed timestamps are published only under a live lease, and leases are
+//! expiration-based (taken and extended on demand). So that an idle range keeps serving
+//! follower and GLOBAL reads, this loop also keeps alive the leases of ranges placed for
+//! reads away from the leaseholder (GLOBAL, with non-voters, or constrained to regions; see
+//! [`keep_leases`]): one Raft proposal per such range every half lease. Other idle ranges'
+//! leases lapse 6 s after their last request, after which a range costs one lock and one
+//! comparison per second here; the 100 ms rounds are skipped altogether when no span config
+//! asks for global reads. The replicas keep the last closed timestamp they learned; a follower
+//! read above it goes to the leaseholder path, which takes the lease again.
 //!
 //! IMPLEMENTATION CAVEATS
+//! - Keeping leases alive costs a proposal per multi-region range every 3 s; CockroachDB's
+//!   epoch-based leases (valid while the holder's liveness record is) cost nothing per range.
 //! - Closing waits for the range's writes in flight (a write latch over the range); a write
 //!   stuck in replication delays this node's closed timestamps for every range behind it.
 //! - After a restart a replica knows its applied index only once it applies a new entry (an
@@ -43,11 +49,11 @@ use crate::store::{Replica, Store};
 use kv::{NodeId, RangeId, Timestamp};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
-use txn::zone::SpanConfigs;
+use std::time::{Duration, Instant};
+use txn::zone::{SpanConfig, SpanConfigs};
 
 /// How often global ranges' closed timestamps are published.
 pub const INTERVAL: Duration = Duration::from_millis(100);
@@ -55,6 +61,8 @@ pub const INTERVAL: Duration = Duration::from_millis(100);
 const ORDINARY_EVERY: u64 = 10;
 /// How far behind the present ordinary ranges close.
 pub const LAG: Duration = Duration::from_secs(3);
+/// The least time between two lease proposals of [`keep_leases`] for one range.
+const KEEP_EVERY: Duration = Duration::from_millis(250);
 /// Allowance for the publication to reach the farthest replica.
 const NETWORK_ALLOWANCE_MS: u64 = 400;
 /// Pending (not yet applied) closed timestamps kept per replica.
@@ -130,11 +138,13 @@ pub fn spawn(dist: &Arc<DistSender>, stop: Arc<AtomicBool>) {
         .name("closedts".into())
         .spawn(move || {
             let mut round = 0u64;
+            let mut kept = HashMap::new();
             while !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(INTERVAL);
                 let Some(d) = weak.upgrade() else { return };
                 let ordinary = round.is_multiple_of(ORDINARY_EVERY);
                 round += 1;
+                keep_leases(&d, &mut kept);
                 let out = close_round(&d, ordinary);
                 publish(&d, out, &busy);
             }
@@ -190,11 +200,44 @@ fn close_round(dist: &Arc<DistSender>, ordinary: bool) -> BTreeMap<NodeId, Vec<C
 
 /// Whether any span config asks for global reads.
 fn has_global(configs: &SpanConfigs) -> bool {
-    configs
-        .clone()
-        .into_entries()
-        .iter()
-        .any(|(_, c)| c.global_reads)
+    configs.configs().any(|c| c.global_reads)
+}
+
+/// Whether a range under `c` is placed for reads away from its leaseholder: GLOBAL, or with
+/// non-voters, or constrained to regions (a multi-region database's tables and the catalog).
+fn serves_followers(c: &SpanConfig) -> bool {
+    c.global_reads
+        || c.num_non_voters() > 0
+        || !c.constraints.is_empty()
+        || !c.voter_constraints.is_empty()
+}
+
+/// Keeps the leases of ranges whose other replicas serve reads alive, so that their closed
+/// timestamps keep flowing while they are idle (see [`Store::keep_lease`]). `kept` throttles
+/// the proposals: one per range per [`KEEP_EVERY`], however slow a cross-region commit is.
+/// Nothing is visited in a cluster without such span configs (one region: the idle cost
+/// stays at zero).
+fn keep_leases(dist: &Arc<DistSender>, kept: &mut HashMap<RangeId, Instant>) {
+    let configs = dist.span_configs_cached();
+    if !configs.configs().any(serves_followers) {
+        return;
+    }
+    let store = dist.store();
+    let now = store.clock().now();
+    let at = Instant::now();
+    kept.retain(|_, t| at.duration_since(*t) < KEEP_EVERY);
+    for rep in store.replicas() {
+        if kept.contains_key(&rep.range_id) {
+            continue;
+        }
+        let start = match rep.state.lock().desc.as_ref() {
+            Some(d) => d.start.clone(),
+            None => continue,
+        };
+        if configs.lookup(&start).is_some_and(serves_followers) && store.keep_lease(&rep, now) {
+            kept.insert(rep.range_id, at);
+        }
+    }
 }
 
 /// A range this node closes in this round.

@@ -26,9 +26,10 @@
 //! A control shows the counter is not vacuous: the same UPDATE from a us-west1 gateway makes
 //! cross-region calls and takes at least a round trip.
 //!
-//! Leases last 60 s in the main test. `idle_ranges_keep_serving_follower_reads` (ignored,
-//! a known bug) shows why: with lapsing leases, idle ranges stop publishing closed
-//! timestamps and their followers stop serving follower and GLOBAL reads.
+//! Leases last 60 s in the main test, so that no lease moves while it measures.
+//! `idle_ranges_keep_serving_follower_reads` uses 1.5 s leases: the closed-timestamp loop
+//! keeps the leases of multi-region ranges alive, so idle ranges keep publishing closed
+//! timestamps and their followers keep serving follower and GLOBAL reads.
 
 use cluster::desc::{RangeDescriptor, ReplicaKind};
 use cluster::harness::cluster::{LocalCluster, LocalClusterConfig};
@@ -487,16 +488,13 @@ async fn home_region_statements_make_no_cross_region_call() {
     s.ctx.cluster.shutdown().await;
 }
 
-/// KNOWN BUG (cluster/src/closedts.rs): a node publishes closed timestamps only for ranges
-/// on which it holds an unexpired lease, and expiration-based leases of idle ranges lapse
-/// (`lease_duration`: 6 s by default, 1.5 s with fast timing). Once a range has had no
-/// request at its leaseholder for the lease duration plus 1.8 s (follower_read_timestamp()'s
-/// 4.8 s minus the 3 s lag), its other replicas can no longer serve
-/// `follower_read_timestamp()` reads, nor, a lead (1.1 s) after the lapse, present-time
-/// GLOBAL reads: the read falls back to the leaseholder in the home region, a synchronous
-/// cross-region call (which also takes the lease again, so the next read may be local).
+/// Leases are expiration-based (1.5 s here) and closed timestamps are published only under a
+/// live lease: unless the closed-timestamp loop kept the leases of idle multi-region ranges
+/// alive (cluster/src/closedts.rs, `keep_leases`), their other replicas could no longer serve
+/// `follower_read_timestamp()` reads (4.8 s in the past) nor present-time GLOBAL reads after a
+/// few idle seconds: the reads would fall back to the leaseholder in the home region, a
+/// synchronous cross-region call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "known bug: closed timestamps stop when an idle range's lease lapses (closedts.rs)"]
 async fn idle_ranges_keep_serving_follower_reads() {
     let s = setup(Duration::from_millis(1500)).await;
     let statements = [

@@ -125,6 +125,11 @@ impl SpanConfigs {
         Self::new(entries)
     }
 
+    /// The configs, in the order of their starts.
+    pub fn configs(&self) -> impl Iterator<Item = &SpanConfig> {
+        self.entries.iter().map(|(_, c)| c)
+    }
+
     /// The records, sorted by start.
     pub fn into_entries(self) -> Vec<(Vec<u8>, SpanConfig)> {
         self.entries

@@ -242,20 +242,65 @@ impl Store {
     }
 
     fn extend_lease_async(self: &Arc<Self>, rep: &Arc<Replica>, lease: &Lease, now: Timestamp) {
+        let longer = Lease {
+            expiration: Timestamp::from_parts(now.physical_ms() + self.lease_ms(), 0),
+            ..lease.clone()
+        };
+        self.propose_lease_async(rep, lease.seq, longer);
+    }
+
+    /// Fire and forget: the result shows in the applied lease.
+    fn propose_lease_async(self: &Arc<Self>, rep: &Arc<Replica>, prev_seq: u64, lease: Lease) {
         let cmd = Command::Lease {
             id: self.next_id(),
-            prev_seq: lease.seq,
-            lease: Lease {
-                expiration: Timestamp::from_parts(now.physical_ms() + self.lease_ms(), 0),
-                ..lease.clone()
-            },
+            prev_seq,
+            lease,
         };
-        // Fire and forget: the result shows in the applied lease.
         self.send_raft(super::RaftMsg::Propose {
             range: rep.range_id,
             pid: 0,
             data: crate::desc::encode(&cmd),
         });
+    }
+
+    /// Keeps a lease alive without requests: extends this node's lease once half of it has
+    /// passed, or takes a lapsed lease when this replica leads the Raft group. For ranges
+    /// whose other replicas serve reads (the closed-timestamp loop calls it): closed
+    /// timestamps are published only under a live lease, so an idle range whose lease
+    /// lapsed would stop serving follower and GLOBAL reads. Expiration-based leases make
+    /// this one Raft proposal per range every half lease; CockroachDB's epoch-based leases
+    /// (valid while the node's liveness record is) avoid that cost.
+    /// Returns whether it proposed.
+    pub(crate) fn keep_lease(self: &Arc<Self>, rep: &Arc<Replica>, now: Timestamp) -> bool {
+        let (lease, leader) = {
+            let st = rep.state.lock();
+            if st.desc.is_none() {
+                return false;
+            }
+            (st.lease.clone(), st.leader)
+        };
+        let exp_ms = lease.expiration.physical_ms();
+        let mine = lease.holder == self.node_id;
+        if mine {
+            let due = now.physical_ms() + self.lease_ms() / 2 > exp_ms;
+            if due {
+                self.extend_lease_async(rep, &lease, now);
+            }
+            return due;
+        }
+        let held_elsewhere = lease.holder.0 != 0 && now.physical_ms() <= exp_ms;
+        if held_elsewhere || !leader.1 {
+            return false;
+        }
+        let new = Lease {
+            seq: lease.seq,
+            holder: self.node_id,
+            replica: rep.replica_id,
+            start: now,
+            expiration: Timestamp::from_parts(now.physical_ms() + self.lease_ms(), 0),
+        };
+        self.propose_lease_async(rep, lease.seq, new);
+        true
     }
 
     /// The leaseholder's transaction object, created on first use under this lease and span.
