@@ -87,13 +87,16 @@ pub enum Request {
         commit: bool,
         /// One-phase commit: these writes are applied directly as committed versions.
         one_phase: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-        /// Whether the commit may move to a higher timestamp without a refresh (no reads).
-        can_bump: bool,
-        /// The transaction's read spans `[start, end)`, when it sends them for a server-side
-        /// refresh: if they all lie in this range, a one-phase commit that must move up
-        /// refreshes them here, under its latches, instead of answering `needs_refresh`
-        /// (which costs the coordinator a round trip, and for a global range a second lead of
-        /// commit-wait, since the closed timestamp moves on meanwhile).
+        /// Up to where the transaction's reads that are *not* in `refresh_spans` are known
+        /// valid: a one-phase commit may move up to it (refreshing `refresh_spans` here).
+        /// `Timestamp::MAX` when every read is listed (or there are none); None when only
+        /// the transaction's write timestamp is (too many reads to list).
+        refreshed_to: Option<Timestamp>,
+        /// Read spans `[start, end)` sent for a server-side refresh: if they all lie in this
+        /// range, a one-phase commit that must move up refreshes them here, under its
+        /// latches, instead of answering `needs_refresh` (which costs the coordinator a round
+        /// trip, and for a global range a second lead of commit-wait, since the closed
+        /// timestamp moves on meanwhile).
         refresh_spans: Vec<(Vec<u8>, Option<Vec<u8>>)>,
         /// Keys with intents or locks of the transaction, to resolve or release.
         lock_keys: Vec<Vec<u8>>,

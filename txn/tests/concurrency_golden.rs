@@ -228,7 +228,7 @@ impl Runner {
                 let req = Request::EndTxn {
                     commit: cmd.name == "raw-commit",
                     one_phase: Vec::new(),
-                    can_bump: false,
+                    refreshed_to: None,
                     refresh_spans: Vec::new(),
                     lock_keys: keys,
                 };

@@ -431,3 +431,54 @@ fn a_pushed_one_phase_commit_refreshes_its_reads_at_the_range() {
     assert!(is_retry(&e), "{e}");
     assert!(sender.refreshes.load(SeqCst) >= 1);
 }
+
+/// A one-phase commit pushed into the future (its range closed a timestamp ahead of the
+/// clock, as a GLOBAL table's range does) refreshes only its reads in other ranges, and
+/// commits just above the closed timestamp: one lead of commit-wait, not the two that
+/// refreshing everything to the anticipated timestamp would cost.
+#[test]
+fn a_commit_pushed_into_the_future_refreshes_only_other_ranges() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let m = manager();
+    let sender = Arc::new(CountingSender {
+        inner: m.store().clone(),
+        refreshes: Default::default(),
+    });
+    let src = txn::coord::KvTxnSource::new(sender.clone());
+    let begin = || src.begin(TxnOptions::default()).unwrap();
+    let clock = m.store().clock().clone();
+    let lead_ms = 1_000;
+
+    // t reads "x" (the other range) and "a", and writes "b" (the range split at "m").
+    let mut t = begin();
+    assert_eq!(get(&mut t, "x"), None);
+    assert_eq!(get(&mut t, "a"), None);
+    put(&mut t, "b", "1");
+    let now = clock.now().physical_ms();
+    m.store()
+        .range_for(b"b")
+        .close(kv::Timestamp::from_parts(now + lead_ms, 0));
+    let ts = t.commit().unwrap();
+    let ahead = ts.physical_ms() - now;
+    assert!(
+        (lead_ms..lead_ms + 400).contains(&ahead),
+        "committed {ahead} ms ahead, not just above the closed timestamp ({lead_ms} ms)"
+    );
+    assert_eq!(sender.refreshes.load(SeqCst), 1, "only \"x\" is refreshed");
+    assert!(clock.now() > ts, "acknowledged after commit-wait");
+
+    // The same, but "x" was written after t2 read it: the refresh fails (a retry error).
+    let mut t2 = begin();
+    assert_eq!(get(&mut t2, "x"), None);
+    let mut w = begin();
+    put(&mut w, "x", "1");
+    w.commit().unwrap();
+    put(&mut t2, "c", "1");
+    let now = clock.now().physical_ms();
+    m.store()
+        .range_for(b"c")
+        .close(kv::Timestamp::from_parts(now + lead_ms, 0));
+    let e = t2.commit().unwrap_err();
+    assert!(is_retry(&e), "{e}");
+    assert_eq!(get(&mut begin(), "c"), None, "nothing of t2 was written");
+}

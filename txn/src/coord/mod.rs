@@ -50,8 +50,15 @@ pub const MAX_BUFFERED_BYTES: usize = 8 << 20;
 pub const MAX_REFRESH_SPANS: usize = 100_000;
 /// Attempts to move a read or commit up before giving up with a retry error.
 const MAX_BUMPS: usize = 64;
+/// How many times a one-phase commit pushed into the future refreshes only the reads in
+/// other ranges before it falls back to refreshing everything (which reports a conflict in
+/// its own range's reads).
+const SPLIT_REFRESHES: usize = 2;
 /// The priority every transaction has today.
 const NORMAL_PRIORITY: u32 = 1;
+
+/// Read spans `[start, end)` as an EndTxn carries them.
+type WireSpans = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
 /// The buffered writes of one key: (sequence, value or None for a delete), oldest first.
 type WriteHistory = Vec<(Seq, Option<Vec<u8>>)>;
@@ -219,7 +226,7 @@ impl Coord {
 
     /// The read spans a one-phase commit sends for a server-side refresh: all of them when
     /// few enough (after condensing) that the range may hold them (it checks), else none.
-    fn server_refresh_spans(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    fn server_refresh_spans(&mut self) -> WireSpans {
         if self.refresh_invalid || self.refresh_spans.is_empty() {
             return Vec::new();
         }
@@ -253,14 +260,22 @@ impl Coord {
         self.refresh_spans = refresh::condense(spans, |k| store.range_of(k));
         let h = self.header();
         if let Some(at) = refresh::refresh_all(self.store.as_ref(), &h, &self.refresh_spans, to)? {
-            return Err(fail(format!(
-                "a key read by txn {} at {} was written at {} (refreshing to {} failed)",
-                self.meta.id, self.read_ts, at, to
-            )));
+            return Err(self.refresh_failed(reason, at, to));
         }
         self.read_ts = to;
         self.meta.write_ts = self.meta.write_ts.max(to);
         Ok(())
+    }
+
+    /// The retry error of a refresh to `to` that found a write at `at`.
+    fn refresh_failed(&self, reason: RetryReason, at: Timestamp, to: Timestamp) -> Error {
+        retry(
+            reason,
+            format!(
+                "a key read by txn {} at {} was written at {} (refreshing to {} failed)",
+                self.meta.id, self.read_ts, at, to
+            ),
+        )
     }
 
     /// Sends a read, moving the transaction up past uncertain or (locking) newer values.
@@ -373,7 +388,7 @@ impl Coord {
             &Request::EndTxn {
                 commit: true,
                 one_phase: Vec::new(),
-                can_bump: false,
+                refreshed_to: None,
                 refresh_spans: Vec::new(),
                 lock_keys: self.lock_keys.iter().cloned().collect(),
             },
@@ -388,14 +403,18 @@ impl Coord {
             .into_iter()
             .filter_map(|(k, mut h)| h.pop().map(|(_, v)| (k, v)))
             .collect();
-        let req = Request::EndTxn {
+        let refresh_spans = self.server_refresh_spans();
+        // Every read is listed (or there is none), unless there were too many to list.
+        let all_listed =
+            !self.refresh_invalid && (self.refresh_spans.is_empty() || !refresh_spans.is_empty());
+        let mut req = Request::EndTxn {
             commit: true,
             one_phase,
-            // A transaction that read nothing may commit at any later timestamp.
-            can_bump: self.refresh_spans.is_empty() && !self.refresh_invalid,
-            refresh_spans: self.server_refresh_spans(),
+            refreshed_to: all_listed.then_some(Timestamp::MAX),
+            refresh_spans,
             lock_keys: self.lock_keys.iter().cloned().collect(),
         };
+        let mut split_refreshes = SPLIT_REFRESHES;
         for _ in 0..MAX_BUMPS {
             let r = match self.store.route(&self.header(), &req) {
                 Err(Error::RangeKeyMismatch(_)) => {
@@ -413,17 +432,37 @@ impl Coord {
             };
             if r.needs_refresh {
                 let clock = self.store.clock();
-                let to = anticipate(
-                    r.write_ts.unwrap_or(self.meta.write_ts),
-                    clock.peek(),
-                    clock.max_offset_ms(),
-                );
+                let pushed = r.write_ts.unwrap_or(self.meta.write_ts);
+                let to = anticipate(pushed, clock.peek(), clock.max_offset_ms());
                 let reason = if r.write_too_old {
                     RetryReason::WriteTooOld
                 } else {
                     RetryReason::Serializable
                 };
+                if to > pushed && split_refreshes > 0 && all_listed {
+                    // Pushed into the future (a global range): refresh only the reads in
+                    // other ranges, far ahead, and let the range move the commit just above
+                    // its closed timestamp and refresh its own reads there. Refreshing
+                    // everything to `to` would make the commit wait until `to`: twice the
+                    // lead.
+                    split_refreshes -= 1;
+                    let local = self.refresh_elsewhere(to, reason)?;
+                    if let Request::EndTxn {
+                        refreshed_to,
+                        refresh_spans,
+                        ..
+                    } = &mut req
+                    {
+                        *refreshed_to = Some(to);
+                        *refresh_spans = local;
+                    }
+                    continue;
+                }
                 self.refresh_to(to, reason)?;
+                if let Request::EndTxn { refreshed_to, .. } = &mut req {
+                    // Every read is now valid at the transaction's timestamp.
+                    *refreshed_to = refreshed_to.map(|t| t.max(to));
+                }
                 continue;
             }
             return Ok(r.write_ts.unwrap_or(self.meta.write_ts));
@@ -432,6 +471,23 @@ impl Coord {
             RetryReason::Serializable,
             "the commit timestamp kept moving".into(),
         ))
+    }
+
+    /// Refreshes to `to` the read spans that lie outside the range of the one-phase commit
+    /// (its anchor's); returns the others, for the range to refresh itself. The
+    /// transaction's read timestamp stays: those spans are still valid only there.
+    fn refresh_elsewhere(&mut self, to: Timestamp, reason: RetryReason) -> Result<WireSpans> {
+        let home = self.store.range_of(&self.meta.anchor);
+        let (here, elsewhere): (Vec<Span>, Vec<Span>) = self
+            .refresh_spans
+            .iter()
+            .cloned()
+            .partition(|s| self.store.range_of(&s.start) == home);
+        let h = self.header();
+        if let Some(at) = refresh::refresh_all(self.store.as_ref(), &h, &elsewhere, to)? {
+            return Err(self.refresh_failed(reason, at, to));
+        }
+        Ok(here.into_iter().map(|s| (s.start, s.end)).collect())
     }
 
     fn finish(&mut self) {
@@ -455,7 +511,7 @@ impl Coord {
                 &Request::EndTxn {
                     commit: false,
                     one_phase: Vec::new(),
-                    can_bump: false,
+                    refreshed_to: None,
                     refresh_spans: Vec::new(),
                     lock_keys: self.lock_keys.iter().cloned().collect(),
                 },

@@ -223,7 +223,7 @@ impl Range {
             Request::EndTxn {
                 commit,
                 one_phase,
-                can_bump,
+                refreshed_to,
                 refresh_spans,
                 lock_keys,
             } => self.eval_end_txn(
@@ -231,7 +231,7 @@ impl Range {
                 h,
                 *commit,
                 one_phase,
-                *can_bump,
+                *refreshed_to,
                 refresh_spans,
                 lock_keys,
             ),

@@ -85,7 +85,7 @@ impl Range {
         h: &Header,
         commit: bool,
         one_phase: &[(Vec<u8>, Option<Vec<u8>>)],
-        can_bump: bool,
+        refreshed_to: Option<Timestamp>,
         refresh_spans: &[(Vec<u8>, Option<Vec<u8>>)],
         lock_keys: &[Vec<u8>],
     ) -> Result<Eval> {
@@ -162,11 +162,14 @@ impl Range {
                     }
                 }
             }
-            let refreshed = local_refresh
-                && commit_ts > txn.write_ts
-                && !can_bump
-                && self.refresh_here(h, &refresh, commit_ts)?;
-            if commit_ts > txn.write_ts && !can_bump && !refreshed {
+            // Moving up needs every read valid at the new timestamp: the unlisted ones (the
+            // coordinator says up to where) and the listed ones (refreshed here).
+            let may_move = |ts: Timestamp| refreshed_to.is_some_and(|to| ts <= to);
+            let moved_ok = commit_ts <= txn.write_ts
+                || (may_move(commit_ts)
+                    && (refresh.is_empty()
+                        || (local_refresh && self.refresh_here(h, &refresh, commit_ts)?)));
+            if !moved_ok {
                 return Ok(Eval::Done(Response {
                     write_ts: Some(commit_ts),
                     write_too_old: wto,
