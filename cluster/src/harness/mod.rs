@@ -245,7 +245,7 @@ async fn run_on(
         } else {
             opts.settle_timeout
         };
-        settle::wait_for_placement(&client, &regions[0], limit).await?
+        settle::wait_for_placement(&client, &regions, limit).await?
     };
     if misplaced > 0 {
         eprintln!("# placement had not settled ({misplaced} ranges misplaced); measuring anyway");

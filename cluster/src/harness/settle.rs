@@ -6,8 +6,9 @@
 //! ends reports placement in progress (GLOBAL writes that commit in the present, reads that
 //! cross regions), not the steady state the table promises. This module polls `SHOW RANGES`
 //! for every harness table, as an operator would, until each range has the replica count its
-//! survival goal asks for and its lease in the region its locality names, and the answer has
-//! stopped changing.
+//! survival goal asks for, a replica in every region (both goals place one everywhere, so
+//! that follower and GLOBAL reads are local), and its lease in the region its locality names,
+//! and the answer has stopped changing.
 
 use super::schema::{Locality, Survival};
 use super::sqlutil::short_error;
@@ -27,13 +28,17 @@ const POLL: Duration = Duration::from_millis(500);
 const STABLE_POLLS: usize = 3;
 
 /// Waits until every harness table's ranges are placed (or `limit` passes); returns how
-/// many ranges were still misplaced at the end (0: settled).
-pub async fn wait_for_placement(client: &Client, primary: &str, limit: Duration) -> Result<usize> {
+/// many ranges were still misplaced at the end (0: settled). `regions[0]` is the primary.
+pub async fn wait_for_placement(
+    client: &Client,
+    regions: &[String],
+    limit: Duration,
+) -> Result<usize> {
     let deadline = Instant::now() + limit;
     let mut last = None;
     let mut stable = 0;
     loop {
-        let (misplaced, answer) = survey(client, primary).await?;
+        let (misplaced, answer) = survey(client, regions).await?;
         if misplaced == 0 && last.as_ref() == Some(&answer) {
             stable += 1;
         } else {
@@ -52,7 +57,7 @@ pub async fn wait_for_placement(client: &Client, primary: &str, limit: Duration)
 
 /// One poll: the number of misplaced ranges over every table, and the raw answer (to tell
 /// whether anything still moves).
-async fn survey(client: &Client, primary: &str) -> Result<(usize, Vec<String>)> {
+async fn survey(client: &Client, regions: &[String]) -> Result<(usize, Vec<String>)> {
     let mut misplaced = 0;
     let mut answer = Vec::new();
     for goal in Survival::ALL {
@@ -74,37 +79,64 @@ async fn survey(client: &Client, primary: &str) -> Result<(usize, Vec<String>)> 
                     let ids: Option<Vec<i64>> = row.try_get(col).ok().flatten();
                     ids.map_or(0, |v| v.len())
                 };
-                let replicas = count("voting_replicas") + count("non_voting_replicas");
                 let lease: Option<String> = row.try_get("lease_holder_locality").ok().flatten();
-                let start = start.unwrap_or_default();
-                let lease = lease.unwrap_or_default();
-                if !placed(loc, primary, &start, replicas, &lease) {
+                let localities: Option<Vec<String>> =
+                    row.try_get("replica_localities").ok().flatten();
+                let r = RangeRow {
+                    start: start.unwrap_or_default(),
+                    replicas: count("voting_replicas") + count("non_voting_replicas"),
+                    localities: localities.unwrap_or_default(),
+                    lease: lease.unwrap_or_default(),
+                };
+                if !placed(loc, regions, &r) {
                     misplaced += 1;
                 }
-                answer.push(format!("{start} {replicas} {lease}"));
+                answer.push(format!(
+                    "{} {} {:?} {}",
+                    r.start, r.replicas, r.localities, r.lease
+                ));
             }
         }
     }
     Ok((misplaced, answer))
 }
 
-/// Whether one range is where its table's locality puts it: five replicas, and the lease in
-/// the primary region (REGIONAL BY TABLE, GLOBAL) or in the region that starts the range's
-/// keys (a REGIONAL BY ROW partition; a range before the first partition has no home).
-fn placed(loc: Locality, primary: &str, start_key: &str, replicas: usize, lease: &str) -> bool {
-    if replicas != REPLICAS {
+/// One range as `SHOW RANGES` lists it.
+struct RangeRow {
+    start: String,
+    /// Voters and non-voters.
+    replicas: usize,
+    /// Each replica's locality (`region=..,zone=..`).
+    localities: Vec<String>,
+    /// The leaseholder's locality.
+    lease: String,
+}
+
+/// Whether one range is where its table's locality puts it: five replicas, one at least in
+/// every region, and the lease in the primary region (`regions[0]`; REGIONAL BY TABLE,
+/// GLOBAL) or in the region that starts the range's keys (a REGIONAL BY ROW partition; a
+/// range before the first partition has no home).
+fn placed(loc: Locality, regions: &[String], r: &RangeRow) -> bool {
+    let in_region = |locality: &str, region: &str| {
+        locality
+            .split(',')
+            .any(|tier| tier.strip_prefix("region=") == Some(region))
+    };
+    let everywhere = regions
+        .iter()
+        .all(|g| r.localities.iter().any(|l| in_region(l, g)));
+    if r.replicas != REPLICAS || !everywhere {
         return false;
     }
+    let primary = regions.first().map_or("", String::as_str);
     let home = match loc {
-        Locality::RegionalByRow => match partition_region(start_key) {
-            Some(r) => r,
+        Locality::RegionalByRow => match partition_region(&r.start) {
+            Some(h) => h,
             None => return true,
         },
         _ => primary,
     };
-    lease
-        .split(',')
-        .any(|tier| tier == format!("region={home}"))
+    in_region(&r.lease, home)
 }
 
 /// The region a REGIONAL BY ROW range's start key begins with (`/"us-east1"/...` or
@@ -120,26 +152,66 @@ fn partition_region(start_key: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    fn row(start: &str, regions: &[&str], lease: &str) -> RangeRow {
+        RangeRow {
+            start: start.into(),
+            replicas: regions.len(),
+            localities: regions
+                .iter()
+                .map(|r| format!("region={r},zone={r}-b"))
+                .collect(),
+            lease: lease.into(),
+        }
+    }
+
     #[test]
-    fn a_range_is_placed_with_five_replicas_and_its_lease_at_home() {
+    fn a_range_is_placed_with_five_replicas_everywhere_and_its_lease_at_home() {
+        let regions: Vec<String> = ["us-east1", "us-west1", "europe-west1"]
+            .map(String::from)
+            .to_vec();
+        let west_first: Vec<String> = ["us-west1", "us-east1", "europe-west1"]
+            .map(String::from)
+            .to_vec();
         let east = "region=us-east1,zone=us-east1-b";
-        assert!(placed(Locality::Global, "us-east1", "…", 5, east));
-        assert!(!placed(Locality::Global, "us-east1", "…", 3, east));
-        assert!(!placed(Locality::RegionalByTable, "us-west1", "…", 5, east));
+        let spread = [
+            "us-east1",
+            "us-east1",
+            "us-east1",
+            "us-west1",
+            "europe-west1",
+        ];
+        let no_europe = ["us-east1", "us-east1", "us-east1", "us-west1", "us-west1"];
+        assert!(placed(Locality::Global, &regions, &row("…", &spread, east)));
+        assert!(!placed(
+            Locality::Global,
+            &regions,
+            &row("…", &spread[..3], east)
+        ));
+        assert!(!placed(
+            Locality::Global,
+            &regions,
+            &row("…", &no_europe, east)
+        ));
+        assert!(!placed(
+            Locality::RegionalByTable,
+            &west_first,
+            &row("…", &spread, east)
+        ));
+        let rbr = |start| row(start, &spread, east);
         assert!(placed(
             Locality::RegionalByRow,
-            "us-west1",
-            "/\"us-east1\"/5",
-            5,
-            east
+            &west_first,
+            &rbr("/\"us-east1\"/5")
         ));
         assert!(!placed(
             Locality::RegionalByRow,
-            "us-east1",
-            "/\"europe-west1\"",
-            5,
-            east
+            &regions,
+            &rbr("/\"europe-west1\"")
         ));
-        assert!(placed(Locality::RegionalByRow, "us-east1", "…/1", 5, ""));
+        assert!(placed(
+            Locality::RegionalByRow,
+            &regions,
+            &row("…/1", &spread, "")
+        ));
     }
 }
