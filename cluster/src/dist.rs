@@ -34,6 +34,9 @@ const BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// closed timestamp (lag 3 s, republished every second) and goes to the nearest replica;
 /// `follower_read_timestamp()` (4.8 s ago) qualifies.
 const FOLLOWER_READ_AGE_MS: u64 = 4_300;
+/// How often a follower read may look up again a range whose cached descriptor has no
+/// replica near this node.
+const RECHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// The node's router to every range.
 pub struct DistSender {
@@ -45,6 +48,9 @@ pub struct DistSender {
     /// Cached descriptors by start key.
     cache: RwLock<BTreeMap<Vec<u8>, RangeDescriptor>>,
     leaseholders: RwLock<HashMap<RangeId, NodeId>>,
+    /// When a follower read last looked a range up again because its cached descriptor had
+    /// no replica near this node (see [`Self::recheck_for_follower`]).
+    rechecked: RwLock<HashMap<RangeId, Instant>>,
     /// Nodes to ask when nothing better is known (range 1 lookups).
     nodes: RwLock<BTreeMap<NodeId, String>>,
     active: Mutex<(u64, BTreeMap<u64, Timestamp>)>,
@@ -76,6 +82,7 @@ impl DistSender {
             clock,
             cache: RwLock::new(BTreeMap::new()),
             leaseholders: RwLock::new(HashMap::new()),
+            rechecked: RwLock::new(HashMap::new()),
             nodes: RwLock::new(BTreeMap::new()),
             active: Mutex::new((0, BTreeMap::new())),
             span_configs: Default::default(),
@@ -270,7 +277,10 @@ impl DistSender {
         let deadline = Instant::now() + ROUTE_DEADLINE;
         let mut backoff = BACKOFF_MIN;
         loop {
-            let d = self.lookup(key)?;
+            let mut d = self.lookup(key)?;
+            if follower {
+                d = self.recheck_for_follower(key, d)?;
+            }
             match self.try_range(&d, ambiguous_on_timeout, follower, &req, &extract) {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::Fail(e) => return Err(e),
@@ -285,6 +295,33 @@ impl DistSender {
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
+    }
+
+    /// A follower read whose cached descriptor has no replica near this node looks the range
+    /// up again, at most once per [`RECHECK_EVERY`] per range: the descriptor may predate
+    /// placement (a replica added in this region since), and nothing else would correct it,
+    /// since the leaseholder, far away, keeps serving the reads without an error.
+    fn recheck_for_follower(
+        &self,
+        key: &[u8],
+        d: RangeDescriptor,
+    ) -> Result<RangeDescriptor, txn::Error> {
+        if self.nearest_replica(&d).is_some() || self.regions.read().is_empty() {
+            return Ok(d);
+        }
+        let now = Instant::now();
+        {
+            let mut rechecked = self.rechecked.write();
+            let due = rechecked
+                .get(&d.range_id)
+                .is_none_or(|t| now.duration_since(*t) >= RECHECK_EVERY);
+            if !due {
+                return Ok(d);
+            }
+            rechecked.insert(d.range_id, now);
+        }
+        self.evict(&d);
+        self.lookup(key)
     }
 
     fn try_range<T>(
