@@ -20,6 +20,13 @@
 //! The crate moves opaque bytes: commands are `Vec<u8>` produced and applied by the cluster
 //! layer through [`multiraft::StateMachine`]; it knows nothing of keys, transactions or SQL.
 //!
+//! Membership changes ([`joint`]): one replica at a time with a simple `ConfChangeV2`, or
+//! several at once (a voter move: promote a caught-up learner and remove or demote the old
+//! voter) through a joint configuration that the leader always leaves, even a leader elected
+//! after the one that entered it crashed. The joint configuration is persisted with each
+//! applied change and carried in snapshots, so a restart or a snapshot in the middle of a
+//! move resumes it. Learners are promoted only once caught up.
+//!
 //! IMPLEMENTATION CAVEATS
 //! - Every replica truncates its own log behind its applied index once it grows past a bound
 //!   (Raft allows each server to compact independently); a follower that falls behind the
@@ -27,10 +34,11 @@
 //!   (fine for ranges of tens of MiB, not for GiB).
 //! - Idle groups quiesce (see [`multiraft::MultiRaft::tick`]); groups that are not idle send
 //!   their own heartbeats (not coalesced per node pair yet).
-//! - Membership changes are single-voter changes; joint consensus (several changes at once,
-//!   learners first) is not used yet.
+//! - A voter move's descriptor bookkeeping (which replica is incoming or outgoing) is the
+//!   cluster layer's: this crate only sees replica ids.
 
 pub mod error;
+pub mod joint;
 pub mod multiraft;
 pub mod storage;
 

@@ -135,6 +135,7 @@ impl Group {
         raft.state == StateRole::Leader
             && raft.lead_transferee.is_none()
             && !raft.has_pending_conf()
+            && !crate::joint::is_joint(log.store.conf_state())
             && log.committed == last
             && log.store.applied() == last
             && !self.node.has_ready()
@@ -327,7 +328,10 @@ impl MultiRaft {
     }
 
     /// Proposes a membership change on the leader; `context` travels with it to
-    /// [`Applied::ConfChange`]. Returns the log index it was appended at.
+    /// [`Applied::ConfChange`]. Returns the log index it was appended at. Several changes at
+    /// once go through a joint configuration (see [`crate::joint`]); a change is refused with
+    /// a retryable error while another is in flight or while it would promote a learner
+    /// that has not caught up.
     pub fn propose_conf_change(
         &mut self,
         range: RangeId,
@@ -338,6 +342,7 @@ impl MultiRaft {
         if g.node.raft.state != StateRole::Leader {
             return Err(Error::NotLeader);
         }
+        crate::joint::check_proposal(&g.node, &cc)?;
         g.node
             .propose_conf_change(context, cc)
             .map_err(dropped_is_not_leader)?;
@@ -390,6 +395,12 @@ impl MultiRaft {
             false
         });
         out
+    }
+
+    /// The group's applied membership (joint while `voters_outgoing` is not empty).
+    pub fn conf_state(&self, range: RangeId) -> Option<ConfState> {
+        let g = self.groups.get(&range)?;
+        Some(g.node.store().conf_state().clone())
     }
 
     /// The group's term and the leader it knows in that term (0: none).
@@ -549,6 +560,8 @@ impl MultiRaft {
             out.extend(light.take_messages().into_iter().map(|m| (range, m)));
             apply_entries(range, g, light.take_committed_entries(), sm, &mut batch)?;
             g.node.advance_apply();
+            // A leader never leaves its group joint (see crate::joint).
+            crate::joint::maybe_leave(&mut g.node);
             maybe_truncate(g, &self.cfg, &mut batch);
             if g.node.has_ready() {
                 self.dirty.insert(range);
@@ -616,9 +629,10 @@ fn apply_entries(
                 };
                 g.node.mut_store().set_conf_state(batch, cs.clone())?;
                 // raft-rs leaves a leader that removed itself in the Leader state, and the
-                // next advance would look up its own (gone) progress: step down now.
+                // next advance would look up its own (gone) progress: step down now. An
+                // outgoing voter of a joint configuration keeps leading until it is left.
                 let raft = &mut g.node.raft;
-                if !cs.voters.contains(&raft.id) && raft.state == StateRole::Leader {
+                if !crate::joint::is_voter(&cs, raft.id) && raft.state == StateRole::Leader {
                     let term = raft.term;
                     raft.become_follower(term, raft::INVALID_ID);
                 }
