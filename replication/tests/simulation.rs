@@ -54,6 +54,7 @@ fn simulated_seeds() {
     let mut unknown = 0;
     let mut inconclusive = 0;
     let mut known = 0;
+    let (mut joint_entered, mut joint_left) = (0, 0);
     let mut messages = 0;
     let mut sim_steps = 0;
     for &seed in &seeds {
@@ -66,6 +67,8 @@ fn simulated_seeds() {
         unknown += r.ops.unknown;
         inconclusive += r.checked.inconclusive_keys;
         known += r.faults.known_bug_hits;
+        joint_entered += r.faults.joint_entered;
+        joint_left += r.faults.joint_left;
         messages += r.net.sent;
         sim_steps += r.steps;
         assert_eq!(r.seed, seed);
@@ -74,11 +77,18 @@ fn simulated_seeds() {
         "simulation: {} seeds x {steps} steps ({sim_steps} steps with healing, {messages} \
          messages), {ops} ops checked ({acked} acknowledged, \
          {unknown} unknown outcome), {inconclusive} keys inconclusive, {known} nodes killed by \
-         the known leader-self-removal panic, {:.1} s",
+         the known leader-self-removal panic, {joint_entered} joint configurations entered \
+         and {joint_left} left, {:.1} s",
         seeds.len(),
         started.elapsed().as_secs_f64()
     );
     assert!(ops > 0, "the workload produced no operations");
+    if seeds.len() > 1 {
+        assert!(
+            joint_entered > 0,
+            "no joint membership change was exercised"
+        );
+    }
 }
 
 #[test]

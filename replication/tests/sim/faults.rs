@@ -7,16 +7,57 @@
 //! that loses nothing written (or a machine crash where every write was synced): lost
 //! unsynced writes are not modelled.
 //!
-//! Membership changes are single-replica `ConfChangeV2`s proposed on the range's leader: add a
-//! replica on a node without one (always with a fresh replica id, never reused) or remove one
-//! (never below two voters). Replicas removed from the applied configuration are destroyed on
+//! Membership changes are proposed on the range's leader: single-replica `ConfChangeV2`s that
+//! add a voter or a learner on a node without a replica (always with a fresh replica id, never
+//! reused) or remove a voter (never below three) or a learner; and joint changes (a voter
+//! move) that promote a learner while removing or demoting a voter, which the group enters and
+//! must leave by itself, across crashes, partitions and leader changes (a range that is still
+//! joint after healing fails the convergence check). Replicas removed from the applied configuration are destroyed on
 //! their node (the replica GC of a real store), leaving a tombstone.
 
 use super::node::{NodeId, SimNode};
 use super::{Sim, Slot};
 use kv::RangeId;
-use raft::prelude::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
+use raft::prelude::{ConfChangeType, ConfChangeV2};
+use replication::joint;
 use std::collections::BTreeSet;
+
+/// What kind of membership change a [`Change`] is, for the counters.
+enum Kind {
+    Add,
+    Learner,
+    Remove,
+    Move,
+}
+
+/// A membership change about to be proposed.
+struct Change {
+    cc: ConfChangeV2,
+    /// The replica added or promoted (its id is the next one when `new_node` is set).
+    rid: u64,
+    /// The node of a replica being added.
+    new_node: Option<NodeId>,
+    ctx: String,
+    kind: Kind,
+}
+
+impl Change {
+    fn simple(
+        t: ConfChangeType,
+        rid: u64,
+        new_node: Option<NodeId>,
+        ctx: String,
+        kind: Kind,
+    ) -> Change {
+        Change {
+            cc: joint::simple_change(joint::single(t, rid)),
+            rid,
+            new_node,
+            ctx,
+            kind,
+        }
+    }
+}
 
 /// How often each fault happens (probabilities per step) and its limits.
 #[derive(Debug, Clone)]
@@ -40,6 +81,13 @@ pub struct FaultStats {
     pub partitions: u64,
     pub adds: u64,
     pub removes: u64,
+    /// Learners added (promoted later by joint moves, or removed).
+    pub learners: u64,
+    /// Joint changes proposed: a learner promoted while a voter is removed or demoted.
+    pub joint_moves: u64,
+    /// Joint configurations applied, and left again (by auto-leave or a later leader).
+    pub joint_entered: u64,
+    pub joint_left: u64,
     pub transfers: u64,
     /// Nodes killed by the known panic of a leader that applied its own removal.
     pub known_bug_hits: u64,
@@ -137,7 +185,7 @@ impl Sim {
     fn change_membership(&mut self, remove_leader: bool) {
         let range = RangeId(1 + self.sched.below(self.cfg.ranges));
         let now = self.now;
-        let desc = &self.dir.ranges[&range];
+        let desc = self.dir.ranges[&range].clone();
         if desc.cc_deadline > now {
             return;
         }
@@ -145,8 +193,10 @@ impl Sim {
             return;
         };
         let voters: Vec<u64> = desc.voters.iter().copied().collect();
+        let learners: Vec<u64> = desc.learners.iter().copied().collect();
         let holders: BTreeSet<NodeId> = voters
             .iter()
+            .chain(&learners)
             .filter_map(|r| self.dir.addr.get(&(range, *r)).copied())
             .collect();
         let free: Vec<NodeId> = self
@@ -155,47 +205,98 @@ impl Sim {
             .copied()
             .filter(|n| !holders.contains(n))
             .collect();
-        let add = !free.is_empty() && (voters.len() < 3 || self.sched.chance(0.5));
-        let mut single = ConfChangeSingle::default();
-        let (rid, node) = if add {
+        let removable: Vec<u64> = voters
+            .iter()
+            .copied()
+            .filter(|r| remove_leader || *r != leader_rid)
+            .collect();
+        // A joint move may take the leader out only when the outgoing voters keep a quorum
+        // without it: a leader that applied the leave is destroyed (replica GC), and if the
+        // others had not learned that the leave committed, they are still joint and their
+        // outgoing half would need its vote forever (configurations take effect when applied).
+        let movable: Vec<u64> = removable
+            .iter()
+            .copied()
+            .filter(|r| *r != leader_rid || voters.len() >= 3)
+            .collect();
+        let change = if !learners.is_empty() && !movable.is_empty() && self.sched.chance(0.6) {
+            self.joint_move(range, &learners, &movable)
+        } else if !learners.is_empty() && self.sched.chance(0.3) {
+            let rid = learners[self.sched.below(learners.len() as u64) as usize];
+            let node = self.dir.addr[&(range, rid)];
+            let ctx = format!("remove-learner r{rid} n{node}");
+            Change::simple(ConfChangeType::RemoveNode, rid, None, ctx, Kind::Remove)
+        } else if !free.is_empty() && (voters.len() < 3 || self.sched.chance(0.5)) {
             let node = free[self.sched.below(free.len() as u64) as usize];
-            single.set_change_type(ConfChangeType::AddNode);
-            (desc.next_rid, node)
+            let rid = desc.next_rid;
+            // Half the additions are learners, which a later joint move promotes.
+            let (t, what, kind) = if self.sched.chance(0.5) {
+                (ConfChangeType::AddLearnerNode, "add-learner", Kind::Learner)
+            } else {
+                (ConfChangeType::AddNode, "add", Kind::Add)
+            };
+            let ctx = format!("{what} r{rid} n{node}");
+            Change::simple(t, rid, Some(node), ctx, kind)
         } else {
-            let removable: Vec<u64> = voters
-                .iter()
-                .copied()
-                .filter(|r| remove_leader || *r != leader_rid)
-                .collect();
             if voters.len() < 3 || removable.is_empty() {
                 return;
             }
             let rid = removable[self.sched.below(removable.len() as u64) as usize];
-            single.set_change_type(ConfChangeType::RemoveNode);
-            (rid, self.dir.addr[&(range, rid)])
+            let node = self.dir.addr[&(range, rid)];
+            let ctx = format!("remove r{rid} n{node}");
+            Change::simple(ConfChangeType::RemoveNode, rid, None, ctx, Kind::Remove)
         };
-        single.node_id = rid;
-        let mut cc = ConfChangeV2::default();
-        cc.set_changes(vec![single].into());
-        let ctx = format!("{} r{rid} n{node}", if add { "add" } else { "remove" });
         let Some(Slot::Up(l)) = self.nodes.get_mut(&leader) else {
             return;
         };
         let res = l
             .raft
-            .propose_conf_change(range, ctx.clone().into_bytes(), cc);
-        self.trace
-            .event(&["conf-change", &range.to_string(), &ctx, &format!("{res:?}")]);
-        if res.is_ok() {
-            let desc = self.dir.ranges.get_mut(&range).expect("range");
-            desc.cc_deadline = now + 200;
-            if add {
-                desc.next_rid += 1;
-                self.dir.addr.insert((range, rid), node);
-                self.stats.adds += 1;
-            } else {
-                self.stats.removes += 1;
-            }
+            .propose_conf_change(range, change.ctx.clone().into_bytes(), change.cc);
+        self.trace.event(&[
+            "conf-change",
+            &range.to_string(),
+            &change.ctx,
+            &format!("{res:?}"),
+        ]);
+        if res.is_err() {
+            return;
+        }
+        let desc = self.dir.ranges.get_mut(&range).expect("range");
+        desc.cc_deadline = now + 200;
+        if let Some(node) = change.new_node {
+            desc.next_rid += 1;
+            self.dir.addr.insert((range, change.rid), node);
+        }
+        match change.kind {
+            Kind::Add => self.stats.adds += 1,
+            Kind::Learner => self.stats.learners += 1,
+            Kind::Remove => self.stats.removes += 1,
+            Kind::Move => self.stats.joint_moves += 1,
+        }
+    }
+
+    /// A voter move in one joint change: a learner becomes a voter while a voter is removed
+    /// or (sometimes) demoted to a learner; the group leaves the joint configuration by itself.
+    fn joint_move(&mut self, range: RangeId, learners: &[u64], removable: &[u64]) -> Change {
+        let promote = learners[self.sched.below(learners.len() as u64) as usize];
+        let victim = removable[self.sched.below(removable.len() as u64) as usize];
+        let demote = self.sched.chance(0.3);
+        let out = if demote {
+            ConfChangeType::AddLearnerNode
+        } else {
+            ConfChangeType::RemoveNode
+        };
+        let changes = vec![
+            joint::single(ConfChangeType::AddNode, promote),
+            joint::single(out, victim),
+        ];
+        let what = if demote { "demote" } else { "remove" };
+        Change {
+            cc: joint::joint_change(changes),
+            rid: promote,
+            new_node: None,
+            ctx: format!("joint {range} promote r{promote} {what} r{victim}"),
+            kind: Kind::Move,
         }
     }
 

@@ -37,7 +37,12 @@ use workload::{WorkConfig, Workload};
 /// One range as the cluster knows it: what a real system keeps in its range descriptor.
 #[derive(Debug, Clone, Default)]
 pub struct Desc {
+    /// Voters, of both halves while the configuration is joint.
     pub voters: BTreeSet<u64>,
+    /// Learners (including voters being demoted by a joint change).
+    pub learners: BTreeSet<u64>,
+    /// The last applied configuration is joint: the leader must leave it.
+    pub joint: bool,
     pub conf_index: u64,
     pub removed: BTreeSet<u64>,
     pub next_rid: u64,
@@ -380,8 +385,20 @@ impl Sim {
             let desc = self.dir.ranges.entry(c.range).or_default();
             if c.index > desc.conf_index {
                 let new: BTreeSet<u64> = c.voters.iter().copied().collect();
-                desc.removed.extend(desc.voters.difference(&new));
+                let learners: BTreeSet<u64> = c.learners.iter().copied().collect();
+                let old: Vec<u64> = desc.voters.union(&desc.learners).copied().collect();
+                let gone = old
+                    .into_iter()
+                    .filter(|r| !new.contains(r) && !learners.contains(r));
+                desc.removed.extend(gone);
+                match (desc.joint, c.joint) {
+                    (false, true) => self.stats.joint_entered += 1,
+                    (true, false) => self.stats.joint_left += 1,
+                    _ => {}
+                }
                 desc.voters = new;
+                desc.learners = learners;
+                desc.joint = c.joint;
                 desc.conf_index = c.index;
                 desc.cc_deadline = 0;
             }
@@ -438,7 +455,9 @@ impl Sim {
             let Some(ls) = l.raft.status(range) else {
                 return false;
             };
-            ls.commit == ls.last_index
+            // A group left joint (its leader must leave it, whoever that is now).
+            !desc.joint
+                && ls.commit == ls.last_index
                 && desc.voters.iter().all(|rid| {
                     let node = self.dir.addr[&(range, *rid)];
                     match self.nodes.get(&node) {
@@ -457,8 +476,8 @@ impl Sim {
         let mut s = String::new();
         for (range, desc) in &self.dir.ranges {
             s.push_str(&format!(
-                "\n    {range}: voters {:?} (conf index {}), removed {:?}",
-                desc.voters, desc.conf_index, desc.removed
+                "\n    {range}: voters {:?} learners {:?} joint {} (conf index {}), removed {:?}",
+                desc.voters, desc.learners, desc.joint, desc.conf_index, desc.removed
             ));
             for (id, slot) in &self.nodes {
                 let Slot::Up(n) = slot else {

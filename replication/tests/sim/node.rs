@@ -203,7 +203,18 @@ pub struct Reply {
 pub struct ConfApplied {
     pub range: RangeId,
     pub index: u64,
+    /// Voters of either half of a joint configuration.
     pub voters: Vec<u64>,
+    /// Learners, including voters being demoted to learners when the joint config is left.
+    pub learners: Vec<u64>,
+    /// The configuration is joint.
+    pub joint: bool,
+}
+
+/// The sorted union of two id lists.
+fn union(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let all: std::collections::BTreeSet<u64> = a.iter().chain(b).copied().collect();
+    all.into_iter().collect()
 }
 
 /// The state machine of one node: every range's data, mirrored in memory.
@@ -286,7 +297,9 @@ impl StateMachine for KvSm {
                 self.confs.push(ConfApplied {
                     range,
                     index,
-                    voters: conf_state.voters.clone(),
+                    voters: union(&conf_state.voters, &conf_state.voters_outgoing),
+                    learners: union(&conf_state.learners, &conf_state.learners_next),
+                    joint: replication::joint::is_joint(conf_state),
                 });
             }
         }
