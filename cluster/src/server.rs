@@ -436,6 +436,7 @@ fn spawn_background(
     let weak: Weak<DistSender> = Arc::downgrade(dist);
     let s = stop.clone();
     let filters = cfg.filters.clone();
+    let join = cfg.join.clone();
     let _ = std::thread::Builder::new()
         .name("liveness".into())
         .spawn(move || {
@@ -447,7 +448,16 @@ fn spawn_background(
                             learn_localities(f, &nodes);
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "liveness heartbeat failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "liveness heartbeat failed");
+                        // A node that joined while its join target knew no other node yet
+                        // (it was initializing) learned no peer, and cannot reach range 1
+                        // to read the node records either: ask the join addresses again.
+                        let alone = d.known_nodes().iter().all(|(n, _)| *n == record.node_id);
+                        if alone {
+                            learn_peers(&d, &join);
+                        }
+                    }
                 }
                 drop(d);
                 std::thread::sleep(LIVENESS_INTERVAL);
