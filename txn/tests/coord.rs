@@ -393,15 +393,26 @@ impl txn::sender::Sender for CountingSender {
     }
 }
 
-#[test]
-fn a_pushed_one_phase_commit_refreshes_its_reads_at_the_range() {
-    use std::sync::atomic::Ordering::SeqCst;
+/// A manager, a sender over its store that counts Refresh requests, and a transaction
+/// source using that sender.
+fn counting() -> (
+    LocalTxnManager,
+    Arc<CountingSender>,
+    txn::coord::KvTxnSource,
+) {
     let m = manager();
     let sender = Arc::new(CountingSender {
         inner: m.store().clone(),
         refreshes: Default::default(),
     });
     let src = txn::coord::KvTxnSource::new(sender.clone());
+    (m, sender, src)
+}
+
+#[test]
+fn a_pushed_one_phase_commit_refreshes_its_reads_at_the_range() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (m, sender, src) = counting();
     let begin = || src.begin(TxnOptions::default()).unwrap();
 
     // t1 reads "a"; a later reader of "b" pushes t1's write of "b" above t1's read
@@ -439,12 +450,7 @@ fn a_pushed_one_phase_commit_refreshes_its_reads_at_the_range() {
 #[test]
 fn a_commit_pushed_into_the_future_refreshes_only_other_ranges() {
     use std::sync::atomic::Ordering::SeqCst;
-    let m = manager();
-    let sender = Arc::new(CountingSender {
-        inner: m.store().clone(),
-        refreshes: Default::default(),
-    });
-    let src = txn::coord::KvTxnSource::new(sender.clone());
+    let (m, sender, src) = counting();
     let begin = || src.begin(TxnOptions::default()).unwrap();
     let clock = m.store().clock().clone();
     let lead_ms = 1_000;
