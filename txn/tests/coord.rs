@@ -412,7 +412,7 @@ fn counting() -> (
 #[test]
 fn a_pushed_one_phase_commit_refreshes_its_reads_at_the_range() {
     use std::sync::atomic::Ordering::SeqCst;
-    let (m, sender, src) = counting();
+    let (_m, sender, src) = counting();
     let begin = || src.begin(TxnOptions::default()).unwrap();
 
     // t1 reads "a"; a later reader of "b" pushes t1's write of "b" above t1's read
