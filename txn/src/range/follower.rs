@@ -12,6 +12,9 @@
 //!
 //! A follower read that meets an intent cannot tell whether its transaction committed: it is
 //! refused, and the sender retries at the leaseholder, which resolves it.
+//!
+//! A follower read below the range's replicated GC threshold (see `gc.rs`) fails with the
+//! same error the leaseholder returns: the versions it would need may be gone on this replica.
 
 use super::latch::{LatchSpan, Span};
 use super::Range;
@@ -34,13 +37,21 @@ impl Range {
 
 /// Serves a non-locking read of `span` (the replica's span) from `mvcc` for a follower whose
 /// applied state is closed at or above `h.uncertainty_limit`. Returns None when the request
-/// cannot be served here: not a plain read, or an intent is in the way.
+/// cannot be served here: not a plain read, or an intent is in the way. Fails below the
+/// range's GC threshold as applied on this replica.
 pub fn follower_read(
     mvcc: &Mvcc,
     span: &Span,
     h: &Header,
     req: &Request,
 ) -> Result<Option<Response>> {
+    if matches!(
+        req,
+        Request::Get { lock: None, .. } | Request::Scan { lock: None, .. }
+    ) {
+        let threshold = super::gc::read_gc_threshold(mvcc, &span.start)?;
+        super::gc::check_threshold(h.read_ts, threshold)?;
+    }
     let opts = ReadOpts {
         ts: h.read_ts,
         uncertainty_limit: h.uncertainty_limit,

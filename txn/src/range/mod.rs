@@ -31,6 +31,7 @@
 
 mod eval;
 mod follower;
+mod gc;
 pub mod latch;
 pub mod locks;
 mod record;
@@ -52,6 +53,7 @@ use std::sync::Arc;
 use tscache::TsCache;
 use waitq::WaitQueue;
 
+pub use gc::{check_threshold, gc_threshold_key, read_gc_threshold, stage_gc_threshold};
 pub use record::{record_key, record_span};
 
 /// Sends a request to whichever range owns its key (the store now, the distributed sender in
@@ -144,6 +146,11 @@ impl Range {
         writer: Arc<dyn Replicate>,
         low_water: Timestamp,
     ) -> Range {
+        // A new leaseholder starts from the replicated threshold (see `gc`).
+        let gc_threshold = gc::read_gc_threshold(&mvcc, &span.start).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the range's GC threshold");
+            Timestamp::ZERO
+        });
         Range {
             span,
             mvcc,
@@ -153,7 +160,7 @@ impl Range {
             tscache: Mutex::new(TsCache::new(low_water)),
             locks: Mutex::new(LockTable::default()),
             waitq: WaitQueue::default(),
-            gc_threshold: Mutex::new(Timestamp::ZERO),
+            gc_threshold: Mutex::new(gc_threshold),
             resolver: Mutex::new(resolver),
             writer,
             retired: AtomicBool::new(false),
@@ -241,35 +248,6 @@ impl Range {
             }
             Request::Query { id, anchor } => self.eval_query(*id, anchor).map(Eval::Done),
         }
-    }
-
-    /// Removes versions older than `threshold` in this range; reads below it fail afterwards.
-    pub fn gc(&self, threshold: Timestamp) -> Result<usize> {
-        {
-            let mut t = self.gc_threshold.lock();
-            if threshold <= *t {
-                return Ok(0);
-            }
-            *t = threshold;
-        }
-        let writer = self.writer.clone();
-        let mut failed = None;
-        let removed = self.mvcc.gc_span_with(
-            &self.span.start,
-            self.span.end.as_deref(),
-            threshold,
-            &mut |batch| {
-                writer.write(batch, false).map_err(|e| {
-                    let msg = e.to_string();
-                    failed = Some(e);
-                    kv::Error::Engine(msg)
-                })
-            },
-        );
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        Ok(removed?)
     }
 
     /// The current GC threshold.

@@ -32,7 +32,7 @@ pub fn record_key(id: TxnId, anchor: &[u8]) -> Vec<u8> {
     k
 }
 
-fn record_prefix(anchor: &[u8]) -> Vec<u8> {
+pub(super) fn record_prefix(anchor: &[u8]) -> Vec<u8> {
     let mut k = vec![LOCAL_PREFIX, RECORD_KIND];
     k.extend_from_slice(&kv::mvcc::meta_key(anchor));
     k
