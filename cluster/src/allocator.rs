@@ -10,7 +10,9 @@
 //!    placement), or when the range's data passed the split size (checked only after enough
 //!    bytes were written through it since the last check).
 //! 3. One placement step from [`crate::placement::plan`]: add, promote, demote or remove a
-//!    replica, or move the lease to its preferred region. Voters follow the span config's
+//!    replica, move a voter (a learner that catches up, then one joint-consensus change that
+//!    promotes it and removes or demotes the old voter: see crate::store's `replicas.rs`), or
+//!    move the lease to its preferred region. Voters follow the span config's
 //!    counts and region constraints (default: the replication factor, spread over regions and
 //!    zones); a dead node's replicas are replaced after `dead_after`; decommissioning waits
 //!    for a replacement.
@@ -271,6 +273,9 @@ fn act(dist: &Arc<DistSender>, store: &Arc<Store>, range: RangeId, a: Action) {
             s.set_replica_kind(range, n, ReplicaKind::NonVoter)
         }),
         Action::Remove(n) => change(dist, range, |s| s.remove_replica(range, n)),
+        Action::MoveVoter { from, to, demote } => {
+            change(dist, range, |s| s.move_voter(range, from, to, demote))
+        }
         Action::TransferLease(n) => {
             if let Err(e) = store.transfer_lease(range, n) {
                 tracing::debug!(range = %range, to = %n, error = %e, "lease transfer failed");

@@ -17,6 +17,15 @@
 //!    unmet or more are wanted, remove surplus ones;
 //! 7. move the lease to the most preferred region that has a healthy voter.
 //!
+//! A step that adds a voter (or promotes a non-voter) and whose follow-up would remove or
+//! demote another voter is returned as one [`Action::MoveVoter`]: the allocator carries it out
+//! as a learner that catches up, then one joint-consensus change that promotes it and removes
+//! (or demotes) the old voter, so the range never sits with an even or short voter set between
+//! two changes (CockroachDB's atomic replication changes). This covers dead-node replacement,
+//! decommissioning, constraint repair, rebalancing across regions and the voter/non-voter
+//! swaps of multi-region placement. The leaseholder is never the voter moved away: the plan
+//! transfers the lease first.
+//!
 //! New replicas go where they add the most diversity: the region, then the zone, holding the
 //! fewest replicas of this range, then the node holding the fewest replicas overall.
 //!
@@ -109,6 +118,17 @@ pub enum Action {
     Remove(NodeId),
     /// Hand the lease to the node's voter.
     TransferLease(NodeId),
+    /// Replace the voter on `from` by one on `to` in one joint change: `to` (a new learner,
+    /// or its non-voter) becomes a voter while `from` is removed, or demoted to a non-voter
+    /// when `demote`.
+    MoveVoter {
+        /// The node losing its voter (never the leaseholder).
+        from: NodeId,
+        /// The node gaining one.
+        to: NodeId,
+        /// Keep `from` as a non-voter instead of removing it.
+        demote: bool,
+    },
 }
 
 /// The range as seen by the planner.
@@ -222,13 +242,68 @@ pub fn plan(d: &RangeDescriptor, me: NodeId, goal: &Goal, nodes: &[NodeView]) ->
         goal,
         nodes: nodes.iter().map(|n| (n.node_id, n)).collect(),
     };
-    replace_voters(&v)
+    let action = replace_voters(&v)
         .or_else(|| remove_gone_voters(&v))
         .or_else(|| repair_voter_constraints(&v))
         .or_else(|| remove_surplus_voter(&v))
         .or_else(|| rebalance_voters(&v))
         .or_else(|| non_voters(&v))
-        .or_else(|| lease(&v))
+        .or_else(|| lease(&v))?;
+    Some(as_move(d, me, goal, nodes, action))
+}
+
+/// Turns the addition of a voter whose next step would take a voter away into one
+/// [`Action::MoveVoter`] (see the module doc); other actions are returned as they are.
+fn as_move(
+    d: &RangeDescriptor,
+    me: NodeId,
+    goal: &Goal,
+    nodes: &[NodeView],
+    action: Action,
+) -> Action {
+    let (Action::AddVoter(to) | Action::Promote(to)) = action else {
+        return action;
+    };
+    let mut after = d.clone();
+    match after.replicas.iter_mut().find(|r| r.node_id == to) {
+        Some(r) => r.kind = ReplicaKind::Voter,
+        None => after.replicas.push(crate::desc::ReplicaDesc {
+            node_id: to,
+            replica_id: kv::ReplicaId(after.next_replica_id),
+            kind: ReplicaKind::Voter,
+        }),
+    }
+    let v = View {
+        d: &after,
+        me,
+        goal,
+        nodes: nodes.iter().map(|n| (n.node_id, n)).collect(),
+    };
+    let next = replace_voters(&v)
+        .or_else(|| remove_gone_voters(&v))
+        .or_else(|| repair_voter_constraints(&v))
+        .or_else(|| remove_surplus_voter(&v));
+    let is_voter = |n: NodeId| {
+        d.replica_on(n)
+            .is_some_and(|r| r.kind == ReplicaKind::Voter)
+    };
+    match next {
+        Some(Action::Remove(from)) if from != me && from != to && is_voter(from) => {
+            Action::MoveVoter {
+                from,
+                to,
+                demote: false,
+            }
+        }
+        Some(Action::Demote(from)) if from != me && from != to && is_voter(from) => {
+            Action::MoveVoter {
+                from,
+                to,
+                demote: true,
+            }
+        }
+        _ => action,
+    }
 }
 
 fn replace_voters(v: &View) -> Option<Action> {

@@ -105,6 +105,31 @@ fn apply(d: &mut RangeDescriptor, me: &mut NodeId, a: Action) {
             assert_eq!(d.replica_on(n).unwrap().kind, ReplicaKind::Voter);
             *me = n;
         }
+        Action::MoveVoter { from, to, demote } => {
+            assert_ne!(from, *me, "the leaseholder moved its own voter away");
+            assert_eq!(d.replica_on(from).unwrap().kind, ReplicaKind::Voter);
+            let voters = d
+                .replicas
+                .iter()
+                .filter(|r| r.kind == ReplicaKind::Voter)
+                .count();
+            match d.replica_on(to).map(|r| r.kind) {
+                Some(ReplicaKind::NonVoter) => set(d, to, ReplicaKind::Voter),
+                None => apply(d, me, Action::AddVoter(to)),
+                Some(ReplicaKind::Voter) => panic!("{a:?} onto a voter"),
+            }
+            if demote {
+                set(d, from, ReplicaKind::NonVoter);
+            } else {
+                d.replicas.retain(|r| r.node_id != from);
+            }
+            let after = d
+                .replicas
+                .iter()
+                .filter(|r| r.kind == ReplicaKind::Voter)
+                .count();
+            assert_eq!(voters, after, "a move keeps the voter count");
+        }
     }
 }
 
@@ -229,9 +254,17 @@ fn a_dead_voter_is_replaced_in_its_region_then_removed() {
     nodes[2].usable = false;
     nodes[2].gone = true;
     nodes[2].dead = true;
+    // The replacement and the removal are one joint change (no step with 2 or 4 voters).
     let first = plan(&d, me, &goal, &nodes).unwrap();
     assert!(
-        matches!(first, Action::Promote(_) | Action::AddVoter(_)),
+        matches!(
+            first,
+            Action::MoveVoter {
+                from: NodeId(3),
+                demote: false,
+                ..
+            }
+        ),
         "{first:?}"
     );
     let (d, _) = converge(d, me, &goal, &nodes);
@@ -260,8 +293,16 @@ fn decommissioning_waits_for_a_replacement() {
     nodes[2].gone = true;
     let goal = Goal::new(None, 3);
     assert_eq!(plan(&desc(&[1, 2, 3], &[]), NodeId(1), &goal, &nodes), None);
-    // A fourth node joins: a replacement is added, then the replica removed.
+    // A fourth node joins: the voter moves there in one joint change.
     nodes.push(nine()[3].clone());
+    assert_eq!(
+        plan(&desc(&[1, 2, 3], &[]), NodeId(1), &goal, &nodes),
+        Some(Action::MoveVoter {
+            from: NodeId(3),
+            to: NodeId(4),
+            demote: false
+        })
+    );
     let (d, _) = converge(desc(&[1, 2, 3], &[]), NodeId(1), &goal, &nodes);
     assert!(d.replica_on(NodeId(3)).is_none());
     assert!(d.replica_on(NodeId(4)).is_some());
@@ -306,4 +347,37 @@ fn region_survival_rebalances_a_crowded_home_region() {
     assert_eq!(count("us-east1"), 2, "{voters:?}");
     assert_eq!(count("us-west1") + count("europe-west1"), 3, "{voters:?}");
     assert_eq!(nodes[me.0 as usize - 1].region, "us-east1");
+}
+
+#[test]
+fn a_home_region_change_swaps_voters_and_non_voters_in_joint_moves() {
+    let nodes = nine();
+    let (mut d, mut me) = converge(
+        desc(&[1], &[]),
+        NodeId(1),
+        &Goal::new(Some(&zone_survival("us-east1")), 3),
+        &nodes,
+    );
+    let goal = Goal::new(Some(&zone_survival("europe-west1")), 3);
+    let mut moves = Vec::new();
+    for _ in 0..50 {
+        let Some(a) = plan(&d, me, &goal, &nodes) else {
+            break;
+        };
+        if let Action::MoveVoter { demote, .. } = a {
+            moves.push(demote);
+        }
+        apply(&mut d, &mut me, a);
+        let voters = d.replicas.iter().filter(|r| r.kind == ReplicaKind::Voter);
+        assert!(
+            voters.count() >= 3,
+            "a step left fewer than three voters: {d:?}"
+        );
+    }
+    // A voter kept in us-east1 as a non-voter is swapped out by a move with a demotion.
+    assert!(moves.contains(&true), "no voter/non-voter swap: {moves:?}");
+    assert_eq!(
+        regions_of(&d, &nodes, ReplicaKind::Voter),
+        vec!["europe-west1"; 3]
+    );
 }

@@ -5,17 +5,21 @@
 //! descriptor and lease as of the previous command), never a clock. A command evaluated under
 //! an older lease or descriptor generation is rejected the same way on every replica.
 //!
+//! A membership change carries the new descriptor in its context, except the empty change
+//! that leaves a joint configuration (raft-rs proposes it by itself, and so may any later
+//! leader): its descriptor is derived from the configuration left in ([`left_joint`]).
+//!
 //! Effects on in-memory state (descriptor, lease, the leaseholder's transaction range) and
 //! replies to waiting proposers are collected while staging and carried out only after the
 //! batch holding the applied writes is written ([`StateMachine::applied_written`]), so a
 //! request never evaluates against state the engine does not show yet.
 
 use super::{Replica, Store};
-use crate::desc::{self, Command, Lease, RangeDescriptor};
+use crate::desc::{self, Command, Lease, RangeDescriptor, ReplicaKind};
 use kv::engine::{Visit, WriteBatch};
 use kv::keys::META_PREFIX;
 use kv::{RangeId, ReplicaId};
-use raft::prelude::Snapshot;
+use raft::prelude::{ConfState, Snapshot};
 use replication::{Applied, SnapshotSource, StateMachine};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -274,10 +278,27 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
-    fn apply_conf_change(&mut self, range: RangeId, context: &[u8], batch: &mut WriteBatch) {
-        let Ok(new_desc) = desc::decode::<RangeDescriptor>(context) else {
-            tracing::error!(range = %range, "membership change without a descriptor");
-            return;
+    fn apply_conf_change(
+        &mut self,
+        range: RangeId,
+        context: &[u8],
+        conf: &ConfState,
+        batch: &mut WriteBatch,
+    ) {
+        let new_desc = if context.is_empty() {
+            // Leaving a joint configuration (proposed by raft-rs or by whichever replica
+            // leads): the final descriptor follows from the configuration left in.
+            let Some(d) = self.view(range).0.clone() else {
+                tracing::error!(range = %range, "left a joint configuration without a descriptor");
+                return;
+            };
+            left_joint(&d, conf)
+        } else {
+            let Ok(d) = desc::decode::<RangeDescriptor>(context) else {
+                tracing::error!(range = %range, "membership change without a descriptor");
+                return;
+            };
+            d
         };
         batch.put(desc::desc_key(range), desc::encode(&new_desc));
         let removed = new_desc.replica_on(self.store.node_id).is_none();
@@ -291,6 +312,26 @@ impl<'a> Applier<'a> {
             self.post.push(PostAction::Destroy(range));
         }
     }
+}
+
+/// The descriptor after leaving a joint configuration: replicas that are voters of `conf`
+/// stay voters, its learners (demoted voters among them) are non-voters, the rest (the
+/// removed outgoing voters) are gone. Deterministic: every replica derives the same.
+pub fn left_joint(d: &RangeDescriptor, conf: &ConfState) -> RangeDescriptor {
+    let mut new = d.clone();
+    new.replicas.retain(|r| {
+        let id = r.replica_id.0;
+        conf.voters.contains(&id) || conf.learners.contains(&id)
+    });
+    for r in &mut new.replicas {
+        r.kind = if conf.voters.contains(&r.replica_id.0) {
+            ReplicaKind::Voter
+        } else {
+            ReplicaKind::NonVoter
+        };
+    }
+    new.generation += 1;
+    new
 }
 
 /// Stages deletion of every key of a range's replicated data.
@@ -338,11 +379,15 @@ impl StateMachine for Applier<'_> {
                     self.apply_command(range, cmd, batch);
                 }
             }
-            Applied::ConfChange { index, context, .. } => {
+            Applied::ConfChange {
+                index,
+                context,
+                conf_state,
+            } => {
                 if let Some(pid) = self.pending.remove(&(range, index)) {
                     self.effects.push(Effect::Reply(pid, Ok(())));
                 }
-                self.apply_conf_change(range, context, batch);
+                self.apply_conf_change(range, context, conf_state, batch);
             }
         }
     }
