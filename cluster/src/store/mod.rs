@@ -29,6 +29,7 @@
 
 pub mod apply;
 pub mod raftloop;
+pub mod replica_gc;
 pub mod replicas;
 pub mod serve;
 pub mod split;
@@ -71,6 +72,15 @@ pub struct StoreConfig {
     pub replication_factor: usize,
     /// How long a node may miss liveness heartbeats before its replicas are moved elsewhere.
     pub dead_after: Duration,
+    /// How long old MVCC versions are kept (CockroachDB's `gc.ttlseconds`, default 4 h):
+    /// reads older than this may fail with "batch timestamp ... must be after replica GC
+    /// threshold" (crate::gc).
+    pub gc_ttl: Duration,
+    /// How often a leaseholder garbage-collects its ranges (crate::gc).
+    pub gc_interval: Duration,
+    /// How often the store checks, in the meta records, whether its replicas were removed
+    /// from their ranges (crate::gc, [`replica_gc`]).
+    pub replica_gc_interval: Duration,
 }
 
 impl Default for StoreConfig {
@@ -84,6 +94,9 @@ impl Default for StoreConfig {
             proposal_timeout: Duration::from_secs(10),
             replication_factor: 3,
             dead_after: Duration::from_secs(60),
+            gc_ttl: Duration::from_secs(4 * 3600),
+            gc_interval: Duration::from_secs(600),
+            replica_gc_interval: Duration::from_secs(10),
         }
     }
 }
@@ -177,6 +190,9 @@ pub struct Store {
     follower_reads: AtomicU64,
     /// What the allocator's last pass found settled (crate::allocator).
     pub(crate) queue_memo: Mutex<crate::allocator::QueueMemo>,
+    /// Held by a GC run over a range and by a split (which copies the GC threshold to the
+    /// right side), so a split never copies a threshold a concurrent run is raising.
+    pub(crate) gc_lock: Mutex<()>,
 }
 
 /// See [`Store::set_global_lookup`].
@@ -211,6 +227,7 @@ impl Store {
             global_lookup: OnceLock::new(),
             follower_reads: AtomicU64::new(0),
             queue_memo: Mutex::default(),
+            gc_lock: Mutex::new(()),
         });
         let mut raft = replication::MultiRaft::new(engine.clone(), cfg.raft.clone());
         for range in store.stored_ranges()? {

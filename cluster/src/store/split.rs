@@ -1,4 +1,5 @@
-//! Splitting a range at a key, at its leaseholder.
+//! Splitting a range at a key, at its leaseholder. The right side inherits the left side's
+//! MVCC GC threshold (written at the split key before the split, see crate::gc).
 
 use super::Store;
 use crate::desc::{Command, RangeDescriptor, MIN_SPLIT_KEY};
@@ -29,7 +30,15 @@ impl Store {
         if desc.start == key {
             return Ok(None);
         }
-        self.ensure_lease(&rep)?;
+        let range = self.ensure_lease(&rep)?;
+        // The right side inherits the GC threshold (it is keyed by the range's start key).
+        let _gc = self.gc_lock.lock();
+        let threshold = range.gc_threshold();
+        if threshold > kv::Timestamp::ZERO {
+            let mut batch = kv::engine::WriteBatch::new();
+            txn::range::stage_gc_threshold(&mut batch, key, threshold);
+            self.write_plain(rep.range_id, batch.ops)?;
+        }
         let cmd = Command::Split {
             id: self.next_id(),
             generation: desc.generation,
