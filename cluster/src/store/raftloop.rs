@@ -65,6 +65,16 @@ pub enum RaftMsg {
     },
     /// Wake a quiesced group (a request needs it, or its leader's node is dead).
     Wake(RangeId),
+    /// Destroy a replica the replica GC queue proved removed (store/replica_gc.rs), if it is
+    /// still replica `replica` at descriptor `generation`.
+    GcReplica {
+        /// The range.
+        range: RangeId,
+        /// The local replica's id.
+        replica: ReplicaId,
+        /// The descriptor generation it had (None: uninitialised).
+        generation: Option<u64>,
+    },
     /// Stop the thread.
     Stop,
 }
@@ -184,6 +194,11 @@ impl Loop {
                 let _ = self.raft.transfer_leader(range, to.0);
             }
             RaftMsg::Wake(range) => self.raft.wake(range),
+            RaftMsg::GcReplica {
+                range,
+                replica,
+                generation,
+            } => self.gc_replica(store, range, replica, generation),
             RaftMsg::Stop => return false,
         }
         true
@@ -373,6 +388,21 @@ impl Loop {
                 }
                 store.replicas.write().remove(&range);
             }
+        }
+    }
+
+    /// Replica GC (store/replica_gc.rs): the data, then the group and the replica.
+    fn gc_replica(
+        &mut self,
+        store: &Arc<Store>,
+        range: RangeId,
+        replica: ReplicaId,
+        generation: Option<u64>,
+    ) {
+        match store.destroy_replica_data(range, replica, generation) {
+            Ok(true) => self.post(store, PostAction::Destroy(range)),
+            Ok(false) => {}
+            Err(e) => tracing::error!(range = %range, error = %e, "replica GC failed"),
         }
     }
 
