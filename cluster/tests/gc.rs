@@ -10,6 +10,7 @@ mod common;
 use cluster::desc::RangeDescriptor;
 use cluster::server::{start_node, ClusterNode};
 use cluster::store::Store;
+use cluster::transport::filter::Filters;
 use cluster::transport::LocalNetwork;
 use common::{init_logging, node_config, sql, wait_for};
 use kv::engine::Visit;
@@ -19,10 +20,11 @@ use std::time::Duration;
 /// The table every test creates first gets this id.
 const TABLE_ID: u64 = 103;
 
-async fn start(n: usize, ttl: Duration) -> Vec<ClusterNode> {
+async fn start(n: usize, ttl: Duration, filters: Option<Filters>) -> Vec<ClusterNode> {
     let net = LocalNetwork::new();
     let cfg = |join: Vec<String>| {
         let mut c = node_config(&net, join);
+        c.filters = filters.clone();
         c.store.gc_ttl = ttl;
         // The tests run MVCC GC passes themselves; replica GC runs in the background.
         c.store.gc_interval = Duration::from_secs(3600);
@@ -108,8 +110,21 @@ async fn create_table(nodes: &[ClusterNode], voters: usize) -> RangeDescriptor {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replica_moved_away_is_destroyed_and_the_range_keeps_serving() {
+    moved_replica_is_destroyed(false).await;
+}
+
+/// The moved voter's node is cut off during the move: it never applies its removal (the
+/// leader stops sending to it once the change commits), so only the replica GC queue, which
+/// finds it missing from the range's meta record, can destroy it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_that_missed_its_removal_is_collected_by_the_replica_gc_queue() {
+    moved_replica_is_destroyed(true).await;
+}
+
+async fn moved_replica_is_destroyed(partition: bool) {
     init_logging();
-    let nodes = start(4, Duration::from_secs(4 * 3600)).await;
+    let filters = Filters::new(7);
+    let nodes = start(4, Duration::from_secs(4 * 3600), Some(filters.clone())).await;
     let d = create_table(&nodes, 3).await;
     let c = sql(&nodes[1]).await;
     for i in 0..20 {
@@ -123,6 +138,7 @@ async fn a_replica_moved_away_is_destroyed_and_the_range_keeps_serving() {
     wait_for(30, "a voter moved", || {
         let nodes = &nodes;
         let moved = moved.clone();
+        let filters = filters.clone();
         async move {
             let d = table_range(&nodes[0], 3).await?;
             let leader = d
@@ -151,9 +167,42 @@ async fn a_replica_moved_away_is_destroyed_and_the_range_keeps_serving() {
             if table_keys(&from_store) == 0 {
                 return Err("the voter to move has no data yet".into());
             }
-            blocking(move || ls.move_voter(range, from, to, false))
-                .await
-                .map_err(|e| e.to_string())?;
+            let others: Vec<kv::NodeId> = nodes
+                .iter()
+                .map(|n| n.node_id)
+                .filter(|n| *n != from)
+                .collect();
+            if partition {
+                filters.partition(&[from], &others);
+            }
+            let dist = nodes
+                .iter()
+                .find(|n| n.node_id == leader)
+                .map(|n| n.dist.clone())
+                .ok_or("leader node")?;
+            let r = blocking(move || {
+                let new = ls.move_voter(range, from, to, false)?;
+                // What the allocator does after a change: the meta record follows.
+                let op = (
+                    cluster::desc::meta_key(new.end.as_deref()),
+                    Some(cluster::desc::encode(&new)),
+                );
+                dist.meta_write(vec![op])
+            })
+            .await;
+            if let Err(e) = r {
+                filters.heal();
+                return Err(e.to_string());
+            }
+            if partition {
+                // Let the cut-off replica stay unaware for a while, then reconnect it.
+                let s = from_store.clone();
+                let still = blocking(move || s.replica(range).is_some()).await;
+                filters.heal();
+                if !still {
+                    return Err("the cut-off replica learned its removal".into());
+                }
+            }
             *moved.lock().unwrap() = Some(from);
             Ok::<(), String>(())
         }
@@ -195,7 +244,7 @@ async fn a_replica_moved_away_is_destroyed_and_the_range_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mvcc_gc_removes_old_versions_on_every_replica() {
     init_logging();
-    let nodes = start(3, Duration::from_secs(1)).await;
+    let nodes = start(3, Duration::from_secs(1), None).await;
     let d = create_table(&nodes, 3).await;
     let c = sql(&nodes[0]).await;
     c.execute("INSERT INTO t VALUES (1, 'a')", &[])
