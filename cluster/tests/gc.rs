@@ -76,7 +76,7 @@ fn table_keys(store: &Store) -> usize {
     n
 }
 
-fn store_of<'a>(nodes: &'a [ClusterNode], node: kv::NodeId) -> &'a Arc<Store> {
+fn store_of(nodes: &[ClusterNode], node: kv::NodeId) -> &Arc<Store> {
     nodes
         .iter()
         .find(|n| n.node_id == node)
