@@ -23,6 +23,9 @@
 //!   the Transaction trait yet).
 //! - JSONB keys encode the JSON text: equality works, the order is not PostgreSQL's jsonb order.
 
+mod check;
+#[cfg(test)]
+mod check_tests;
 pub mod keycodec;
 pub mod rowcodec;
 pub mod scan;

@@ -18,7 +18,7 @@
 //! plain scans grow their pages geometrically when rows are rejected), and the scan ends as
 //! soon as nothing is wanted.
 
-use super::rowcodec::decode_row;
+use super::check::{check_in_span, check_resume, decode_row_at};
 use super::write::{dangling, primary_key};
 use super::IndexSpan;
 use crate::catalog::{IndexDesc, TableDesc};
@@ -234,19 +234,25 @@ impl IndexScan {
                 (Some(l), false) => g.scan_locking(&start, Some(&end), page_rows, l)?,
                 _ => g.scan(&start, Some(&end), page_rows)?,
             };
-            for (_, v) in page.rows {
-                let value = if self.secondary {
+            for (k, v) in page.rows {
+                // Nothing outside the span asked for is decoded (see `check`).
+                check_in_span(&self.table, &k, &start, &end)?;
+                let row = if self.secondary {
                     let pk = primary_key(&self.table, &v);
                     let idx = &self.table.primary;
                     let row = match self.lock {
                         Some(l) => g.get_locking(&pk, l)?,
                         None => g.get(&pk)?,
                     };
-                    row.ok_or_else(|| dangling(&self.table, idx))?
+                    let value = row.ok_or_else(|| dangling(&self.table, idx))?;
+                    decode_row_at(&self.table, &pk, &value)?
                 } else {
-                    v
+                    decode_row_at(&self.table, &k, &v)?
                 };
-                self.rows.push_back(decode_row(&self.table, &value)?);
+                self.rows.push_back(row);
+            }
+            if let Some(r) = &page.resume {
+                check_resume(&self.table, r, &start, &end)?;
             }
             self.current = page.resume.map(|r| (r, end));
         }

@@ -18,8 +18,9 @@
 //! construction, as CockroachDB does). The region value itself must be one of
 //! the database's regions.
 
+use super::check::decode_row_at;
 use super::keycodec::encode_index_columns;
-use super::rowcodec::{decode_row, encode_row};
+use super::rowcodec::encode_row;
 use crate::catalog::{IndexDesc, TableDesc, UNIQUE_ROWID_DEFAULT};
 use crate::context::TxnRef;
 use crate::error::code;
@@ -356,7 +357,7 @@ pub fn get_by_primary_key_locking(
         Some(l) => txn.lock().get_locking(&key, l)?,
         None => txn.lock().get(&key)?,
     };
-    value.map(|v| decode_row(t, &v)).transpose()
+    value.map(|v| decode_row_at(t, &key, &v)).transpose()
 }
 
 /// The existing row that `row` would collide with on the primary key or a unique index, with
@@ -373,13 +374,17 @@ pub fn find_conflict(txn: &TxnRef, t: &TableDesc, row: &Row) -> Result<Option<(u
             continue;
         };
         let Some(v) = g.get(&key)? else { continue };
-        let existing = if i == 0 {
-            v
+        let (row_key, existing) = if i == 0 {
+            (key, v)
         } else {
-            g.get(&primary_key(t, &v))?
-                .ok_or_else(|| dangling(t, index_at(t, i)))?
+            let pk = primary_key(t, &v);
+            let row = g.get(&pk)?.ok_or_else(|| dangling(t, index_at(t, i)))?;
+            (pk, row)
         };
-        return Ok(Some((index_at(t, i).id, decode_row(t, &existing)?)));
+        return Ok(Some((
+            index_at(t, i).id,
+            decode_row_at(t, &row_key, &existing)?,
+        )));
     }
     Ok(None)
 }
