@@ -18,6 +18,13 @@
 //! - A run rescans the whole range each interval (CockroachDB first estimates the garbage from
 //!   MVCC stats, which Meridian does not keep); protected timestamps (backups, changefeeds) do
 //!   not exist, so nothing holds the threshold back except the TTL.
+//! - Open transactions do not hold the threshold back (the single-node store's GC does, for
+//!   its registered transactions): as in CockroachDB, a transaction whose read timestamp falls
+//!   more than the TTL behind fails its next read or refresh with the GC-threshold error
+//!   (SQLSTATE 72000) and is retried by the client.
+//! - Replica GC deletes a destroyed replica's data on the Raft thread, key by key (no range
+//!   deletion in the engine): destroying a large replica stalls the node's other groups for
+//!   as long.
 //!
 //! [`StoreConfig::gc_interval`]: crate::store::StoreConfig::gc_interval
 //! [`StoreConfig::replica_gc_interval`]: crate::store::StoreConfig::replica_gc_interval
