@@ -40,8 +40,6 @@
 //!   stuck in replication delays this node's closed timestamps for every range behind it.
 //! - After a restart a replica knows its applied index only once it applies a new entry (an
 //!   election appends one); until then it refuses follower reads.
-//! - GC thresholds are not checked by follower reads (MVCC GC of replicated ranges does not
-//!   run yet).
 
 use crate::dist::DistSender;
 use crate::rpc::NodeRequest;
