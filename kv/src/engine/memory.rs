@@ -4,8 +4,11 @@
 //! A scan holds the read lock while it visits entries, which gives it its snapshot: writers wait
 //! until the scan ends. A batch is applied under the write lock, so readers see all of it or
 //! none of it. `sync` is accepted and ignored (there is nothing to make durable).
+//!
+//! A range deletion removes its keys from the map at once (split and re-join of the B-tree),
+//! in order with the batch's other writes.
 
-use super::{Engine, Visit, WriteBatch};
+use super::{BatchStep, Engine, Visit, WriteBatch};
 use crate::Result;
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
@@ -55,14 +58,15 @@ impl Engine for MemoryEngine {
 
     fn write(&self, batch: WriteBatch, _sync: bool) -> Result<()> {
         let mut map = self.map.write();
-        for (k, v) in batch.ops {
-            match v {
-                Some(v) => {
+        for step in batch.into_steps() {
+            match step {
+                BatchStep::Put(k, v) => {
                     map.insert(k, v);
                 }
-                None => {
+                BatchStep::Delete(k) => {
                     map.remove(&k);
                 }
+                BatchStep::DeleteRange(start, end) => delete_range(&mut map, start, end),
             }
         }
         Ok(())
@@ -70,5 +74,23 @@ impl Engine for MemoryEngine {
 
     fn sync(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+/// Removes the keys of `[start, end)` (to the end of the map when `end` is None).
+fn delete_range(map: &mut BTreeMap<Vec<u8>, Vec<u8>>, start: Vec<u8>, end: Option<Vec<u8>>) {
+    match end {
+        Some(end) => {
+            if end <= start {
+                return;
+            }
+            // Cut out the span: [start, ..) then give back [end, ..).
+            let mut tail = map.split_off(&start);
+            let mut rest = tail.split_off(&end);
+            map.append(&mut rest);
+        }
+        None => {
+            map.split_off(&start);
+        }
     }
 }

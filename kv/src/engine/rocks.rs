@@ -12,14 +12,22 @@
 //!   reads is bounded by the cache size; L0 filter and index blocks are pinned.
 //! - Whole-key bloom filters (10 bits per key, about 1% false positives) for point `get`s.
 //!
+//! - Range deletions are RocksDB range tombstones (`DeleteRange`): one record whatever the span
+//!   holds; reads skip the covered keys and compaction drops them.
+//!
 //! IMPLEMENTATION CAVEATS
+//! - A range tombstone's keys stay on disk until compaction reaches them (no compaction of the
+//!   deleted span is requested), and many live tombstones slow reads that cross them; one per
+//!   destroyed span, as replica destruction writes, is cheap.
+//! - An unbounded range deletion briefly blocks all other writes (see `RocksEngine::write`).
 //! - MVCC point reads are seeks (the newest version at or below a timestamp), which whole-key
 //!   bloom filters cannot serve; a prefix extractor over the version-less key would let them skip
 //!   SST files, at the cost of prefix-aware iterator options on every scan.
 //! - One column family: Raft logs and range state will get their own when replication lands.
 
-use super::{Engine, Visit, WriteBatch};
+use super::{BatchStep, Engine, Visit, WriteBatch};
 use crate::{Error, Result};
+use parking_lot::RwLock;
 use std::path::{Path, PathBuf};
 
 /// Tunables of a RocksDB store.
@@ -44,6 +52,9 @@ impl Default for RocksOptions {
 pub struct RocksEngine {
     db: rocksdb::DB,
     path: PathBuf,
+    /// Held shared by every write and exclusively by a write holding an unbounded range
+    /// deletion, which resolves its end from the last key of the store (see [`Self::write`]).
+    write_gate: RwLock<()>,
 }
 
 /// Data block size: a few MVCC rows per block without making point reads read much.
@@ -79,6 +90,7 @@ impl RocksEngine {
         Ok(RocksEngine {
             db,
             path: path.to_path_buf(),
+            write_gate: RwLock::new(()),
         })
     }
 
@@ -114,6 +126,23 @@ fn db_options(options: &RocksOptions) -> rocksdb::Options {
     opts.set_wal_bytes_per_sync(BYTES_PER_SYNC);
     opts.set_keep_log_file_num(KEEP_LOG_FILES);
     opts
+}
+
+impl RocksEngine {
+    /// The first key after the last key of the store (None: the store is empty).
+    fn past_last_key(&self) -> Result<Option<Vec<u8>>> {
+        let mut it = self.db.raw_iterator();
+        it.seek_to_last();
+        if !it.valid() {
+            it.status().map_err(engine_err)?;
+            return Ok(None);
+        }
+        Ok(it.key().map(|k| {
+            let mut end = k.to_vec();
+            end.push(0);
+            end
+        }))
+    }
 }
 
 fn engine_err(e: rocksdb::Error) -> Error {
@@ -153,12 +182,34 @@ impl Engine for RocksEngine {
         it.status().map_err(engine_err)
     }
 
+    /// Translates the batch into one RocksDB batch, op for op (a range deletion becomes a
+    /// range tombstone: RocksDB orders it with the batch's other ops by sequence number).
+    ///
+    /// RocksDB's range deletion needs an end key. An unbounded one ends just after the last
+    /// key of the store, read while every other write waits on the write gate, so no key
+    /// beyond that end can be written between the read and this batch.
     fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        let unbounded = batch.range_deletions().iter().any(|r| r.end.is_none());
+        let _shared;
+        let _exclusive;
+        let past_last = if unbounded {
+            _exclusive = self.write_gate.write();
+            self.past_last_key()?
+        } else {
+            _shared = self.write_gate.read();
+            None
+        };
         let mut wb = rocksdb::WriteBatch::default();
-        for (k, v) in batch.ops {
-            match v {
-                Some(v) => wb.put(k, v),
-                None => wb.delete(k),
+        for step in batch.into_steps() {
+            match step {
+                BatchStep::Put(k, v) => wb.put(k, v),
+                BatchStep::Delete(k) => wb.delete(k),
+                BatchStep::DeleteRange(start, Some(end)) => wb.delete_range(start, end),
+                BatchStep::DeleteRange(start, None) => match &past_last {
+                    Some(end) if *end > start => wb.delete_range(start.as_slice(), end),
+                    // The store holds no key at or after `start`: nothing to delete.
+                    _ => {}
+                },
             }
         }
         let mut wo = rocksdb::WriteOptions::default();
