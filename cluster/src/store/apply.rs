@@ -306,7 +306,7 @@ impl<'a> Applier<'a> {
         self.state_effect(range);
         if removed {
             if let Some(d) = self.view(range).0.clone() {
-                clear_spans(self.store, &d, batch);
+                clear_spans(&d, batch);
             }
             batch.delete(desc::replica_list_key(range));
             self.post.push(PostAction::Destroy(range));
@@ -334,13 +334,12 @@ pub fn left_joint(d: &RangeDescriptor, conf: &ConfState) -> RangeDescriptor {
     new
 }
 
-/// Stages deletion of every key of a range's replicated data.
-fn clear_spans(store: &Store, d: &RangeDescriptor, batch: &mut WriteBatch) {
+/// Stages deletion of every key of a range's replicated data: one range deletion per span,
+/// so its cost does not depend on the range's size. It also deletes keys of the spans staged
+/// earlier in `batch` (commands applied before it in this iteration); later ones survive.
+fn clear_spans(d: &RangeDescriptor, batch: &mut WriteBatch) {
     for (s, e) in data_spans(d) {
-        let _ = store.engine.scan(&s, e.as_deref(), &mut |k, _| {
-            batch.delete(k.to_vec());
-            Visit::Continue
-        });
+        batch.delete_range(s, e);
     }
 }
 
@@ -401,9 +400,9 @@ impl StateMachine for Applier<'_> {
             }
         };
         if let Some(old) = self.view(range).0.clone() {
-            clear_spans(self.store, &old, batch);
+            clear_spans(&old, batch);
         }
-        clear_spans(self.store, &data.desc, batch);
+        clear_spans(&data.desc, batch);
         for (k, v) in data.kvs {
             batch.put(k, v);
         }

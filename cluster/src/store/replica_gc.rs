@@ -21,12 +21,16 @@
 //! generation there: the data spans go first (user data, transaction records, range-id keys),
 //! skipping the user and record spans when another replica on this store now owns part of
 //! them (a split or re-add raced with the removal), then the Raft log and state, then the
-//! in-memory replica.
+//! in-memory replica. The data spans go in one synced batch of one range deletion per span
+//! (`WriteBatch::delete_range`, a RocksDB range tombstone): its cost does not grow with the
+//! replica's size, so destroying a large replica does not stall the Raft thread, and a crash
+//! leaves all of the replica's data or none of it.
 //!
 //! IMPLEMENTATION CAVEATS
-//! - The engine has no range-deletion operation (no `DeleteRange` in `kv::engine::WriteBatch`):
-//!   the data is deleted key by key, in batches of [`DESTROY_BATCH`] keys. A range deletion
-//!   tombstone would make this O(1); it needs a new batch op in `kv::engine`.
+//! - The deleted keys stay on disk until RocksDB's compaction reaches them (no compaction of
+//!   the span is requested after destruction).
+//! - The Raft log and state are still deleted entry by entry (replication's `stage_destroy`,
+//!   from its in-memory copy of the log, which is bounded by log truncation).
 //! - A range that no longer exists under its id (merged away) is never collected: merges are
 //!   not implemented, and a missing meta record may also be a split's right side whose record
 //!   is not written yet.
@@ -37,12 +41,9 @@
 use super::apply::data_spans;
 use super::Store;
 use crate::desc::{self, RangeDescriptor};
-use kv::engine::{Visit, WriteBatch};
+use kv::engine::WriteBatch;
 use kv::{RangeId, ReplicaId};
 use std::time::{Duration, Instant};
-
-/// Most keys one write batch of a replica's destruction deletes.
-pub const DESTROY_BATCH: usize = 10_000;
 
 /// Whether the replica `replica` of this node, which applied `local` (None: uninitialised),
 /// is proven removed by `meta`, the range's descriptor in the meta records (see the module
@@ -159,10 +160,10 @@ impl Store {
                 spans.push((s, Some(e)));
             }
         }
-        for (s, e) in &spans {
-            self.delete_span(s, e.as_deref())?;
-        }
         let mut batch = WriteBatch::new();
+        for (s, e) in spans {
+            batch.delete_range(s, e);
+        }
         batch.delete(desc::replica_list_key(range));
         self.engine.write(batch, true).map_err(|e| e.to_string())?;
         Ok(true)
@@ -173,32 +174,6 @@ impl Store {
         self.replicas()
             .iter()
             .any(|r| r.range_id != d.range_id && r.desc().is_some_and(|o| o.overlaps(d)))
-    }
-
-    /// Deletes every key of `[start, end)`, [`DESTROY_BATCH`] keys per write.
-    fn delete_span(&self, start: &[u8], end: Option<&[u8]>) -> Result<(), String> {
-        loop {
-            let mut batch = WriteBatch::new();
-            let mut n = 0;
-            self.engine
-                .scan(start, end, &mut |k, _| {
-                    batch.delete(k.to_vec());
-                    n += 1;
-                    if n >= DESTROY_BATCH {
-                        Visit::Stop
-                    } else {
-                        Visit::Continue
-                    }
-                })
-                .map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Ok(());
-            }
-            self.engine.write(batch, false).map_err(|e| e.to_string())?;
-            if n < DESTROY_BATCH {
-                return Ok(());
-            }
-        }
     }
 }
 
