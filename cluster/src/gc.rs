@@ -22,9 +22,9 @@
 //!   its registered transactions): as in CockroachDB, a transaction whose read timestamp falls
 //!   more than the TTL behind fails its next read or refresh with the GC-threshold error
 //!   (SQLSTATE 72000) and is retried by the client.
-//! - Replica GC deletes a destroyed replica's data on the Raft thread, key by key (no range
-//!   deletion in the engine): destroying a large replica stalls the node's other groups for
-//!   as long.
+//! - Replica GC deletes a destroyed replica's data with one range deletion per span (cheap on
+//!   the Raft thread whatever the replica's size), but the deleted keys stay on disk until
+//!   RocksDB's compaction reaches them: no compaction of the span is requested.
 //!
 //! [`StoreConfig::gc_interval`]: crate::store::StoreConfig::gc_interval
 //! [`StoreConfig::replica_gc_interval`]: crate::store::StoreConfig::replica_gc_interval
