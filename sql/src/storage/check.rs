@@ -48,6 +48,40 @@ pub(crate) fn check_resume(t: &TableDesc, resume: &[u8], start: &[u8], end: &[u8
     )))
 }
 
+/// XX000 unless `key`, returned by a scan of `[start, end)` (`end = None`: unbounded) that
+/// deletes what it finds, lies in that span; `resume` likewise must move forward inside it.
+/// Keys are shown in hex: the span need not belong to one table.
+pub(crate) fn check_delete_page(
+    key: Option<&[u8]>,
+    resume: Option<&[u8]>,
+    start: &[u8],
+    end: Option<&[u8]>,
+) -> Result<()> {
+    let below_end = |k: &[u8], inclusive: bool| match end {
+        None => true,
+        Some(e) => k < e || (inclusive && k == e),
+    };
+    let bad = match (key, resume) {
+        (Some(k), _) if k < start || !below_end(k, false) => Some(("key", k)),
+        (None, Some(r)) if r <= start || !below_end(r, true) => Some(("resume key", r)),
+        _ => None,
+    };
+    let Some((what, k)) = bad else {
+        return Ok(());
+    };
+    let hex = |b: &[u8]| {
+        let mut out = String::new();
+        push_hex(&mut out, b);
+        out
+    };
+    Err(Error::internal(format!(
+        "scan of [{}, {}) for deletion returned {what} {} outside the span",
+        hex(start),
+        end.map_or_else(|| "/Max".to_string(), hex),
+        hex(k)
+    )))
+}
+
 /// [`decode_row`] of the value read at `key`; a value that does not decode is XX001 naming
 /// the key, with the value's first bytes in the detail.
 pub(crate) fn decode_row_at(t: &TableDesc, key: &[u8], value: &[u8]) -> Result<Row> {

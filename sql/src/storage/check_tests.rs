@@ -199,3 +199,25 @@ fn a_value_that_is_not_a_row_names_its_key() {
         )
     );
 }
+
+#[test]
+fn a_deletion_scan_never_deletes_a_key_outside_its_span() {
+    let (t, txn) = setup(|t| Fault::ExtraRow(key(t, "b"), vec![0x01]));
+    let (from, to) = (key(&t, "x"), key(&t, "y"));
+    let e = delete_span(&txn, &from, Some(&to)).unwrap_err();
+    assert_eq!(e.code, code::INTERNAL_ERROR, "{e:?}");
+    assert!(
+        e.message.contains("for deletion returned key 0x"),
+        "{}",
+        e.message
+    );
+    // The row of 'b' is still there.
+    let b = get_by_primary_key(&txn, &t, &[Datum::Text("b".into())]).unwrap();
+    assert!(b.is_some());
+    // A resume key that does not move forward is refused too.
+    let (t, txn) = setup(|_| Fault::Resume(Vec::new()));
+    let all = full_index_span(&t, &t.primary);
+    let e = delete_span(&txn, &all.start, all.end.as_deref()).unwrap_err();
+    assert_eq!(e.code, code::INTERNAL_ERROR, "{e:?}");
+    assert!(e.message.contains("returned resume key"), "{}", e.message);
+}

@@ -89,6 +89,11 @@ pub fn delete_span(txn: &TxnRef, start: &[u8], end: Option<&[u8]>) -> Result<u64
     loop {
         let mut g = txn.lock();
         let page = g.scan(&from, end, DELETE_PAGE)?;
+        // Never delete a key the scan should not have returned (see `check`).
+        for (k, _) in &page.rows {
+            check::check_delete_page(Some(k), None, &from, end)?;
+        }
+        check::check_delete_page(None, page.resume.as_deref(), &from, end)?;
         for (k, _) in page.rows {
             g.delete(k)?;
             n += 1;
