@@ -130,6 +130,7 @@ impl TxnSource for KvTxnSource {
             ignored: Vec::new(),
             refresh_spans: Vec::new(),
             refresh_invalid: false,
+            near_ranges: BTreeSet::new(),
             lock_keys: BTreeSet::new(),
             intents_written: false,
             heartbeating: false,
@@ -159,6 +160,9 @@ pub struct Coord {
     ignored: Vec<(Seq, Seq)>,
     refresh_spans: Vec<Span>,
     refresh_invalid: bool,
+    /// Ranges that answered one of this transaction's reads within [`refresh::NEAR_RTT`]:
+    /// their read spans are never merged for refreshing.
+    near_ranges: BTreeSet<u64>,
     /// Keys holding this transaction's intents or locks.
     lock_keys: BTreeSet<Vec<u8>>,
     intents_written: bool,
@@ -224,15 +228,22 @@ impl Coord {
         self.refresh_spans.push(span);
     }
 
+    /// Condenses the remembered read spans (see [`refresh::condense`]).
+    fn condense_refresh_spans(&mut self) {
+        let spans = std::mem::take(&mut self.refresh_spans);
+        let store = self.store.clone();
+        let near = &self.near_ranges;
+        self.refresh_spans =
+            refresh::condense(spans, |k| store.range_of(k), |r| !near.contains(&r));
+    }
+
     /// The read spans a one-phase commit sends for a server-side refresh: all of them when
     /// few enough (after condensing) that the range may hold them (it checks), else none.
     fn server_refresh_spans(&mut self) -> WireSpans {
         if self.refresh_invalid || self.refresh_spans.is_empty() {
             return Vec::new();
         }
-        let spans = std::mem::take(&mut self.refresh_spans);
-        let store = self.store.clone();
-        self.refresh_spans = refresh::condense(spans, |k| store.range_of(k));
+        self.condense_refresh_spans();
         if self.refresh_spans.len() > refresh::CONDENSE_ABOVE {
             return Vec::new();
         }
@@ -255,9 +266,7 @@ impl Coord {
                 self.read_ts, to
             )));
         }
-        let spans = std::mem::take(&mut self.refresh_spans);
-        let store = self.store.clone();
-        self.refresh_spans = refresh::condense(spans, |k| store.range_of(k));
+        self.condense_refresh_spans();
         let h = self.header();
         if let Some(at) = refresh::refresh_all(self.store.as_ref(), &h, &self.refresh_spans, to)? {
             return Err(self.refresh_failed(reason, at, to));
@@ -282,7 +291,13 @@ impl Coord {
     fn read(&mut self, req: Request) -> Result<Response> {
         self.check_aborted()?;
         for _ in 0..MAX_BUMPS {
+            let sent = std::time::Instant::now();
             let r = self.store.route(&self.header(), &req)?;
+            if sent.elapsed() < refresh::NEAR_RTT {
+                if let Request::Get { key, .. } | Request::Scan { start: key, .. } = &req {
+                    self.near_ranges.insert(self.store.range_of(key));
+                }
+            }
             if let Some(t) = r.uncertain {
                 self.refresh_to(t.next(), RetryReason::ReadWithinUncertainty)?;
                 continue;

@@ -5,15 +5,24 @@
 //! matters most when ranges are far away (a multi-row INSERT into a REGIONAL BY ROW table
 //! checks every row's key in every other region: hundreds of point reads across regions):
 //! - the spans are *condensed* first: overlapping and touching spans are merged (lossless),
-//!   and past [`CONDENSE_ABOVE`] spans, consecutive spans that start in the same range become
-//!   one span covering them. That is conservative: a write between two read keys now fails the
-//!   refresh, a false conflict (a retry), never a missed one;
+//!   and past [`CONDENSE_ABOVE`] spans, consecutive spans that start in the same *far* range
+//!   become one span covering them. That is conservative: a write between two read keys now
+//!   fails the refresh, a false conflict (a retry), never a missed one;
 //! - the spans are refreshed in parallel, at most [`PARALLEL`] at a time, so a refresh costs
 //!   about one round trip to the farthest range rather than one per span.
 //!
 //! Without this a transaction that took longer than the closed-timestamp target (3 s) to read
 //! could never commit: its writes were pushed above the closed timestamp, the refresh took as
 //! long as the reads again, and the next attempt was pushed again.
+//!
+//! Merging is only worth it where a round trip is expensive. A range is *near* when one of the
+//! transaction's reads from it came back within [`NEAR_RTT`] (a far range, in another region,
+//! never answers that fast; a near one almost always does at least once, however loaded the
+//! machine); spans in near ranges are never merged. Merging there cost far more than it saved:
+//! TPC-C's New-Order reads ~15 random `stock` rows and ~15 `item` rows (over 32 spans), and the
+//! merged spans covered most of both tables, so every refresh scanned ~200,000 rows (61% of the
+//! gateway's CPU on a 3-node cluster) and a one-phase commit refreshing at its range latched
+//! whole tables against writers.
 
 use crate::api::{Header, Request};
 use crate::range::latch::Span;
@@ -25,10 +34,17 @@ use kv::Timestamp;
 pub const CONDENSE_ABOVE: usize = 32;
 /// Refresh requests in flight at once.
 pub const PARALLEL: usize = 8;
+/// A read answered within this marks its range as near (see the module docs).
+pub const NEAR_RTT: std::time::Duration = std::time::Duration::from_millis(4);
 
 /// Sorts `spans` and merges overlapping and touching ones; above [`CONDENSE_ABOVE`] spans,
-/// also merges consecutive spans whose starts lie in the same range (by `range_of`).
-pub fn condense(mut spans: Vec<Span>, range_of: impl Fn(&[u8]) -> u64) -> Vec<Span> {
+/// also merges consecutive spans whose starts lie in the same range (by `range_of`) when
+/// `far(range)` says that range is expensive to reach.
+pub fn condense(
+    mut spans: Vec<Span>,
+    range_of: impl Fn(&[u8]) -> u64,
+    far: impl Fn(u64) -> bool,
+) -> Vec<Span> {
     spans.sort_by(|a, b| a.start.cmp(&b.start));
     let merged = merge_while(spans, |last, next| match &last.end {
         None => true,
@@ -38,7 +54,8 @@ pub fn condense(mut spans: Vec<Span>, range_of: impl Fn(&[u8]) -> u64) -> Vec<Sp
         return merged;
     }
     merge_while(merged, |last, next| {
-        range_of(&last.start) == range_of(&next.start)
+        let range = range_of(&last.start);
+        range == range_of(&next.start) && far(range)
     })
 }
 
@@ -160,7 +177,7 @@ mod tests {
             span("y", Some("z")),
             span("f", Some("g")),
         ];
-        let got = condense(spans, |_| 0);
+        let got = condense(spans, |_| 0, |_| true);
         assert_eq!(
             show(&got),
             vec![
@@ -180,7 +197,7 @@ mod tests {
             .chain((0..20).map(|i| format!("m{i:02}")))
             .collect();
         let spans: Vec<Span> = keys.iter().map(|k| Span::key(k.as_bytes())).collect();
-        let got = condense(spans, |k| u64::from(k >= b"k".as_slice()));
+        let got = condense(spans, |k| u64::from(k >= b"k".as_slice()), |_| true);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].start, b"a00".to_vec());
         assert_eq!(got[0].end, Some(b"a19\0".to_vec()));
@@ -193,8 +210,24 @@ mod tests {
     }
 
     #[test]
+    fn many_spans_in_a_near_range_stay_apart() {
+        // 40 point spans in range 0 (near) and 40 in range 1 (far), split at "k".
+        let keys: Vec<String> = (0..40)
+            .map(|i| format!("a{i:02}"))
+            .chain((0..40).map(|i| format!("m{i:02}")))
+            .collect();
+        let spans: Vec<Span> = keys.iter().map(|k| Span::key(k.as_bytes())).collect();
+        let range_of = |k: &[u8]| u64::from(k >= b"k".as_slice());
+        let got = condense(spans, range_of, |r| r == 1);
+        assert_eq!(got.len(), 41);
+        assert!(got[..40].iter().all(|s| range_of(&s.start) == 0));
+        assert_eq!(got[40].start, b"m00".to_vec());
+        assert_eq!(got[40].end, Some(b"m39\0".to_vec()));
+    }
+
+    #[test]
     fn few_spans_in_one_range_stay_apart() {
         let spans = vec![Span::key(b"a"), Span::key(b"c")];
-        assert_eq!(condense(spans, |_| 7).len(), 2);
+        assert_eq!(condense(spans, |_| 7, |_| true).len(), 2);
     }
 }
