@@ -182,8 +182,25 @@ impl Range {
         Ok(())
     }
 
+    /// RangeKeyMismatch unless the request's routing key lies in this range's span. A caller
+    /// routes by a descriptor read before it fetched this object, and a split applied in
+    /// between hands it the shrunk left-hand side: a scan evaluated there would read nothing
+    /// and resume at the span's end, before its own start (the caller would then scan from
+    /// there: another table's rows), and a write would be replicated to the wrong range.
+    fn check_key(&self, h: &Header, req: &Request) -> Result<()> {
+        let key = crate::store::routing_key(h, req)?;
+        if self.span.contains(key) {
+            return Ok(());
+        }
+        Err(crate::Error::RangeKeyMismatch(format!(
+            "key {key:?} is outside range {:?}",
+            self.span
+        )))
+    }
+
     /// Executes a request, pushing and waiting through conflicts.
     pub fn execute(&self, router: &dyn Router, h: &Header, req: &Request) -> Result<Response> {
+        self.check_key(h, req)?;
         loop {
             let eval = self.evaluate(router, h, req)?;
             // A read recorded in a retired object's timestamp cache protects nothing: retry it
