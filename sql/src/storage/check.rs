@@ -9,6 +9,16 @@
 //! decode names the key it was read at. All of these are internal errors naming the key
 //! (CockroachDB reports such invariant violations as XX000 assertion failures); nothing
 //! outside the span is ever decoded.
+//!
+//! Seen in practice: a split racing with a request handed the request to the shrunk left-hand
+//! range, whose scan answered "resume at my end", a key before the scan's start; the SQL scan
+//! went on from there and decoded a neighbouring table's index entries as rows (XX001
+//! `malformed row value: unknown format`). The transaction layer now refuses such requests
+//! (`txn::range::Range::execute`); these checks stay as the last line of defence.
+//!
+//! IMPLEMENTATION CAVEATS
+//! - Point reads (`Transaction::get`) return no key, so only their value is checked (it must
+//!   decode, and the error names the key asked for).
 
 use super::rowcodec::decode_row;
 use crate::catalog::TableDesc;
