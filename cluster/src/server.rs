@@ -379,16 +379,26 @@ fn find_identity(
 /// Asks the `--join` addresses for the node records (a restarted node knows node ids from
 /// its replicas but not their addresses). Best effort: the first that answers is enough.
 fn learn_peers(dist: &DistSender, join: &[String]) {
+    // The join targets may not know anyone yet (a cluster being initialized): retry briefly.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !learn_peers_once(dist, join) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One pass over the join addresses; true once one of them named some node.
+fn learn_peers_once(dist: &DistSender, join: &[String]) -> bool {
     for addr in join {
         if let Ok(NodeResponse::KnownNodes(nodes)) = dist.call_addr(addr, NodeRequest::KnownNodes) {
             if !nodes.is_empty() {
                 for (n, a) in &nodes {
                     dist.add_node(*n, a);
                 }
-                return;
+                return true;
             }
         }
     }
+    false
 }
 
 /// Renews the node's liveness record; returns the node records read before the renewal
