@@ -327,8 +327,13 @@ fn remove_gone_voters(v: &View) -> Option<Action> {
         return Some(Action::TransferLease(to));
     }
     let allowed = if v.dead(node) {
-        // Keep a majority of the current voters healthy through the removal.
-        healthy > voters.len() / 2
+        // Only a surplus dead voter goes (its replacement was added first), and a majority
+        // of the current voters stays healthy. Removing one with no replacement gains
+        // nothing (the survivors are the quorum either way) and costs the node's quick
+        // return: a 3-node cluster would sit at two voters, one more loss from unavailable,
+        // until the node is re-added. CockroachDB likewise leaves such a range
+        // under-replicated rather than shrinking it.
+        voters.len() > v.goal.num_voters as usize && healthy > voters.len() / 2
     } else {
         // Decommissioning waits for the replacement, like CockroachDB: it never lowers a
         // range below the voters it wants (a 3-node cluster cannot decommission a node).
