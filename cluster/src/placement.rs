@@ -333,7 +333,7 @@ fn remove_gone_voters(v: &View) -> Option<Action> {
         // return: a 3-node cluster would sit at two voters, one more loss from unavailable,
         // until the node is re-added. CockroachDB likewise leaves such a range
         // under-replicated rather than shrinking it.
-        voters.len() > v.goal.num_voters as usize && healthy > voters.len() / 2
+        voters.len() > v.goal.num_voters && healthy > voters.len() / 2
     } else {
         // Decommissioning waits for the replacement, like CockroachDB: it never lowers a
         // range below the voters it wants (a 3-node cluster cannot decommission a node).

@@ -276,17 +276,8 @@ impl NodeService {
         let id = dist
             .alloc_id(desc::node_id_counter_key())
             .map_err(WireError::from)?;
-        // Right after `init` not even this node's record is written (its first heartbeat
-        // follows the bootstrap): a newcomer given no record would know no node to reach
-        // range 1 through. Wait briefly (below the joiner's 5 s call timeout) for one.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        loop {
-            let nodes = dist.node_records().map_err(WireError::from)?;
-            if !nodes.is_empty() || std::time::Instant::now() >= deadline {
-                return Ok((id, nodes));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let nodes = dist.node_records().map_err(WireError::from)?;
+        Ok((id, nodes))
     }
 
     fn dist(&self) -> Result<Arc<crate::dist::DistSender>, WireError> {
