@@ -10,6 +10,9 @@ use kv::mvcc::{Seq, TxnId, TxnMeta};
 use kv::Timestamp;
 use serde::{Deserialize, Serialize};
 
+/// Key spans `[start, end)` (`end = None`: to the end of the keyspace) as requests carry them.
+pub type WireSpans = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 /// Who is asking, and at what time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Header {
@@ -128,13 +131,14 @@ pub enum Request {
         /// Rolled-back sequence ranges.
         ignored: Vec<(Seq, Seq)>,
     },
-    /// Check that nothing was written in `[start, end)` in `(read_ts, to]`, and protect the span
-    /// up to `to` in the timestamp cache.
+    /// Check that nothing was written in any of `spans` in `(read_ts, to]`, and protect them up
+    /// to `to` in the timestamp cache. The request is routed by its first span's start; the
+    /// range checks the parts of the spans it holds and returns the rest
+    /// ([`Response::refresh_rest`]) for the sender to route again, so one request per range
+    /// refreshes any number of reads there.
     Refresh {
-        /// First key.
-        start: Vec<u8>,
-        /// End (exclusive); None = unbounded.
-        end: Option<Vec<u8>>,
+        /// The spans, sorted by start key (not empty).
+        spans: WireSpans,
         /// The new read timestamp.
         to: Timestamp,
     },
@@ -169,4 +173,7 @@ pub struct Response {
     pub dependents: Vec<TxnId>,
     /// Refresh failed: a write at this timestamp.
     pub refresh_conflict: Option<Timestamp>,
+    /// The parts of a Refresh's spans outside the serving range, not checked: the sender
+    /// routes them again.
+    pub refresh_rest: WireSpans,
 }

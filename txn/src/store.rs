@@ -179,7 +179,11 @@ fn resolver_loop(store: Weak<Store>, rx: mpsc::Receiver<ResolveTask>) {
 pub fn routing_key<'a>(h: &'a Header, req: &'a Request) -> Result<&'a [u8]> {
     Ok(match req {
         Request::Get { key, .. } | Request::Put { key, .. } | Request::Resolve { key, .. } => key,
-        Request::Scan { start, .. } | Request::Refresh { start, .. } => start,
+        Request::Scan { start, .. } => start,
+        Request::Refresh { spans, .. } => match spans.first() {
+            Some((start, _)) => start,
+            None => return Err(Error::Internal("a refresh without spans".into())),
+        },
         Request::EndTxn { .. } | Request::Heartbeat => match &h.txn {
             Some(t) => &t.anchor,
             None => {

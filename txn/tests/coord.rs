@@ -488,3 +488,51 @@ fn a_commit_pushed_into_the_future_refreshes_only_other_ranges() {
     assert!(is_retry(&e), "{e}");
     assert_eq!(get(&mut begin(), "c"), None, "nothing of t2 was written");
 }
+
+/// A refresh sends one Refresh request per range, carrying every span the transaction read
+/// there (spans are never merged into scans of the keys between them), and finds a write in
+/// any of them.
+#[test]
+fn a_refresh_sends_one_request_per_range() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (_m, sender, src) = counting();
+    let begin = || src.begin(TxnOptions::default()).unwrap();
+    let keys: Vec<String> = (0..20)
+        .map(|i| format!("a{i:02}"))
+        .chain((0..20).map(|i| format!("n{i:02}")))
+        .collect();
+
+    // t reads 40 keys in two ranges; later readers of "b" and "y" push t's writes there.
+    let mut t = begin();
+    for k in &keys {
+        assert_eq!(get(&mut t, k), None);
+    }
+    let mut later = begin();
+    assert_eq!(get(&mut later, "b"), None);
+    assert_eq!(get(&mut later, "y"), None);
+    later.commit().unwrap();
+    put(&mut t, "b", "1");
+    put(&mut t, "y", "1");
+    t.commit().unwrap();
+    assert_eq!(sender.refreshes.load(SeqCst), 2);
+
+    // The same, but one key read in the middle of a range was written meanwhile: the
+    // refresh finds it and the commit fails with a retry error.
+    sender.refreshes.store(0, SeqCst);
+    let mut t = begin();
+    for k in &keys {
+        assert_eq!(get(&mut t, k), None);
+    }
+    let mut w = begin();
+    put(&mut w, "a13", "x");
+    w.commit().unwrap();
+    let mut later = begin();
+    assert_eq!(get(&mut later, "c"), None);
+    assert_eq!(get(&mut later, "z"), None);
+    later.commit().unwrap();
+    put(&mut t, "c", "1");
+    put(&mut t, "z", "1");
+    let e = t.commit().unwrap_err();
+    assert!(is_retry(&e), "{e}");
+    assert!((1..=2).contains(&sender.refreshes.load(SeqCst)));
+}

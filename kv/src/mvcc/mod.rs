@@ -42,7 +42,7 @@ use crate::engine::{Engine, Visit, WriteBatch};
 use crate::{keys, Error, Result, Timestamp};
 use gc::GcState;
 pub use intent::{IgnoredSeqs, Intent, Seq, TxnId, TxnMeta};
-pub use read::{read_key, read_span, ReadOpts, ReadResult, MAX_VERSION_STEPS};
+pub use read::{find_change, read_key, read_span, ReadOpts, ReadResult, MAX_VERSION_STEPS};
 use std::sync::Arc;
 
 /// Tag byte of a live version.
@@ -277,6 +277,17 @@ impl Mvcc {
         opts: &ReadOpts<'_>,
     ) -> Result<ReadResult> {
         read_span(self.engine.as_ref(), start, end, limit, opts)
+    }
+
+    /// The first change in `[start, end)` that a read at `opts.ts` would see when made again at
+    /// `opts.uncertainty_limit`, if any (see [`find_change`]): a refresh's check.
+    pub fn find_change(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        opts: &ReadOpts<'_>,
+    ) -> Result<Option<Timestamp>> {
+        find_change(self.engine.as_ref(), start, end, opts)
     }
 
     /// A transactional read of one key (see [`read`]).

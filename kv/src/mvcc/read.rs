@@ -101,6 +101,39 @@ pub fn read_span(
     }
 }
 
+/// Whether anything in `[start, end)` would change a read at `opts.ts` made again at
+/// `opts.uncertainty_limit`: returns the timestamp of the first such thing met, a version in
+/// `(ts, uncertainty_limit]` or another transaction's intent at or below the limit (or None).
+/// This is a refresh's check: it stops at the first finding and never decodes or copies a
+/// value, so checking a span costs a pass over its keys, not a read of its rows.
+pub fn find_change(
+    engine: &dyn Engine,
+    start: &[u8],
+    end: Option<&[u8]>,
+    opts: &ReadOpts<'_>,
+) -> Result<Option<Timestamp>> {
+    let mut state = ScanState::new(opts, usize::MAX);
+    state.probe = true;
+    let raw_end = end.map(meta_key);
+    let mut seek = meta_key(start);
+    loop {
+        engine.scan(&seek, raw_end.as_deref(), &mut |k, v| state.visit(k, v))?;
+        if let Some(e) = state.err.take() {
+            return Err(e);
+        }
+        if let Some((_, intent)) = state.out.conflicts.first() {
+            return Ok(Some(intent.txn.write_ts));
+        }
+        if state.out.uncertain.is_some() {
+            return Ok(state.out.uncertain);
+        }
+        match state.reseek.take() {
+            Some(next) => seek = next,
+            None => return Ok(None),
+        }
+    }
+}
+
 /// Reads one key.
 pub fn read_key(engine: &dyn Engine, key: &[u8], opts: &ReadOpts<'_>) -> Result<ReadResult> {
     let mut state = ScanState::new(opts, 1);
@@ -139,6 +172,9 @@ struct ScanState<'a> {
     /// Where to restart the engine scan, when it stopped to seek.
     reseek: Option<Vec<u8>>,
     err: Option<Error>,
+    /// Only looking for a conflict or an uncertain version ([`find_change`]): stop at the
+    /// first one, and never decode visible values.
+    probe: bool,
 }
 
 impl<'a> ScanState<'a> {
@@ -154,6 +190,7 @@ impl<'a> ScanState<'a> {
             seen_version: false,
             reseek: None,
             err: None,
+            probe: false,
         }
     }
 
@@ -243,6 +280,9 @@ impl<'a> ScanState<'a> {
         if self.opts.locking || intent.txn.write_ts <= limit {
             self.current_done = true;
             self.out.conflicts.push((key, intent));
+            if self.probe {
+                return Visit::Stop;
+            }
         }
         Visit::Continue
     }
@@ -260,6 +300,9 @@ impl<'a> ScanState<'a> {
             let in_window = vts <= self.opts.uncertainty_limit;
             if in_window {
                 self.out.uncertain = self.out.uncertain.max(Some(vts));
+                if self.probe {
+                    return Visit::Stop;
+                }
             }
             self.steps += 1;
             if self.steps <= MAX_VERSION_STEPS {
@@ -284,6 +327,9 @@ impl<'a> ScanState<'a> {
             return Visit::Stop;
         }
         self.current_done = true;
+        if self.probe {
+            return Visit::Continue;
+        }
         match decode_value(v) {
             Ok(Some(value)) => {
                 let key = key.to_vec();
@@ -373,5 +419,38 @@ mod tests {
             ..opts(25, 25, None)
         };
         assert_eq!(m.read_one(b"k", &locking).unwrap().newer, Some(ts(30)));
+    }
+
+    #[test]
+    fn find_change_reports_the_first_newer_version_or_foreign_intent() {
+        let m = Mvcc::new(Arc::new(MemoryEngine::new()));
+        for (k, at) in [("a", 10), ("b", 10), ("c", 30), ("d", 10)] {
+            m.write(
+                &[(k.as_bytes().to_vec(), Some(b"v".to_vec()))],
+                ts(at),
+                false,
+            )
+            .unwrap();
+        }
+        let probe = |from: &str, to: &str, at: u64, limit: u64, txn: Option<u128>| {
+            let o = ReadOpts {
+                skip_own_intents: true,
+                ..opts(at, limit, txn)
+            };
+            m.find_change(from.as_bytes(), Some(to.as_bytes()), &o)
+                .unwrap()
+        };
+        // Nothing newer than 20 in [a, c); "c" was written at 30.
+        assert_eq!(probe("a", "c", 20, 40, None), None);
+        assert_eq!(probe("a", "e", 20, 40, None), Some(ts(30)));
+        assert_eq!(probe("a", "e", 20, 29, None), None);
+        // Another transaction's intent on "b" at 25 is a change; the reader's own is looked
+        // beneath (nothing newer there).
+        let mut b = WriteBatch::new();
+        Mvcc::put_intent(&mut b, b"b", &intent(7, 25, b"new")).unwrap();
+        m.engine().write(b, false).unwrap();
+        assert_eq!(probe("a", "c", 20, 40, Some(8)), Some(ts(25)));
+        assert_eq!(probe("a", "c", 20, 40, Some(7)), None);
+        assert_eq!(probe("a", "c", 20, 24, Some(8)), None);
     }
 }

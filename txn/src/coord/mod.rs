@@ -31,7 +31,7 @@ mod refresh;
 
 pub use heartbeat::{Heartbeater, HEARTBEAT_INTERVAL};
 
-use crate::api::{Header, Request, Response};
+use crate::api::{Header, Request, Response, WireSpans};
 use crate::range::latch::Span;
 use crate::sender::Sender;
 use crate::{
@@ -56,9 +56,6 @@ const MAX_BUMPS: usize = 64;
 const SPLIT_REFRESHES: usize = 2;
 /// The priority every transaction has today.
 const NORMAL_PRIORITY: u32 = 1;
-
-/// Read spans `[start, end)` as an EndTxn carries them.
-type WireSpans = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
 /// The buffered writes of one key: (sequence, value or None for a delete), oldest first.
 type WriteHistory = Vec<(Seq, Option<Vec<u8>>)>;
@@ -130,7 +127,6 @@ impl TxnSource for KvTxnSource {
             ignored: Vec::new(),
             refresh_spans: Vec::new(),
             refresh_invalid: false,
-            near_ranges: BTreeSet::new(),
             lock_keys: BTreeSet::new(),
             intents_written: false,
             heartbeating: false,
@@ -160,9 +156,6 @@ pub struct Coord {
     ignored: Vec<(Seq, Seq)>,
     refresh_spans: Vec<Span>,
     refresh_invalid: bool,
-    /// Ranges that answered one of this transaction's reads within [`refresh::NEAR_RTT`]:
-    /// their read spans are never merged for refreshing.
-    near_ranges: BTreeSet<u64>,
     /// Keys holding this transaction's intents or locks.
     lock_keys: BTreeSet<Vec<u8>>,
     intents_written: bool,
@@ -230,11 +223,7 @@ impl Coord {
 
     /// Condenses the remembered read spans (see [`refresh::condense`]).
     fn condense_refresh_spans(&mut self) {
-        let spans = std::mem::take(&mut self.refresh_spans);
-        let store = self.store.clone();
-        let near = &self.near_ranges;
-        self.refresh_spans =
-            refresh::condense(spans, |k| store.range_of(k), |r| !near.contains(&r));
+        self.refresh_spans = refresh::condense(std::mem::take(&mut self.refresh_spans));
     }
 
     /// The read spans a one-phase commit sends for a server-side refresh: all of them when
@@ -244,7 +233,7 @@ impl Coord {
             return Vec::new();
         }
         self.condense_refresh_spans();
-        if self.refresh_spans.len() > refresh::CONDENSE_ABOVE {
+        if self.refresh_spans.len() > refresh::SERVER_REFRESH_SPANS {
             return Vec::new();
         }
         self.refresh_spans
@@ -291,13 +280,7 @@ impl Coord {
     fn read(&mut self, req: Request) -> Result<Response> {
         self.check_aborted()?;
         for _ in 0..MAX_BUMPS {
-            let sent = std::time::Instant::now();
             let r = self.store.route(&self.header(), &req)?;
-            if sent.elapsed() < refresh::NEAR_RTT {
-                if let Request::Get { key, .. } | Request::Scan { start: key, .. } = &req {
-                    self.near_ranges.insert(self.store.range_of(key));
-                }
-            }
             if let Some(t) = r.uncertain {
                 self.refresh_to(t.next(), RetryReason::ReadWithinUncertainty)?;
                 continue;

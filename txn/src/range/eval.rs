@@ -1,4 +1,4 @@
-//! Evaluation of reads, intent writes, intent resolution and refreshes.
+//! Evaluation of reads, intent writes and intent resolution (refreshes: [`super::refresh`]).
 
 use super::latch::{LatchSpan, Span};
 use super::{Eval, Range};
@@ -32,7 +32,7 @@ impl Range {
         }
     }
 
-    fn check_gc_threshold(&self, ts: Timestamp) -> Result<()> {
+    pub(super) fn check_gc_threshold(&self, ts: Timestamp) -> Result<()> {
         let threshold = self.gc_threshold();
         if ts < threshold {
             return Err(Error::BelowGcThreshold { ts, threshold });
@@ -266,95 +266,6 @@ impl Range {
         }
         self.locks.lock().release(key, txn);
         Ok(())
-    }
-
-    pub(super) fn eval_refresh(
-        &self,
-        h: &Header,
-        start: &[u8],
-        end: Option<&[u8]>,
-        to: Timestamp,
-    ) -> Result<Eval> {
-        self.check_gc_threshold(h.read_ts)?;
-        let (end, clamped) = self.clamp_end(end);
-        let span = Span {
-            start: start.to_vec(),
-            end: end.clone(),
-        };
-        let _latch = self.latches.acquire(vec![LatchSpan {
-            span: span.clone(),
-            write: false,
-        }]);
-        let mut resp = Response {
-            refresh_conflict: self.refresh_conflict(h, &span, to)?,
-            ..Response::default()
-        };
-        if resp.refresh_conflict.is_none() {
-            self.record_refreshed(h, &span, to);
-            if clamped {
-                resp.resume = end;
-            }
-        }
-        Ok(Eval::Done(resp))
-    }
-
-    /// A one-phase commit's server-side refresh of `spans` (all inside this range, latched
-    /// for reading by the caller) to `to`: true, and the reads recorded at `to`, when none
-    /// of them was written in `(read_ts, to]`.
-    pub(super) fn refresh_here(&self, h: &Header, spans: &[Span], to: Timestamp) -> Result<bool> {
-        if self.check_gc_threshold(h.read_ts).is_err() {
-            // The coordinator's own refresh reports it.
-            return Ok(false);
-        }
-        for span in spans {
-            if self.refresh_conflict(h, span, to)?.is_some() {
-                return Ok(false);
-            }
-        }
-        for span in spans {
-            self.record_refreshed(h, span, to);
-        }
-        Ok(true)
-    }
-
-    /// The timestamp of a write in `(read_ts, to]` in `span` (another transaction's intent
-    /// counts; the reader's own intents are looked beneath), if any.
-    fn refresh_conflict(
-        &self,
-        h: &Header,
-        span: &Span,
-        to: Timestamp,
-    ) -> Result<Option<Timestamp>> {
-        let opts = ReadOpts {
-            ts: h.read_ts,
-            uncertainty_limit: to,
-            txn: h.txn.as_ref().map(|t| (t.id, &h.ignored[..])),
-            locking: false,
-            ignore_intents: false,
-            skip_own_intents: true,
-        };
-        let res = self
-            .mvcc
-            .read(&span.start, span.end.as_deref(), usize::MAX, &opts)?;
-        if let Some((_, intent)) = res.conflicts.first() {
-            return Ok(Some(intent.txn.write_ts));
-        }
-        Ok(res.uncertain)
-    }
-
-    /// Records a refreshed read of `span` at `to`.
-    fn record_refreshed(&self, h: &Header, span: &Span, to: Timestamp) {
-        // The refreshed read now counts as a read at `to`, which may be above every reading
-        // of this node's clock (`to` is often a write timestamp bumped past a timestamp-cache
-        // entry). Move the clock past it: the object that replaces this one (after a split or
-        // lease change) starts its timestamp cache at the clock, and must not let a write in
-        // below this read. A `to` beyond the maximum offset is a future-time (global range)
-        // timestamp, covered by that range's low-water mark instead, and must not move the
-        // clock.
-        let _ = self.clock.update(to);
-        self.tscache
-            .lock()
-            .record(span, to, h.txn.as_ref().map(|t| t.id));
     }
 }
 

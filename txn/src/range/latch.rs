@@ -11,7 +11,7 @@
 use parking_lot::{Condvar, Mutex};
 
 /// A key span `[start, end)`; `end = None` means unbounded.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Span {
     /// First key.
     pub start: Vec<u8>,

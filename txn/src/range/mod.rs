@@ -35,6 +35,7 @@ mod gc;
 pub mod latch;
 pub mod locks;
 mod record;
+mod refresh;
 pub mod tscache;
 pub use follower::follower_read;
 mod waitq;
@@ -243,7 +244,7 @@ impl Range {
                 commit_ts,
                 ignored,
             } => self.eval_resolve(key, *txn, *commit_ts, ignored),
-            Request::Refresh { start, end, to } => self.eval_refresh(h, start, end.as_deref(), *to),
+            Request::Refresh { spans, to } => self.eval_refresh(h, spans, *to),
             Request::EndTxn {
                 commit,
                 one_phase,
