@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 /// Key spans `[start, end)` (`end = None`: to the end of the keyspace) as requests carry them.
 pub type WireSpans = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
+/// One key's writes in a transaction: (sequence number, value or None for a delete), oldest
+/// first.
+pub type KeyWrites = (Vec<u8>, Vec<(Seq, Option<Vec<u8>>)>);
+
 /// Who is asking, and at what time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Header {
@@ -75,14 +79,13 @@ pub enum Request {
         /// Lock strength for a locking read.
         lock: Option<LockStrength>,
     },
-    /// Write an intent (`None` value: delete) with the given sequence number.
+    /// Write intents: for each key (sorted, distinct), its writes in order. Routed by the first
+    /// key; the range writes the keys it holds as one replicated batch and hands back the
+    /// others ([`Response::unwritten`]) for the sender to route again, so a transaction's
+    /// writes cost one replication round per range rather than one per key.
     Put {
-        /// The key.
-        key: Vec<u8>,
-        /// The value, or None for a delete.
-        value: Option<Vec<u8>>,
-        /// The write's sequence number.
-        seq: Seq,
+        /// The keys and their writes.
+        writes: Vec<KeyWrites>,
     },
     /// Finish the transaction at its anchor's range.
     EndTxn {
@@ -176,4 +179,7 @@ pub struct Response {
     /// The parts of a Refresh's spans outside the serving range, not checked: the sender
     /// routes them again.
     pub refresh_rest: WireSpans,
+    /// The keys of a Put outside the serving range, not written: the sender routes them
+    /// again.
+    pub unwritten: Vec<Vec<u8>>,
 }

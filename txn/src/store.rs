@@ -178,7 +178,11 @@ fn resolver_loop(store: Weak<Store>, rx: mpsc::Receiver<ResolveTask>) {
 /// The key that decides which range serves a request.
 pub fn routing_key<'a>(h: &'a Header, req: &'a Request) -> Result<&'a [u8]> {
     Ok(match req {
-        Request::Get { key, .. } | Request::Put { key, .. } | Request::Resolve { key, .. } => key,
+        Request::Get { key, .. } | Request::Resolve { key, .. } => key,
+        Request::Put { writes } => match writes.first() {
+            Some((key, _)) => key,
+            None => return Err(Error::Internal("a write request without writes".into())),
+        },
         Request::Scan { start, .. } => start,
         Request::Refresh { spans, .. } => match spans.first() {
             Some((start, _)) => start,

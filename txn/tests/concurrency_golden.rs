@@ -209,9 +209,7 @@ impl Runner {
                 raw.keys.push(k.clone());
                 let h = self.raw_header(&name)?;
                 let req = Request::Put {
-                    key: k,
-                    value: Some(v),
-                    seq: 1,
+                    writes: vec![(k, vec![(1, Some(v))])],
                 };
                 Ok(match self.m.store().route(&h, &req) {
                     Ok(r) => format!("intent at {}", fmt_ts(r.write_ts.unwrap_or_default())),
@@ -310,9 +308,7 @@ impl Runner {
                     let m = self.m.clone();
                     let handle = std::thread::spawn(move || {
                         let req = Request::Put {
-                            key: k,
-                            value: Some(v),
-                            seq: 2,
+                            writes: vec![(k, vec![(2, Some(v))])],
                         };
                         let out = match m.store().route(&h, &req) {
                             Ok(_) => "intent written".to_string(),

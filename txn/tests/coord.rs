@@ -355,10 +355,12 @@ fn a_locking_scan_from_the_empty_key_anchors_and_releases() {
     assert_eq!(get(&mut r, "a").as_deref(), Some("2"));
 }
 
-/// Counts the Refresh requests coordinators send (server-side refreshes send none).
+/// Counts the Refresh requests coordinators send (server-side refreshes send none), and the
+/// Put requests.
 struct CountingSender {
     inner: Arc<txn::store::Store>,
     refreshes: std::sync::atomic::AtomicUsize,
+    puts: std::sync::atomic::AtomicUsize,
 }
 
 impl txn::range::Router for CountingSender {
@@ -370,6 +372,9 @@ impl txn::range::Router for CountingSender {
         if matches!(req, txn::api::Request::Refresh { .. }) {
             self.refreshes
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        if matches!(req, txn::api::Request::Put { .. }) {
+            self.puts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         self.inner.route(h, req)
     }
@@ -404,6 +409,7 @@ fn counting() -> (
     let sender = Arc::new(CountingSender {
         inner: m.store().clone(),
         refreshes: Default::default(),
+        puts: Default::default(),
     });
     let src = txn::coord::KvTxnSource::new(sender.clone());
     (m, sender, src)
@@ -535,4 +541,23 @@ fn a_refresh_sends_one_request_per_range() {
     let e = t.commit().unwrap_err();
     assert!(is_retry(&e), "{e}");
     assert!((1..=2).contains(&sender.refreshes.load(SeqCst)));
+}
+
+/// A two-phase commit writes its intents with one Put request per range.
+#[test]
+fn intents_are_written_with_one_request_per_range() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (m, sender, src) = counting();
+    let mut t = src.begin(TxnOptions::default()).unwrap();
+    for i in 0..10 {
+        put(&mut t, &format!("a{i}"), "1");
+        put(&mut t, &format!("n{i}"), "2");
+    }
+    put(&mut t, "a3", "3");
+    t.commit().unwrap();
+    assert_eq!(sender.puts.load(SeqCst), 2);
+    let mut r = rw(&m);
+    assert_eq!(get(&mut r, "a3").as_deref(), Some("3"));
+    assert_eq!(get(&mut r, "n9").as_deref(), Some("2"));
+    assert_eq!(m.store().range_for(b"a").lock_count(), 0);
 }

@@ -101,9 +101,7 @@ fn a_range_refuses_writes_outside_its_span() {
         ..header(&store)
     };
     let put = Request::Put {
-        key: b"x".to_vec(),
-        value: Some(b"new".to_vec()),
-        seq: 1,
+        writes: vec![(b"x".to_vec(), vec![(1, Some(b"new".to_vec()))])],
     };
     // In a cluster the left range's writer would replicate this intent to the left range's
     // replicas only: the right range would never see the write.

@@ -27,11 +27,12 @@
 //! - All transactions have the same priority.
 
 mod heartbeat;
+mod parallel;
 mod refresh;
 
 pub use heartbeat::{Heartbeater, HEARTBEAT_INTERVAL};
 
-use crate::api::{Header, Request, Response, WireSpans};
+use crate::api::{Header, KeyWrites, Request, Response, WireSpans};
 use crate::range::latch::Span;
 use crate::sender::Sender;
 use crate::{
@@ -319,28 +320,27 @@ impl Coord {
     }
 
     /// Writes the buffer as intents.
+    /// Writes the buffered writes as intents: one Put request per range, the ranges in
+    /// parallel (one replication round each, rather than one per key).
     fn flush(&mut self) -> Result<()> {
         let buffer = std::mem::take(&mut self.buffer);
         self.buffered_bytes = 0;
+        let Some(first) = buffer.keys().next() else {
+            return Ok(());
+        };
+        self.anchor_at(&first.clone());
+        // Every key may hold an intent from here on (a failed request may have written some):
+        // an abort must release them all.
+        self.lock_keys.extend(buffer.keys().cloned());
+        self.intents_written = true;
+        let h = self.header();
+        let store = self.store.as_ref();
+        let groups = parallel::by_range(store, buffer, |w| &w.0);
         let mut wto = false;
-        for (key, history) in buffer {
-            self.anchor_at(&key);
-            for (seq, value) in history {
-                let r = self.store.route(
-                    &self.header(),
-                    &Request::Put {
-                        key: key.clone(),
-                        value,
-                        seq,
-                    },
-                )?;
-                if let Some(ts) = r.write_ts {
-                    self.meta.write_ts = self.meta.write_ts.max(ts);
-                }
-                wto |= r.write_too_old;
-            }
-            self.lock_keys.insert(key);
-            self.intents_written = true;
+        for r in parallel::for_each(groups, |g| put_group(store, &h, g)) {
+            let (ts, w) = r?;
+            self.meta.write_ts = self.meta.write_ts.max(ts);
+            wto |= w;
         }
         if self.meta.write_ts > self.read_ts {
             let reason = if wto {
@@ -696,6 +696,30 @@ fn commit_wait(clock: &kv::Clock, ts: Timestamp) {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
     }
+}
+
+/// Writes one range's keys (routing again any the range handed back); returns the highest
+/// timestamp an intent landed at and whether a newer committed version pushed one.
+fn put_group(store: &dyn Sender, h: &Header, writes: Vec<KeyWrites>) -> Result<(Timestamp, bool)> {
+    let mut landed = h.txn.as_ref().map_or(h.read_ts, |t| t.write_ts);
+    let mut wto = false;
+    let mut groups = vec![writes];
+    while let Some(writes) = groups.pop() {
+        if writes.is_empty() {
+            continue;
+        }
+        let req = Request::Put { writes };
+        let r = store.route(h, &req)?;
+        if let Some(ts) = r.write_ts {
+            landed = landed.max(ts);
+        }
+        wto |= r.write_too_old;
+        if let (false, Request::Put { mut writes }) = (r.unwritten.is_empty(), req) {
+            writes.retain(|(k, _)| r.unwritten.binary_search(k).is_ok());
+            groups.extend(parallel::by_range(store, writes, |w| &w.0));
+        }
+    }
+    Ok((landed, wto))
 }
 
 /// The timestamp to refresh to after a push to `pushed`. A push into the future comes from a

@@ -7,7 +7,7 @@
 //! - the spans are grouped by range and each range gets *one* Refresh request carrying all of
 //!   its spans (the range hands back the parts it does not hold, after a split, to be routed
 //!   again), so a refresh costs one request per range, not one per read;
-//! - the ranges' requests run in parallel, at most [`PARALLEL`] at a time, so a refresh costs
+//! - the ranges' requests run in parallel ([`parallel::for_each`]), so a refresh costs
 //!   about one round trip to the farthest range.
 //!
 //! Spans are merged only when they overlap or touch (lossless). Merging nearby spans into one
@@ -21,14 +21,13 @@
 //! read could never commit: its writes were pushed above the closed timestamp, and the retry
 //! was pushed again.
 
+use super::parallel;
 use crate::api::{Header, Request, WireSpans};
 use crate::range::latch::Span;
 use crate::sender::Sender;
 use crate::Result;
 use kv::Timestamp;
 
-/// Refresh requests in flight at once.
-pub const PARALLEL: usize = 8;
 /// Read spans (after [`condense`]) beyond which a one-phase commit does not send its reads
 /// for the range to refresh itself (the coordinator refreshes them if needed).
 pub const SERVER_REFRESH_SPANS: usize = 256;
@@ -51,72 +50,42 @@ pub fn condense(mut spans: Vec<Span>) -> Vec<Span> {
     out
 }
 
-/// Groups sorted spans into runs whose starts lie in one range (by `store`'s routing): the
-/// spans of one Refresh request each.
-fn by_range(
-    store: &dyn Sender,
-    spans: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>,
-) -> Vec<WireSpans> {
-    let mut groups: Vec<(u64, WireSpans)> = Vec::new();
-    for (start, end) in spans {
-        let range = store.range_of(&start);
-        match groups.last_mut() {
-            Some((r, group)) if *r == range => group.push((start, end)),
-            _ => groups.push((range, vec![(start, end)])),
-        }
-    }
-    groups.into_iter().map(|(_, g)| g).collect()
-}
-
 /// Refreshes every span to `to` under header `h`; returns the timestamp of a write found in
-/// one of them (the refresh failed), or None. `spans` must be sorted (see [`condense`]).
+/// one of them (the refresh failed), or None. One Refresh request per range, the ranges in
+/// parallel.
 pub fn refresh_all(
     store: &dyn Sender,
     h: &Header,
     spans: &[Span],
     to: Timestamp,
 ) -> Result<Option<Timestamp>> {
-    let groups = by_range(
+    let groups = parallel::by_range(
         store,
         spans.iter().map(|s| (s.start.clone(), s.end.clone())),
+        |s| &s.0,
     );
-    if groups.len() <= 1 {
-        return refresh_groups(store, h, groups, to);
-    }
-    let workers = groups.len().min(PARALLEL);
-    let mut shares: Vec<Vec<WireSpans>> = vec![Vec::new(); workers];
-    for (i, g) in groups.into_iter().enumerate() {
-        shares[i % workers].push(g);
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = shares
-            .into_iter()
-            .map(|share| scope.spawn(move || refresh_groups(store, h, share, to)))
-            .collect();
-        let mut found = None;
-        let mut failed = None;
-        for handle in handles {
-            match handle.join() {
-                Ok(Ok(conflict)) => found = found.max(conflict),
-                Ok(Err(e)) => failed = Some(e),
-                Err(_) => failed = Some(crate::Error::Internal("a refresh worker panicked".into())),
-            }
+    let mut found = None;
+    let mut failed = None;
+    for r in parallel::for_each(groups, |g| refresh_group(store, h, g, to)) {
+        match r {
+            Ok(conflict) => found = found.max(conflict),
+            Err(e) => failed = Some(e),
         }
-        match failed {
-            Some(e) if found.is_none() => Err(e),
-            _ => Ok(found),
-        }
-    })
+    }
+    match failed {
+        Some(e) if found.is_none() => Err(e),
+        _ => Ok(found),
+    }
 }
 
-/// Sends one Refresh per group, one after another, routing again the parts a range handed
-/// back.
-fn refresh_groups(
+/// Refreshes one range's spans, routing again the parts the range handed back.
+fn refresh_group(
     store: &dyn Sender,
     h: &Header,
-    mut groups: Vec<WireSpans>,
+    spans: WireSpans,
     to: Timestamp,
 ) -> Result<Option<Timestamp>> {
+    let mut groups = vec![spans];
     while let Some(spans) = groups.pop() {
         if spans.is_empty() {
             continue;
@@ -125,7 +94,7 @@ fn refresh_groups(
         if r.refresh_conflict.is_some() {
             return Ok(r.refresh_conflict);
         }
-        groups.extend(by_range(store, r.refresh_rest));
+        groups.extend(parallel::by_range(store, r.refresh_rest, |s| &s.0));
     }
     Ok(None)
 }

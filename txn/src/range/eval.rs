@@ -2,7 +2,7 @@
 
 use super::latch::{LatchSpan, Span};
 use super::{Eval, Range};
-use crate::api::{Header, Response};
+use crate::api::{Header, KeyWrites, Response};
 use crate::{Error, LockStrength, Result};
 use kv::engine::WriteBatch;
 use kv::mvcc::{Intent, Mvcc, ReadOpts, ReadResult, Seq, TxnId, TxnMeta};
@@ -156,43 +156,55 @@ impl Range {
         Ok(Eval::Done(resp))
     }
 
-    pub(super) fn eval_put(
-        &self,
-        h: &Header,
-        key: &[u8],
-        value: Option<&[u8]>,
-        seq: Seq,
-    ) -> Result<Eval> {
+    /// Writes the intents of the keys this range holds, all checked first and then replicated
+    /// as one batch (a conflict on any key writes nothing: the request is evaluated again
+    /// after the push); the other keys are handed back unwritten. The response's `write_ts`
+    /// is the highest timestamp an intent landed at.
+    pub(super) fn eval_put(&self, h: &Header, writes: &[KeyWrites]) -> Result<Eval> {
         let Some(txn) = h.txn.as_ref() else {
             return Err(Error::Internal("intent write without a transaction".into()));
         };
-        let _latch = self.latches.acquire(vec![LatchSpan {
-            span: Span::key(key),
-            write: true,
-        }]);
-        let start = txn.write_ts;
-        let (existing, ts, wto) = match self.check_write(key, txn, start)? {
-            WriteCheck::Blocked(pushee) => {
-                return Ok(Eval::Conflict {
-                    pushee,
-                    key: key.to_vec(),
+        let (mine, others): (Vec<&KeyWrites>, Vec<&KeyWrites>) =
+            writes.iter().partition(|(k, _)| self.span.contains(k));
+        let _latch = self.latches.acquire(
+            mine.iter()
+                .map(|(k, _)| LatchSpan {
+                    span: Span::key(k),
+                    write: true,
                 })
-            }
-            WriteCheck::Clear { own, ts, wto } => (own, ts, wto),
-        };
-        let mut intent = existing.unwrap_or_else(|| Intent {
-            txn: txn.clone(),
-            history: Vec::new(),
-        });
-        let ts = ts.max(intent.txn.write_ts);
-        intent.txn.write_ts = ts;
-        intent.history.push((seq, value.map(|v| v.to_vec())));
+                .collect(),
+        );
         let mut batch = WriteBatch::new();
-        Mvcc::put_intent(&mut batch, key, &intent)?;
-        self.writer.write(batch, false)?;
+        let mut landed = txn.write_ts;
+        let mut any_wto = false;
+        for (key, history) in mine {
+            let (existing, ts, wto) = match self.check_write(key, txn, txn.write_ts)? {
+                WriteCheck::Blocked(pushee) => {
+                    return Ok(Eval::Conflict {
+                        pushee,
+                        key: key.clone(),
+                    })
+                }
+                WriteCheck::Clear { own, ts, wto } => (own, ts, wto),
+            };
+            let mut intent = existing.unwrap_or_else(|| Intent {
+                txn: txn.clone(),
+                history: Vec::new(),
+            });
+            let ts = ts.max(intent.txn.write_ts);
+            intent.txn.write_ts = ts;
+            intent.history.extend(history.iter().cloned());
+            Mvcc::put_intent(&mut batch, key, &intent)?;
+            landed = landed.max(ts);
+            any_wto |= wto;
+        }
+        if !batch.is_empty() {
+            self.writer.write(batch, false)?;
+        }
         Ok(Eval::Done(Response {
-            write_ts: Some(ts),
-            write_too_old: wto,
+            write_ts: Some(landed),
+            write_too_old: any_wto,
+            unwritten: others.into_iter().map(|(k, _)| k.clone()).collect(),
             ..Response::default()
         }))
     }

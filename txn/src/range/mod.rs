@@ -237,7 +237,7 @@ impl Range {
                 limit,
                 lock,
             } => self.eval_scan(h, start, end.as_deref(), *limit, *lock),
-            Request::Put { key, value, seq } => self.eval_put(h, key, value.as_deref(), *seq),
+            Request::Put { writes } => self.eval_put(h, writes),
             Request::Resolve {
                 key,
                 txn,

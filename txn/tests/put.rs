@@ -1,0 +1,65 @@
+//! Put requests at a range: many keys' intents written as one batch, keys outside the range
+//! handed back.
+
+use kv::engine::MemoryEngine;
+use kv::mvcc::{Mvcc, TxnId, TxnMeta};
+use kv::{Clock, Timestamp};
+use std::sync::Arc;
+use txn::api::{Header, Request};
+use txn::range::Router;
+use txn::store::{Store, StoreConfig};
+
+/// A store split at "m".
+fn store() -> (Arc<Store>, Mvcc) {
+    let mvcc = Mvcc::new(Arc::new(MemoryEngine::new()));
+    let clock = Arc::new(Clock::manual(1_000, 500));
+    let cfg = StoreConfig {
+        split_keys: vec![b"m".to_vec()],
+        ..StoreConfig::default()
+    };
+    (Store::new(mvcc.clone(), clock, cfg), mvcc)
+}
+
+fn header(id: u128, anchor: &str) -> Header {
+    let ts = Timestamp::from_parts(1_000, 0);
+    Header {
+        txn: Some(TxnMeta {
+            id: TxnId(id),
+            anchor: anchor.as_bytes().to_vec(),
+            write_ts: ts,
+            min_ts: ts,
+            priority: 1,
+        }),
+        read_ts: ts,
+        uncertainty_limit: ts,
+        ignored: Vec::new(),
+    }
+}
+
+fn put(keys: &[&str]) -> Request {
+    Request::Put {
+        writes: keys
+            .iter()
+            .map(|k| (k.as_bytes().to_vec(), vec![(1, Some(b"v".to_vec()))]))
+            .collect(),
+    }
+}
+
+#[test]
+fn a_range_writes_its_keys_and_hands_back_the_others() {
+    let (store, mvcc) = store();
+    let left = &store.ranges()[0];
+    let r = left
+        .execute(store.as_ref(), &header(1, "a"), &put(&["a", "b", "x", "y"]))
+        .unwrap();
+    assert_eq!(r.unwritten, vec![b"x".to_vec(), b"y".to_vec()]);
+    assert!(mvcc.intent(b"a").unwrap().is_some());
+    assert!(mvcc.intent(b"b").unwrap().is_some());
+    assert!(mvcc.intent(b"x").unwrap().is_none());
+    // Routed, the rest lands on the right-hand range.
+    let r = store.route(&header(1, "a"), &put(&["x", "y"])).unwrap();
+    assert!(r.unwritten.is_empty());
+    assert!(mvcc.intent(b"y").unwrap().is_some());
+    // An empty request is refused.
+    assert!(store.route(&header(1, "a"), &put(&[])).is_err());
+}
