@@ -90,6 +90,8 @@ pub struct NodeConfig {
     pub sync_commits: bool,
     /// Maximum clock offset tolerated between nodes, in milliseconds.
     pub max_offset_ms: u64,
+    /// The merge queue of a cluster node (crate::merge).
+    pub merge: crate::merge::MergeConfig,
 }
 
 impl NodeConfig {
@@ -102,6 +104,7 @@ impl NodeConfig {
             http_addr: parse_addr(DEFAULT_HTTP_ADDR)?,
             sync_commits: true,
             max_offset_ms: DEFAULT_MAX_OFFSET_MS,
+            merge: crate::merge::MergeConfig::default(),
         })
     }
 
@@ -115,6 +118,7 @@ impl NodeConfig {
             http_addr: any,
             sync_commits: true,
             max_offset_ms: DEFAULT_MAX_OFFSET_MS,
+            merge: crate::merge::MergeConfig::default(),
         }
     }
 }

@@ -143,15 +143,67 @@ pub enum Command {
         /// The new range's id.
         new_range: RangeId,
     },
+    /// First step of a merge, applied by the right-hand range (crate::store::merge): from now
+    /// on it serves nothing (its lease becomes [`frozen_lease`], so every write, lease and
+    /// split command fails at apply and requests are refused and re-routed) and its data is
+    /// final on every replica that applied this. Refused unless the range is still at
+    /// `generation` under lease `lease_seq`.
+    Freeze {
+        /// Proposal identity.
+        id: (NodeId, u64),
+        /// The lease the freeze was proposed under.
+        lease_seq: u64,
+        /// The right-hand range's generation the merge was planned against.
+        generation: u64,
+        /// The left-hand range it will be merged into.
+        lhs: RangeId,
+    },
+    /// Undoes a [`Command::Freeze`] of a merge that can no longer commit: the lease held
+    /// before the freeze comes back (with a new sequence).
+    Unfreeze {
+        /// Proposal identity.
+        id: (NodeId, u64),
+        /// The lease to restore (from the range's replicated [`FreezeRecord`]).
+        lease: Lease,
+    },
+    /// Second step of a merge, applied by the left-hand range: its span widens over `rhs`
+    /// (whose replicas, colocated with the left side's and frozen, are dropped on every node;
+    /// their data, in the same engine, now belongs to the left side). Refused unless the left
+    /// side is still at `generation` under lease `lease_seq` and ends where `rhs` starts.
+    Merge {
+        /// Proposal identity.
+        id: (NodeId, u64),
+        /// The lease of the left-hand range it was proposed under.
+        lease_seq: u64,
+        /// The left-hand range's generation.
+        generation: u64,
+        /// The right-hand range's descriptor as frozen.
+        rhs: RangeDescriptor,
+        /// The merged range's GC threshold: the larger of both sides'.
+        gc_threshold: Timestamp,
+    },
+    /// Bumps the range's generation if it is still `generation`: a merge proposed against
+    /// that generation can then never apply, so a frozen right-hand side whose merge outcome
+    /// was unknown may be unfrozen.
+    FenceMerge {
+        /// Proposal identity.
+        id: (NodeId, u64),
+        /// The generation to fence.
+        generation: u64,
+    },
 }
 
 impl Command {
     /// The proposal identity.
     pub fn id(&self) -> (NodeId, u64) {
         match self {
-            Command::Write { id, .. } | Command::Lease { id, .. } | Command::Split { id, .. } => {
-                *id
-            }
+            Command::Write { id, .. }
+            | Command::Lease { id, .. }
+            | Command::Split { id, .. }
+            | Command::Freeze { id, .. }
+            | Command::Unfreeze { id, .. }
+            | Command::Merge { id, .. }
+            | Command::FenceMerge { id, .. } => *id,
         }
     }
 }
@@ -171,6 +223,44 @@ pub fn desc_key(range: RangeId) -> Vec<u8> {
 /// The key of a range's replicated lease.
 pub fn lease_key(range: RangeId) -> Vec<u8> {
     range_key(range, b'l')
+}
+
+/// The key of a frozen range's [`FreezeRecord`] (crate::store::merge).
+pub fn freeze_key(range: RangeId) -> Vec<u8> {
+    range_key(range, b'f')
+}
+
+/// What a [`Command::Freeze`] leaves in the frozen range: the merge it waits for and the
+/// lease to restore if that merge is abandoned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezeRecord {
+    /// The left-hand range the frozen range is being merged into.
+    pub lhs: RangeId,
+    /// The lease before the freeze.
+    pub lease: Lease,
+}
+
+/// The holder named by a frozen range's lease: no node has this id, so every replica
+/// answers "not leaseholder" with a hint the sender cannot use, and it retries elsewhere.
+pub const FROZEN_HOLDER: NodeId = NodeId(u64::MAX);
+
+/// The lease a range gets when frozen for a merge (see [`Command::Freeze`]): held by nobody
+/// ([`FROZEN_HOLDER`]) forever, so no lease command can succeed it.
+pub fn frozen_lease(prev: &Lease) -> Lease {
+    Lease {
+        seq: prev.seq + 1,
+        holder: FROZEN_HOLDER,
+        replica: ReplicaId(0),
+        start: prev.start,
+        expiration: Timestamp::MAX,
+    }
+}
+
+impl Lease {
+    /// Whether this is a frozen range's lease (crate::store::merge).
+    pub fn is_frozen(&self) -> bool {
+        self.holder == FROZEN_HOLDER
+    }
 }
 
 /// The span of a range's replicated range-id keys.

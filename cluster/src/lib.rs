@@ -38,6 +38,7 @@ pub mod dist;
 pub mod gc;
 pub mod harness;
 pub mod http;
+pub mod merge;
 pub mod node;
 pub mod placement;
 pub mod rpc;

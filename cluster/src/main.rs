@@ -158,6 +158,14 @@ struct ClusterStartArgs {
     /// Split ranges larger than this many bytes (CockroachDB's range_max_bytes).
     #[arg(long, default_value_t = 64 << 20)]
     range_max_bytes: u64,
+    /// Merge adjacent ranges holding fewer bytes than this together (default: a quarter of
+    /// --range-max-bytes; CockroachDB's range_min_bytes).
+    #[arg(long)]
+    range_min_bytes: Option<u64>,
+    /// Whether the merge queue joins small adjacent ranges (CockroachDB's
+    /// kv.range_merge.queue_enabled): --merge-queue-enabled=false turns it off.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    merge_queue_enabled: bool,
     /// Move a dead node's replicas elsewhere after this long (e.g. 60s, 5m).
     #[arg(long, default_value = "60s", value_parser = cluster::workload::parse_duration)]
     dead_after: std::time::Duration,
@@ -475,6 +483,11 @@ async fn start_cluster_node(args: ClusterStartArgs) -> Result<()> {
         sql_addr: args.base.sql_addr,
         http_addr: args.base.http_addr,
         max_offset_ms: args.max_offset_ms,
+        merge: cluster::merge::MergeConfig {
+            enabled: args.merge_queue_enabled,
+            range_min_bytes: args.range_min_bytes,
+            ..Default::default()
+        },
         ..NodeConfig::new(StoreSpec::Memory)?
     };
     let cfg = cluster::server::ClusterConfig {

@@ -475,6 +475,7 @@ fn spawn_background(
         });
     crate::closedts::spawn(dist, stop.clone());
     crate::gc::spawn(dist, stop.clone());
+    crate::merge::spawn(dist, cfg.node.merge.clone(), stop.clone());
     let weak: Weak<DistSender> = Arc::downgrade(dist);
     let _ = std::thread::Builder::new()
         .name("queues".into())

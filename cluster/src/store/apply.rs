@@ -15,6 +15,9 @@
 //! request never evaluates against state the engine does not show yet.
 
 use super::{Replica, Store};
+
+#[path = "merge_apply.rs"]
+pub mod merge_apply;
 use crate::desc::{self, Command, Lease, RangeDescriptor, ReplicaKind};
 use kv::engine::{Visit, WriteBatch};
 use kv::keys::META_PREFIX;
@@ -36,7 +39,8 @@ pub enum PostAction {
         /// The local replica.
         replica: ReplicaId,
     },
-    /// The local replica was removed from the range: drop the group and its state.
+    /// The local replica was removed from the range, or its range was merged into the left
+    /// neighbour (whose data it now is): drop the group and its Raft state.
     Destroy(RangeId),
 }
 
@@ -107,12 +111,12 @@ impl SnapshotSource for Snapshots {
 
 /// The state machine for one iteration of the Raft thread.
 pub struct Applier<'a> {
-    store: &'a Arc<Store>,
+    pub(super) store: &'a Arc<Store>,
     pending: &'a mut HashMap<(RangeId, u64), u64>,
     /// Descriptor and lease per range as of the commands staged so far.
     view: HashMap<RangeId, (Option<RangeDescriptor>, Lease)>,
     effects: Vec<Effect>,
-    post: Vec<PostAction>,
+    pub(super) post: Vec<PostAction>,
 }
 
 impl<'a> Applier<'a> {
@@ -132,7 +136,7 @@ impl<'a> Applier<'a> {
         self.post
     }
 
-    fn view(&mut self, range: RangeId) -> &mut (Option<RangeDescriptor>, Lease) {
+    pub(super) fn view(&mut self, range: RangeId) -> &mut (Option<RangeDescriptor>, Lease) {
         let store = self.store;
         self.view
             .entry(range)
@@ -145,13 +149,13 @@ impl<'a> Applier<'a> {
             })
     }
 
-    fn reply(&mut self, id: (kv::NodeId, u64), r: Result<(), txn::Error>) {
+    pub(super) fn reply(&mut self, id: (kv::NodeId, u64), r: Result<(), txn::Error>) {
         if id.0 == self.store.node_id {
             self.effects.push(Effect::Reply(id.1, r));
         }
     }
 
-    fn state_effect(&mut self, range: RangeId) {
+    pub(super) fn state_effect(&mut self, range: RangeId) {
         let (desc, lease) = self.view(range).clone();
         self.effects.push(Effect::State { range, desc, lease });
     }
@@ -219,6 +223,33 @@ impl<'a> Applier<'a> {
                 let r = self.apply_split(range, generation, key, new_range, batch);
                 self.reply(id, r);
             }
+            Command::Freeze {
+                lease_seq,
+                generation,
+                lhs,
+                ..
+            } => {
+                let r = self.apply_freeze(range, lease_seq, generation, lhs, batch);
+                self.reply(id, r);
+            }
+            Command::Unfreeze { lease, .. } => {
+                let r = self.apply_unfreeze(range, lease, batch);
+                self.reply(id, r);
+            }
+            Command::Merge {
+                lease_seq,
+                generation,
+                rhs,
+                gc_threshold,
+                ..
+            } => {
+                let r = self.apply_merge(range, lease_seq, generation, rhs, gc_threshold, batch);
+                self.reply(id, r);
+            }
+            Command::FenceMerge { generation, .. } => {
+                let r = self.apply_fence(range, generation, batch);
+                self.reply(id, r);
+            }
         }
     }
 
@@ -236,6 +267,11 @@ impl<'a> Applier<'a> {
                 "split of an uninitialised range".into(),
             ));
         };
+        if lease.is_frozen() {
+            return Err(txn::Error::RangeKeyMismatch(format!(
+                "{range} is frozen for a merge"
+            )));
+        }
         if d.generation != generation || !d.contains(&key) || key == d.start {
             return Err(txn::Error::RangeKeyMismatch(format!(
                 "{range} changed before the split at {key:?} applied"

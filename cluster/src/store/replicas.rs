@@ -18,7 +18,8 @@
 //! descriptor change commits atomically with its configuration change.
 //!
 //! The replica being taken away is never the leaseholder or this (leading) node: the
-//! allocator transfers the lease first.
+//! allocator transfers the lease first. A range frozen for a merge (store/merge.rs) refuses
+//! every change.
 //!
 //! IMPLEMENTATION CAVEATS
 //! - The meta record is updated by the caller after the change (as for splits' callers); if
@@ -187,6 +188,13 @@ impl Store {
             .ok_or(txn::Error::NotLeaseholder { leaseholder: None })?;
         if !rep.leader().1 {
             return Err(txn::Error::NotLeaseholder { leaseholder: None });
+        }
+        if rep.lease().is_frozen() {
+            // A range frozen for a merge must keep its replicas until the merge applies on
+            // every one of them (store/merge.rs).
+            return Err(txn::Error::RangeKeyMismatch(format!(
+                "{range} is frozen for a merge; its replicas cannot change"
+            )));
         }
         rep.desc()
             .ok_or(txn::Error::NotLeaseholder { leaseholder: None })

@@ -47,6 +47,13 @@ impl Replicate for ReplicaWriter {
             .store
             .upgrade()
             .ok_or_else(|| txn::Error::Unavailable("node stopping".into()))?;
+        if batch.has_range_deletions() {
+            // A Write command carries point writes only: replicating `ops` alone would drop
+            // the range deletions.
+            return Err(txn::Error::Internal(
+                "a range's writes cannot include range deletions (not replicated)".into(),
+            ));
+        }
         let cmd = Command::Write {
             id: store.next_id(),
             lease_seq: self.lease_seq,

@@ -1,11 +1,48 @@
 //! Splitting a range at a key, at its leaseholder. The right side inherits the left side's
 //! MVCC GC threshold (written at the split key before the split, see crate::gc).
+//!
+//! Splits are *sticky* (CockroachDB's manual splits: the merge queue never undoes them, see
+//! `store/merge.rs`) unless the key was chosen by the size-based split check
+//! ([`Store::size_and_middle`]) of this node: a marker local key at the split key, written
+//! through the left side's Raft log before the split, moves to the right side with its data.
+//! `Store::unsplit_local` removes it.
 
 use super::Store;
 use crate::desc::{Command, RangeDescriptor, MIN_SPLIT_KEY};
 use kv::engine::Visit;
-use kv::RangeId;
+use kv::{NodeId, RangeId};
+use parking_lot::Mutex;
 use std::sync::Arc;
+
+#[path = "merge.rs"]
+pub mod merge;
+
+/// Split keys recently chosen by the size check, per node (bounded): a split at one of them
+/// is not sticky. A key missing here (the list overflowed, another node chose it) only makes
+/// the split sticky, i.e. never merged automatically: the safe side.
+static SIZE_SPLIT_KEYS: Mutex<Vec<(NodeId, Vec<u8>)>> = Mutex::new(Vec::new());
+
+/// How many size-chosen keys are remembered.
+const SIZE_SPLIT_KEYS_MAX: usize = 256;
+
+fn note_size_split_key(node: NodeId, key: &[u8]) {
+    let mut keys = SIZE_SPLIT_KEYS.lock();
+    if keys.len() >= SIZE_SPLIT_KEYS_MAX {
+        keys.remove(0);
+    }
+    keys.push((node, key.to_vec()));
+}
+
+fn take_size_split_key(node: NodeId, key: &[u8]) -> bool {
+    let mut keys = SIZE_SPLIT_KEYS.lock();
+    match keys.iter().position(|(n, k)| *n == node && k == key) {
+        Some(i) => {
+            keys.remove(i);
+            true
+        }
+        None => false,
+    }
+}
 
 impl Store {
     /// Splits the local replica's range that holds `key` at `key`, the new right-hand range
@@ -28,15 +65,31 @@ impl Store {
             .desc()
             .ok_or(txn::Error::NotLeaseholder { leaseholder: None })?;
         if desc.start == key {
+            // A `SPLIT AT` of an existing boundary makes it sticky (CockroachDB's too).
+            if !take_size_split_key(self.node_id, key) && !self.is_sticky(key) {
+                self.ensure_lease(&rep)?;
+                self.write_plain(rep.range_id, vec![(merge_sticky_key(key), Some(vec![1]))])?;
+            }
             return Ok(None);
         }
         let range = self.ensure_lease(&rep)?;
         // The right side inherits the GC threshold (it is keyed by the range's start key).
         let _gc = self.gc_lock.lock();
         let threshold = range.gc_threshold();
+        let mut batch = kv::engine::WriteBatch::new();
         if threshold > kv::Timestamp::ZERO {
-            let mut batch = kv::engine::WriteBatch::new();
             txn::range::stage_gc_threshold(&mut batch, key, threshold);
+        }
+        if !take_size_split_key(self.node_id, key) {
+            batch.put(merge_sticky_key(key), vec![1]);
+        }
+        if batch.has_range_deletions() {
+            // Commands carry point writes only; nothing above stages a range deletion.
+            return Err(txn::Error::Internal(
+                "split: range deletions cannot be replicated".into(),
+            ));
+        }
+        if !batch.is_empty() {
             self.write_plain(rep.range_id, batch.ops)?;
         }
         let cmd = Command::Split {
@@ -54,6 +107,29 @@ impl Store {
         rhs.start = key.to_vec();
         rhs.end = desc.end.clone();
         Ok(Some((lhs, rhs)))
+    }
+
+    /// Marks the next split at `key` proposed by this node as automatic (not sticky: the
+    /// merge queue may merge it away once the ranges are small). Splits chosen by load or
+    /// size call this before splitting; `SPLIT AT` does not.
+    pub fn note_automatic_split(&self, key: &[u8]) {
+        note_size_split_key(self.node_id, key);
+    }
+
+    /// The approximate bytes of a range's MVCC data (stops counting past `limit`).
+    pub fn range_bytes(&self, desc: &RangeDescriptor, limit: u64) -> u64 {
+        let spans = super::apply::data_spans(desc);
+        let (start, end) = &spans[0];
+        let mut total = 0u64;
+        let _ = self.engine.scan(start, end.as_deref(), &mut |k, v| {
+            total += (k.len() + v.len()) as u64;
+            if total > limit {
+                Visit::Stop
+            } else {
+                Visit::Continue
+            }
+        });
+        total
     }
 
     /// The approximate bytes of a range's MVCC data, and the key in the middle of them (the
@@ -87,9 +163,15 @@ impl Store {
             }
             Visit::Continue
         });
-        (
-            total,
-            middle.filter(|m| desc.contains(m) && *m != desc.start),
-        )
+        let middle = middle.filter(|m| desc.contains(m) && *m != desc.start);
+        // The allocator splits at the middle when the size passes half its limit.
+        if let Some(m) = middle.as_ref().filter(|_| total > limit / 2) {
+            note_size_split_key(self.node_id, m);
+        }
+        (total, middle)
     }
+}
+
+fn merge_sticky_key(key: &[u8]) -> Vec<u8> {
+    super::apply::merge_apply::sticky_key(key)
 }
