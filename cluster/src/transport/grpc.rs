@@ -13,14 +13,27 @@
 //! - Calls: a unary `Call` RPC over one lazily connected channel per address (tonic reconnects
 //!   it after failures), bounded by the caller's timeout.
 //!
-//! Why `call` uses `Handle::block_on`: the transaction layer calling it is synchronous and runs
-//! either on plain std threads or inside tokio `block_in_place` sections of the node's runtime.
-//! `Handle::block_on` works in both: on a plain thread it drives the future on the caller's
-//! thread while the runtime's workers drive the sockets and timers, and `block_in_place` has
-//! already taken the caller out of the runtime's async context, so no "runtime within a
-//! runtime" panic occurs. It does panic when called straight from an async task (a bug: async
-//! code must not block its worker). The handle must belong to a multi-thread runtime, whose
-//! workers drive I/O without the caller's help.
+//! How `call` blocks: the transaction layer calling it is synchronous and runs on plain std
+//! threads, on `spawn_blocking` threads, or inside tokio `block_in_place` sections of the
+//! node's runtime. `Handle::block_on` works in all of these (the runtime's workers drive the
+//! sockets and timers while the caller waits), but it panics ("Cannot start a runtime from
+//! within a runtime") when called straight from an async task. That is a bug in the caller
+//! (the SQL server once rolled back a closing connection's transaction from its async task,
+//! and the panic killed the connection task), and one caller's slip must not cost a task or
+//! a connection, so [`GrpcTransport::call`] never panics on where it is called from:
+//! - outside any runtime, or on a thread of one that is not driving tasks (a `spawn_blocking`
+//!   thread, inside `block_in_place`): `Handle::block_on` directly;
+//! - on a multi-thread runtime's worker (an async task): inside `block_in_place`, which hands
+//!   the worker's other tasks to another thread first, so the call completes and only this
+//!   task waits;
+//! - on a current-thread runtime (`block_in_place` is not allowed there): on a scoped helper
+//!   thread outside the runtime, which the caller joins; the caller's runtime is stalled for
+//!   the call's duration (bounded by its timeout), as any synchronous work there is;
+//! - refused with [`TransportError::Unreachable`] only when the transport's own runtime is a
+//!   current-thread one and the caller is inside a runtime: nothing could drive the call.
+//!
+//! The transport's handle should belong to a multi-thread runtime, whose workers drive I/O
+//! without the caller's help.
 //!
 //! Receiving side ([`service_with_shutdown`], or [`service`] for servers that never shut down
 //! gracefully): `Call` runs `Handler::call` under `spawn_blocking` (handlers
@@ -208,6 +221,51 @@ impl GrpcTransport {
     }
 }
 
+impl GrpcTransport {
+    /// Runs `fut` on the transport's runtime and waits for it from synchronous code, wherever
+    /// the caller runs (see the module docs); never panics over the calling context.
+    fn block_on<F>(&self, node: NodeId, fut: F) -> Result<F::Output, TransportError>
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
+        let Ok(current) = Handle::try_current() else {
+            return Ok(self.handle.block_on(fut));
+        };
+        if current.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            // On a worker: step out of the async context first. Elsewhere (a blocking-pool
+            // thread, a nested section) block_in_place just runs the closure.
+            return Ok(tokio::task::block_in_place(|| self.handle.block_on(fut)));
+        }
+        if self.handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return Err(TransportError::Unreachable {
+                node,
+                detail: "blocking call from inside a runtime, and the transport's runtime \
+                         is current-thread (nothing could drive it)"
+                    .into(),
+            });
+        }
+        // A current-thread runtime's context (maybe its async task, maybe one of its
+        // blocking threads; tokio does not say which): wait on a helper thread outside it.
+        std::thread::scope(|scope| {
+            let waiter = std::thread::Builder::new()
+                .name("grpc-call".into())
+                .spawn_scoped(scope, || self.handle.block_on(fut));
+            match waiter.map(|w| w.join()) {
+                Ok(Ok(out)) => Ok(out),
+                Ok(Err(_panicked)) => Err(TransportError::Unreachable {
+                    node,
+                    detail: "the call's helper thread panicked".into(),
+                }),
+                Err(e) => Err(TransportError::Unreachable {
+                    node,
+                    detail: format!("no helper thread for a blocking call: {e}"),
+                }),
+            }
+        })
+    }
+}
+
 impl Transport for GrpcTransport {
     fn send_raft(&self, batch: Vec<RaftEnvelope>) {
         let limit = MAX_MESSAGE_BYTES - 1024;
@@ -252,7 +310,7 @@ impl Transport for GrpcTransport {
             request.set_timeout(timeout);
             tokio::time::timeout(timeout, client.call(request)).await
         };
-        match self.handle.block_on(fut) {
+        match self.block_on(node, fut)? {
             Err(_elapsed) => Err(TransportError::Timeout(node)),
             Ok(Err(status)) => Err(status_to_error(node, &status)),
             Ok(Ok(resp)) => Ok(resp.into_inner().payload),
@@ -641,6 +699,55 @@ mod tests {
         assert_eq!(inside.ok(), Some(Ok(b"n2:bip".to_vec())));
 
         stop_server(&rt, s1);
+        stop_server(&rt, s2);
+    }
+
+    /// A call made straight from async code (a caller's bug) used to panic inside
+    /// `Handle::block_on` ("Cannot start a runtime from within a runtime"), killing the
+    /// calling task; now it completes from a multi-thread worker and from a current-thread
+    /// runtime, and is refused with an error when nothing could drive it.
+    #[test]
+    fn calls_from_async_contexts_complete_or_fail_without_panicking() {
+        let rt = runtime();
+        let r2 = Recorder::new("n2");
+        let s2 = start_server(&rt, r2.clone());
+        let t1 = Arc::new(GrpcTransport::new(NodeId(1), rt.handle().clone()));
+        t1.set_addr(NodeId(2), s2.addr.clone());
+        let to2 = Target::Node(NodeId(2));
+
+        // An async task on a worker of the transport's own (multi-thread) runtime.
+        let (t, to) = (t1.clone(), to2.clone());
+        let on_worker = rt.block_on(async move {
+            tokio::spawn(async move { t.call(&to, b"task".to_vec(), T) }).await
+        });
+        assert_eq!(on_worker.ok(), Some(Ok(b"n2:task".to_vec())));
+
+        // The async context of another, current-thread runtime (a #[tokio::test]).
+        let current = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("current-thread runtime");
+        let got = current.block_on(async { t1.call(&to2, b"ct".to_vec(), T) });
+        assert_eq!(got, Ok(b"n2:ct".to_vec()));
+        // ... and one of its blocking threads.
+        let t = t1.clone();
+        let (to, call) = (to2.clone(), b"sb".to_vec());
+        let got = current.block_on(async move {
+            tokio::task::spawn_blocking(move || t.call(&to, call, T)).await
+        });
+        assert_eq!(got.ok(), Some(Ok(b"n2:sb".to_vec())));
+
+        // A transport on a current-thread runtime, called from inside that runtime: refused.
+        let stuck = GrpcTransport::new(NodeId(1), current.handle().clone());
+        stuck.set_addr(NodeId(2), s2.addr.clone());
+        let refused = current.block_on(async { stuck.call(&to2, vec![], T) });
+        assert!(
+            matches!(&refused, Err(TransportError::Unreachable { node: NodeId(2), detail })
+                if detail.contains("current-thread")),
+            "{refused:?}"
+        );
+        drop(stuck);
+        drop(current);
         stop_server(&rt, s2);
     }
 
