@@ -572,4 +572,8 @@ impl Sender for DistSender {
     fn unregister(&self, token: u64) {
         self.active.lock().1.remove(&token);
     }
+
+    fn node_id(&self) -> Option<u64> {
+        Some(self.node_id.0)
+    }
 }

@@ -317,6 +317,7 @@ async fn mvcc_gc_removes_old_versions_on_every_replica() {
             read_ts: old,
             uncertainty_limit: old,
             ignored: Vec::new(),
+            observed: Vec::new(),
         };
         let req = txn::api::Request::Scan {
             start: d.start.clone(),

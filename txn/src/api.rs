@@ -28,6 +28,11 @@ pub struct Header {
     pub uncertainty_limit: Timestamp,
     /// Sequence ranges the transaction rolled back (their intent values are invisible).
     pub ignored: Vec<(Seq, Seq)>,
+    /// Observed timestamps: (node, a reading of that node's clock taken after the
+    /// transaction started). A leaseholder on a listed node lowers the uncertainty limit to
+    /// its reading (see [`crate::range::Range::observed_limit`]): a value above it was
+    /// written after the transaction started, so it cannot have to be seen.
+    pub observed: Vec<(u64, Timestamp)>,
 }
 
 /// The status of a transaction record.
@@ -182,4 +187,7 @@ pub struct Response {
     /// The keys of a Put outside the serving range, not written: the sender routes them
     /// again.
     pub unwritten: Vec<Vec<u8>>,
+    /// The serving node and its clock's reading when the request arrived (leaseholder
+    /// evaluations only): the coordinator's next observed timestamp for that node.
+    pub observed: Option<(u64, Timestamp)>,
 }

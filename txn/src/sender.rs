@@ -26,4 +26,9 @@ pub trait Sender: Router {
     fn register(&self, read_ts: Timestamp) -> u64;
     /// Forgets a registration.
     fn unregister(&self, token: u64);
+    /// The node this sender runs on, when requests served there honour observed timestamps
+    /// (a cluster node); None on a single node, where nothing is uncertain anyway.
+    fn node_id(&self) -> Option<u64> {
+        None
+    }
 }

@@ -185,6 +185,7 @@ impl Runner {
             read_ts: now,
             uncertainty_limit: now,
             ignored: Vec::new(),
+            observed: Vec::new(),
         })
     }
 

@@ -33,6 +33,7 @@ fn header(id: u128, anchor: &str) -> Header {
         read_ts: ts,
         uncertainty_limit: ts,
         ignored: Vec::new(),
+        observed: Vec::new(),
     }
 }
 
@@ -62,4 +63,32 @@ fn a_range_writes_its_keys_and_hands_back_the_others() {
     assert!(mvcc.intent(b"y").unwrap().is_some());
     // An empty request is refused.
     assert!(store.route(&header(1, "a"), &put(&[])).is_err());
+}
+
+/// A value written ahead of the node's clock raises the floor of observed timestamps to it:
+/// a reader whose observed timestamp is below it must still find it uncertain.
+#[test]
+fn a_future_write_raises_the_observed_limit() {
+    let (store, _) = store();
+    let range = store.ranges()[0].clone();
+    let reader = Header {
+        uncertainty_limit: Timestamp::from_parts(1_500, 0),
+        ..header(9, "a")
+    };
+    let observed = Timestamp::from_parts(1_000, 0);
+    let floor = range.observed_limit(&reader, observed);
+    assert!(floor < Timestamp::from_parts(1_100, 0), "{floor:?}");
+    // At the clock's reading (1000): no change.
+    store.route(&header(1, "a"), &put(&["a"])).unwrap();
+    assert_eq!(range.observed_limit(&reader, observed), floor);
+    // Ahead of it (1200): the floor moves up to it.
+    let mut ahead = header(2, "b");
+    if let Some(t) = ahead.txn.as_mut() {
+        t.write_ts = Timestamp::from_parts(1_200, 0);
+    }
+    store.route(&ahead, &put(&["b"])).unwrap();
+    assert_eq!(
+        range.observed_limit(&reader, observed),
+        Timestamp::from_parts(1_200, 0)
+    );
 }

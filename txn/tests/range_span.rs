@@ -41,6 +41,7 @@ fn header(store: &Store) -> Header {
         read_ts: now,
         uncertainty_limit: now,
         ignored: Vec::new(),
+        observed: Vec::new(),
     }
 }
 

@@ -38,6 +38,7 @@ fn header(read_ms: u64) -> Header {
         read_ts: ts(read_ms),
         uncertainty_limit: ts(read_ms),
         ignored: Vec::new(),
+        observed: Vec::new(),
     }
 }
 

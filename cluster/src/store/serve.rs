@@ -105,13 +105,31 @@ impl Store {
         if let Some(resp) = self.try_follower_read(&rep, h, req)? {
             return Ok(resp);
         }
+        // Read before the lease is checked: any value this node wrote before then is at or
+        // below it.
+        let arrived = self.clock.now();
         let r = self.ensure_lease(&rep)?;
         let router = self
             .router
             .get()
             .and_then(|r| r.upgrade())
             .ok_or_else(|| txn::Error::Unavailable("node starting".into()))?;
-        Ok(r.execute(router.as_ref(), h, req)?)
+        let node = self.node_id.0;
+        let observed = h.observed.iter().find(|(n, _)| *n == node);
+        let mut resp = match observed.map(|(_, at)| r.observed_limit(h, *at)) {
+            Some(limit) if limit < h.uncertainty_limit => {
+                let h = Header {
+                    uncertainty_limit: limit,
+                    ..h.clone()
+                };
+                r.execute(router.as_ref(), &h, req)?
+            }
+            _ => r.execute(router.as_ref(), h, req)?,
+        };
+        if observed.is_none() {
+            resp.observed = Some((node, arrived));
+        }
+        Ok(resp)
     }
 
     /// Serves a plain read from this replica's applied state when its closed timestamp
@@ -376,6 +394,12 @@ impl Store {
             writer,
             low_water,
         ));
+        // Earlier leaseholders may have written values up to a lead plus the offset ahead of
+        // the clock (commits of transactions that also wrote a global range): observed
+        // timestamps are no use below that (txn::range::Range::observed_limit).
+        let lead = crate::closedts::lead_ms(self.clock.max_offset_ms());
+        let future = now.physical_ms() + lead + 2 * self.clock.max_offset_ms();
+        r.note_written(Timestamp::from_parts(future, 0));
         st.range = Some(r.clone());
         Some(r)
     }

@@ -425,6 +425,7 @@ mod tests {
                 read_ts: kv::Timestamp::ZERO,
                 uncertainty_limit: kv::Timestamp::ZERO,
                 ignored: vec![],
+                observed: Vec::new(),
             },
             request: Request::Get {
                 key: b"k".to_vec(),

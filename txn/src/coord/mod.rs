@@ -121,6 +121,9 @@ impl TxnSource for KvTxnSource {
             } else {
                 self.store.uncertainty_limit(read_ts)
             },
+            // The transaction started by this node's clock: its reading is the first observed
+            // timestamp (reads served here are certain above it).
+            observed: self.store.node_id().map(|n| (n, now)).into_iter().collect(),
             read_only: opts.read_only || opts.as_of.is_some(),
             buffer: BTreeMap::new(),
             buffered_bytes: 0,
@@ -149,6 +152,8 @@ pub struct Coord {
     meta: TxnMeta,
     read_ts: Timestamp,
     uncertainty_limit: Timestamp,
+    /// Observed timestamps by node (see [`Header::observed`]).
+    observed: Vec<(u64, Timestamp)>,
     read_only: bool,
     /// Buffered writes: key -> (sequence, value or None for delete), oldest first.
     buffer: BTreeMap<Vec<u8>, WriteHistory>,
@@ -177,6 +182,7 @@ impl Coord {
             read_ts: self.read_ts,
             uncertainty_limit: self.uncertainty_limit.max(self.read_ts),
             ignored: self.ignored.clone(),
+            observed: self.observed.clone(),
         }
     }
 
@@ -282,6 +288,11 @@ impl Coord {
         self.check_aborted()?;
         for _ in 0..MAX_BUMPS {
             let r = self.store.route(&self.header(), &req)?;
+            if let Some((node, at)) = r.observed {
+                if !self.observed.iter().any(|(n, _)| *n == node) {
+                    self.observed.push((node, at));
+                }
+            }
             if let Some(t) = r.uncertain {
                 self.refresh_to(t.next(), RetryReason::ReadWithinUncertainty)?;
                 continue;

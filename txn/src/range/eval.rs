@@ -199,6 +199,7 @@ impl Range {
             any_wto |= wto;
         }
         if !batch.is_empty() {
+            self.note_written(landed);
             self.writer.write(batch, false)?;
         }
         Ok(Eval::Done(Response {
@@ -256,6 +257,9 @@ impl Range {
         let mut batch = WriteBatch::new();
         self.resolve_into(&mut batch, key, txn, commit_ts, ignored)?;
         if !batch.is_empty() {
+            if let Some(ts) = commit_ts {
+                self.note_written(ts);
+            }
             self.writer.write(batch, false)?;
         }
         Ok(Eval::Done(Response::default()))

@@ -48,7 +48,7 @@ use kv::{Clock, Timestamp};
 use latch::{Latches, Span};
 use locks::LockTable;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use tscache::TsCache;
@@ -122,6 +122,10 @@ pub struct Range {
     /// already inside it fail with a routing error instead of recording reads in a timestamp
     /// cache nobody consults any more.
     retired: AtomicBool,
+    /// The highest timestamp of a value (version or intent) written through this object
+    /// ahead of the node's clock, or a bound on those written before it existed (the creator
+    /// raises it with [`Range::note_written`]): see [`Range::observed_limit`].
+    written: AtomicU64,
 }
 
 /// The outcome of one evaluation.
@@ -165,6 +169,7 @@ impl Range {
             resolver: Mutex::new(resolver),
             writer,
             retired: AtomicBool::new(false),
+            written: AtomicU64::new(low_water.as_u64()),
         }
     }
 
@@ -266,6 +271,30 @@ impl Range {
             }
             Request::Query { id, anchor } => self.eval_query(*id, anchor).map(Eval::Done),
         }
+    }
+
+    /// Notes a value written at `ts`: raises the bound of [`Range::observed_limit`] to it
+    /// when it is ahead of this node's clock (a future-time write). A value at or below the
+    /// clock's last reading is covered by any later reading, so it needs no note. Every
+    /// write through this object calls it before it is proposed; the creator calls it with
+    /// a bound on what earlier leaseholders wrote.
+    pub fn note_written(&self, ts: Timestamp) {
+        if ts > self.clock.peek() {
+            self.written.fetch_max(ts.as_u64(), Ordering::SeqCst);
+        }
+    }
+
+    /// The uncertainty limit for `h` when the serving node observed its clock at `observed`
+    /// after the transaction started: a value above that reading cannot have been written
+    /// before the transaction started, *if* it was written at or below this node's clock
+    /// (evaluating a request moves the clock up to its timestamps). Values written ahead of
+    /// the clock (global ranges, transactions pushed into the future) and values written
+    /// under an earlier lease are not, so the reading is raised to the
+    /// [`Range::note_written`] bound first (CockroachDB raises it to the lease start and
+    /// ignores it for synthetic timestamps). Never below the read timestamp.
+    pub fn observed_limit(&self, h: &Header, observed: Timestamp) -> Timestamp {
+        let floor = observed.max(Timestamp::from_u64(self.written.load(Ordering::SeqCst)));
+        h.uncertainty_limit.min(floor).max(h.read_ts)
     }
 
     /// The current GC threshold.

@@ -209,6 +209,9 @@ impl Range {
             );
         }
         if !batch.is_empty() {
+            if commit {
+                self.note_written(commit_ts);
+            }
             self.writer.write(batch, commit && self.cfg.sync)?;
         }
         drop(latch);
