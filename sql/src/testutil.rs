@@ -43,6 +43,10 @@ pub(crate) trait TxnHooks: Send + Sync + 'static {
         None
     }
 
+    /// Called when a transaction goes away (after its commit or rollback, or when it is
+    /// dropped without either, which rolls it back), on the thread that let it go.
+    fn released(&self) {}
+
     /// Answers [`TxnSource::ranges`].
     fn ranges(
         &self,
@@ -111,8 +115,19 @@ impl<H: TxnHooks> TxnSource for Hooked<H> {
 
 /// A transaction that calls its hooks and otherwise passes every call to `inner`.
 pub(crate) struct HookedTxn {
+    // Declared first: dropped (commit, rollback or drop done) before `_released` fires.
     inner: Box<dyn Transaction>,
     hooks: Arc<dyn TxnHooks>,
+    _released: Released,
+}
+
+/// Calls [`TxnHooks::released`] when dropped.
+struct Released(Arc<dyn TxnHooks>);
+
+impl Drop for Released {
+    fn drop(&mut self) {
+        self.0.released();
+    }
 }
 
 impl HookedTxn {
@@ -121,7 +136,12 @@ impl HookedTxn {
         inner: Box<dyn Transaction>,
         hooks: Arc<dyn TxnHooks>,
     ) -> Box<dyn Transaction> {
-        Box::new(HookedTxn { inner, hooks })
+        let _released = Released(hooks.clone());
+        Box::new(HookedTxn {
+            inner,
+            hooks,
+            _released,
+        })
     }
 }
 

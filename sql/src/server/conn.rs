@@ -162,8 +162,18 @@ pub(super) async fn run(stream: TcpStream, node: Arc<Node>) -> io::Result<()> {
         timer: None,
     };
     let result = conn.serve().await;
-    conn.portals.clear();
-    conn.session.close();
+    // Rolling back a transaction left open calls into the KV layer, which blocks (a remote
+    // EndTxn through the transport): never from this async task. A portal's row stream may
+    // hold the last reference to the transaction, so it goes too.
+    let Conn {
+        mut portals,
+        mut session,
+        ..
+    } = conn;
+    blocking(move || {
+        portals.clear();
+        session.close();
+    });
     node.unregister(pid);
     result
 }
@@ -406,7 +416,7 @@ impl Conn {
         let parsed = blocking(|| crate::parser::parse(&sql));
         match parsed {
             Err(e) => {
-                let _ = self.session.finish_statement(Err(&e));
+                let _ = blocking(|| self.session.finish_statement(Err(&e)));
                 self.send_error(&e).await?;
             }
             Ok(stmts) if stmts.is_empty() => {
@@ -474,7 +484,19 @@ impl Conn {
 
     /// Drops every suspended portal's row stream (before the transaction they read from ends).
     pub(super) fn close_running_portals(&mut self) {
-        self.portals.retain(|_, p| !p.is_running());
+        if self.portals.values().any(Portal::is_running) {
+            let portals = &mut self.portals;
+            blocking(|| portals.retain(|_, p| !p.is_running()));
+        }
+    }
+
+    /// Drops a portal taken out of the map. One still streaming rows may hold the last
+    /// reference to its transaction (after the session rolled back its own), and dropping
+    /// that rolls the transaction back through the KV layer, which blocks.
+    pub(super) fn release_portal(portal: Option<Portal>) {
+        if let Some(p) = portal.filter(Portal::is_running) {
+            blocking(move || drop(p));
+        }
     }
 
     /// Starts a statement statement_timeout would cancel.
@@ -567,9 +589,12 @@ impl Conn {
             let formats = match encode::resolve_formats(result_formats, columns.len(), "result") {
                 Ok(f) => f,
                 Err(e) => {
-                    drop(rows);
                     self.disarm_timeout();
-                    let _ = self.session.finish_statement(Err(&e));
+                    let session = &mut self.session;
+                    let _ = blocking(|| {
+                        drop(rows);
+                        session.finish_statement(Err(&e))
+                    });
                     return Ok(Err(e));
                 }
             };
@@ -589,10 +614,13 @@ impl Conn {
             let (batch, exhausted) = match first {
                 Ok(b) => b,
                 Err(e) => {
-                    drop(running);
                     self.disarm_timeout();
                     let e = self.map_error(e);
-                    let _ = blocking(|| self.session.finish_statement(Err(&e)));
+                    let session = &mut self.session;
+                    let _ = blocking(|| {
+                        drop(running);
+                        session.finish_statement(Err(&e))
+                    });
                     if self.session.can_retry(was_idle, &e) && attempt < MAX_IMPLICIT_RETRIES {
                         attempt += 1;
                         continue;
@@ -609,9 +637,13 @@ impl Conn {
                     tag,
                     formats,
                 } = running;
-                drop(rows);
                 self.disarm_timeout();
-                if let Err(e) = blocking(|| self.session.finish_statement(Ok(()))) {
+                let session = &mut self.session;
+                let finished = blocking(|| {
+                    drop(rows);
+                    session.finish_statement(Ok(()))
+                });
+                if let Err(e) = finished {
                     if self.session.can_retry(was_idle, &e) && attempt < MAX_IMPLICIT_RETRIES {
                         attempt += 1;
                         continue;
@@ -665,10 +697,13 @@ impl Conn {
             let batch = blocking(|| pull_batch(&mut running, limit, &cancel));
             match batch {
                 Err(e) => {
-                    drop(running);
                     self.disarm_timeout();
                     let e = self.map_error(e);
-                    let _ = blocking(|| self.session.finish_statement(Err(&e)));
+                    let session = &mut self.session;
+                    let _ = blocking(|| {
+                        drop(running);
+                        session.finish_statement(Err(&e))
+                    });
                     return Ok(Err(e));
                 }
                 Ok((rows, exhausted)) => {
@@ -676,9 +711,13 @@ impl Conn {
                     self.send_rows(rows).await?;
                     if exhausted {
                         let tag = encode::complete_tag(&running.tag, sent);
-                        drop(running);
                         self.disarm_timeout();
-                        if let Err(e) = blocking(|| self.session.finish_statement(Ok(()))) {
+                        let session = &mut self.session;
+                        let finished = blocking(|| {
+                            drop(running);
+                            session.finish_statement(Ok(()))
+                        });
+                        if let Err(e) = finished {
                             return Ok(Err(e));
                         }
                         return Ok(Ok(Outcome::Done(tag)));

@@ -74,7 +74,7 @@ impl Conn {
                     .await
             }
             Err(e) => {
-                let _ = self.session.finish_statement(Err(&e));
+                let _ = blocking(|| self.session.finish_statement(Err(&e)));
                 self.extended_error(e).await
             }
         }
@@ -197,7 +197,8 @@ impl Conn {
             result_codes: b.result_column_format_codes,
             state: PortalState::Ready,
         };
-        self.portals.insert(portal_name, portal);
+        // Binding the unnamed portal replaces the previous one.
+        Conn::release_portal(self.portals.insert(portal_name, portal));
         Ok(())
     }
 
@@ -319,7 +320,7 @@ impl Conn {
                 self.statements.remove(&name);
             }
             b'P' => {
-                self.portals.remove(&name);
+                Conn::release_portal(self.portals.remove(&name));
             }
             other => {
                 let e = Error::new(
@@ -337,13 +338,18 @@ impl Conn {
     pub(super) async fn on_sync(&mut self) -> io::Result<()> {
         self.skip_until_sync = false;
         if self.session.status() == crate::session::TxnStatus::Idle {
-            // The implicit transaction ends here, and with it every portal.
-            self.portals.clear();
-            if let Err(e) = blocking(|| self.session.end_implicit()) {
+            // The implicit transaction ends here, and with it every portal (one of which
+            // may hold the last reference to a rolled-back transaction: see release_portal).
+            let (portals, session) = (&mut self.portals, &mut self.session);
+            let ended = blocking(|| {
+                portals.clear();
+                session.end_implicit()
+            });
+            if let Err(e) = ended {
                 self.send_error(&e).await?;
             }
         } else {
-            self.portals.remove("");
+            Conn::release_portal(self.portals.remove(""));
         }
         self.ready_for_query().await
     }

@@ -11,6 +11,13 @@
 //! Statements run synchronously (the executor and the KV layer are synchronous); the server
 //! calls them through `block_in_place` on a multi-threaded runtime so a long scan does not
 //! stall other connections, and streams rows to the socket batch by batch as they are produced.
+//! Everything that may reach the KV layer goes through that `blocking` helper, not only
+//! statements: finishing or failing a statement, committing at Sync, rolling back what a
+//! closing connection left open, and dropping a portal's row stream (which may hold the last
+//! reference to a transaction, whose drop rolls it back). HAZARD: the KV layer may block on
+//! the network (a cluster's transport waits for a remote node); called from the async task
+//! itself it would stall the worker, and a transport that uses `Handle::block_on` would panic
+//! ("Cannot start a runtime from within a runtime"), taking the connection with it.
 //!
 //! Authentication is trust for `root` (insecure mode); any other user is rejected with 28000.
 //!
@@ -185,6 +192,15 @@ impl TestServer {
             Arc::new(txn::local::LocalTxnManager::new(mvcc, clock, false));
         crate::catalog::bootstrap(txns.as_ref())
             .map_err(|e| std::io::Error::other(format!("bootstrap: {e}")))?;
+        TestServer::start_on(txns, config)
+    }
+
+    /// A server over `txns` (bootstrapped by the caller), for tests that wrap or instrument
+    /// the store.
+    pub fn start_on(
+        txns: Arc<dyn txn::TxnSource>,
+        config: ServerConfig,
+    ) -> std::io::Result<TestServer> {
         let node = Node::with_config(txns, config);
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         std_listener.set_nonblocking(true)?;

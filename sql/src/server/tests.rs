@@ -511,6 +511,7 @@ async fn system_tables_answer_psql_style_queries() {
     );
 }
 
+mod blocking;
 mod follower_reads;
 mod plan_cache;
 mod txn_retry;
