@@ -31,6 +31,7 @@
 
 use crate::desc::{self, Lease, NodeRecord, ReplicaKind};
 use crate::dist::DistSender;
+use crate::load_split;
 use crate::placement::{self, Action, Goal, NodeView};
 use crate::store::{Replica, Store};
 use kv::{NodeId, RangeId};
@@ -50,6 +51,8 @@ pub struct QueueMemo {
     configs: Option<Arc<txn::zone::SpanConfigs>>,
     /// Ranges that needed nothing, with the state they were judged in.
     settled: HashMap<RangeId, Settled>,
+    /// The rebalancer's memory (crate::rebalance).
+    rebalance: crate::rebalance::RebalanceState,
 }
 
 /// The state of a replica when a pass found it needed nothing.
@@ -99,13 +102,16 @@ pub fn run_once(dist: &Arc<DistSender>) {
         counted: false,
     };
     let (mut skipped, mut kept) = (0usize, 0usize);
+    crate::load::tick(&store);
     let replicas = store.replicas();
     for rep in &replicas {
         let known = memo.settled.get(&rep.range_id);
         if let Some(s) = known.filter(|s| s.holds(rep, now)) {
             // Only the bytes written since the last check can change the outcome.
             let held = s.lease_valid && s.lease.holder == store.node_id;
-            if held && maybe_split(dist, &store, rep) {
+            if held
+                && (maybe_split(dist, &store, rep) || load_split::maybe_split(dist, &store, rep))
+            {
                 memo.settled.remove(&rep.range_id);
             } else {
                 kept += 1;
@@ -130,6 +136,8 @@ pub fn run_once(dist: &Arc<DistSender>) {
     }
     let replicas = replicas.len();
     tracing::trace!(replicas, skipped, settled = kept, "queue pass");
+    let views = std::mem::take(&mut pass.views);
+    crate::rebalance::run(dist, &views, &configs, &mut memo.rebalance);
     *store.queue_memo.lock() = memo;
 }
 
@@ -193,7 +201,7 @@ impl Pass<'_> {
         if split_at_config_boundary(dist, self.configs, &d) {
             return None;
         }
-        if held && maybe_split(dist, store, rep) {
+        if held && (maybe_split(dist, store, rep) || load_split::maybe_split(dist, store, rep)) {
             return None;
         }
         let Some(action) = self.plan(&d) else {
@@ -259,7 +267,7 @@ fn node_views(store: &Store, nodes: &[NodeRecord]) -> Vec<NodeView> {
 }
 
 /// Carries out one placement step.
-fn act(dist: &Arc<DistSender>, store: &Arc<Store>, range: RangeId, a: Action) {
+pub(crate) fn act(dist: &Arc<DistSender>, store: &Arc<Store>, range: RangeId, a: Action) {
     tracing::debug!(range = %range, action = ?a, "placement");
     match a {
         Action::AddVoter(n) => change(dist, range, |s| s.add_replica(range, n, ReplicaKind::Voter)),

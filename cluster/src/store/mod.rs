@@ -81,6 +81,8 @@ pub struct StoreConfig {
     /// How often the store checks, in the meta records, whether its replicas were removed
     /// from their ranges (crate::gc, [`replica_gc`]).
     pub replica_gc_interval: Duration,
+    /// Load-based splitting and rebalancing (crate::load).
+    pub load: crate::load::LoadConfig,
 }
 
 impl Default for StoreConfig {
@@ -97,6 +99,7 @@ impl Default for StoreConfig {
             gc_ttl: Duration::from_secs(4 * 3600),
             gc_interval: Duration::from_secs(600),
             replica_gc_interval: Duration::from_secs(10),
+            load: crate::load::LoadConfig::default(),
         }
     }
 }
@@ -109,6 +112,8 @@ pub struct Replica {
     /// This replica's Raft peer id.
     pub replica_id: ReplicaId,
     pub(crate) state: Mutex<ReplicaState>,
+    /// Requests served under the lease (crate::load).
+    pub load: crate::load::ReplicaLoad,
 }
 
 /// The mutable part of a replica.
@@ -142,6 +147,7 @@ impl Replica {
                 desc,
                 ..ReplicaState::default()
             }),
+            load: crate::load::ReplicaLoad::default(),
         }
     }
 

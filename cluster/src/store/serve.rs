@@ -109,6 +109,7 @@ impl Store {
         // below it.
         let arrived = self.clock.now();
         let r = self.ensure_lease(&rep)?;
+        rep.load.record(key);
         let router = self
             .router
             .get()
