@@ -400,7 +400,9 @@ impl DistSender {
     fn follower_readable(&self, h: &Header, req: &Request, key: &[u8]) -> bool {
         if !matches!(
             req,
-            Request::Get { lock: None, .. } | Request::Scan { lock: None, .. }
+            Request::Get { lock: None, .. }
+                | Request::GetMany { .. }
+                | Request::Scan { lock: None, .. }
         ) {
             return false;
         }

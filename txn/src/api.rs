@@ -73,6 +73,13 @@ pub enum Request {
         /// Lock strength for a locking read.
         lock: Option<LockStrength>,
     },
+    /// Read several keys (sorted, distinct; not locking). Routed by the first key; the range
+    /// reads the keys it holds and hands back the others ([`Response::rest_keys`]) for the
+    /// sender to route again: a batch of point lookups costs one request per range.
+    GetMany {
+        /// The keys.
+        keys: Vec<Vec<u8>>,
+    },
     /// Read `[start, end)` clamped to the range, at most `limit` rows.
     Scan {
         /// First key.
@@ -184,9 +191,9 @@ pub struct Response {
     /// The parts of a Refresh's spans outside the serving range, not checked: the sender
     /// routes them again.
     pub refresh_rest: WireSpans,
-    /// The keys of a Put outside the serving range, not written: the sender routes them
-    /// again.
-    pub unwritten: Vec<Vec<u8>>,
+    /// The keys of a Put or GetMany outside the serving range, not handled: the sender
+    /// routes them again.
+    pub rest_keys: Vec<Vec<u8>>,
     /// The serving node and its clock's reading when the request arrived (leaseholder
     /// evaluations only): the coordinator's next observed timestamp for that node.
     pub observed: Option<(u64, Timestamp)>,

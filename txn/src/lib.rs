@@ -73,6 +73,12 @@ pub trait Transaction: Send {
     /// Reads one key.
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
+    /// Reads several keys (the results in the order of `keys`). A distributed implementation
+    /// sends one request per range, the ranges at once, instead of one round trip per key.
+    fn get_many(&mut self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
+
     /// Reads keys in `[start, end)` (`end = None`: to the end of the keyspace), at most about
     /// `limit` rows per page.
     fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<ScanPage>;

@@ -179,6 +179,10 @@ fn resolver_loop(store: Weak<Store>, rx: mpsc::Receiver<ResolveTask>) {
 pub fn routing_key<'a>(h: &'a Header, req: &'a Request) -> Result<&'a [u8]> {
     Ok(match req {
         Request::Get { key, .. } | Request::Resolve { key, .. } => key,
+        Request::GetMany { keys } => match keys.first() {
+            Some(key) => key,
+            None => return Err(Error::Internal("a read request without keys".into())),
+        },
         Request::Put { writes } => match writes.first() {
             Some((key, _)) => key,
             None => return Err(Error::Internal("a write request without writes".into())),

@@ -356,7 +356,7 @@ fn a_locking_scan_from_the_empty_key_anchors_and_releases() {
 }
 
 /// Counts the Refresh requests coordinators send (server-side refreshes send none), and the
-/// Put requests.
+/// Put and GetMany requests (`puts`).
 struct CountingSender {
     inner: Arc<txn::store::Store>,
     refreshes: std::sync::atomic::AtomicUsize,
@@ -373,7 +373,10 @@ impl txn::range::Router for CountingSender {
             self.refreshes
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        if matches!(req, txn::api::Request::Put { .. }) {
+        if matches!(
+            req,
+            txn::api::Request::Put { .. } | txn::api::Request::GetMany { .. }
+        ) {
             self.puts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         self.inner.route(h, req)
@@ -560,4 +563,42 @@ fn intents_are_written_with_one_request_per_range() {
     assert_eq!(get(&mut r, "a3").as_deref(), Some("3"));
     assert_eq!(get(&mut r, "n9").as_deref(), Some("2"));
     assert_eq!(m.store().range_for(b"a").lock_count(), 0);
+}
+
+/// A batch of point reads costs one GetMany request per range, sees the transaction's own
+/// buffered writes, and answers in the order asked (duplicates and missing keys included).
+#[test]
+fn a_batch_of_reads_sends_one_request_per_range() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (_m, sender, src) = counting();
+    let mut w = src.begin(TxnOptions::default()).unwrap();
+    for k in ["a1", "a2", "n1", "n2"] {
+        put(&mut w, k, k);
+    }
+    w.commit().unwrap();
+    sender.puts.store(0, SeqCst);
+    let mut t = src.begin(TxnOptions::default()).unwrap();
+    put(&mut t, "a3", "mine");
+    let keys: Vec<Vec<u8>> = ["n2", "a1", "zz", "a3", "a2", "n1", "a1"]
+        .iter()
+        .map(|k| k.as_bytes().to_vec())
+        .collect();
+    let got: Vec<Option<String>> = t
+        .get_many(&keys)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.map(|v| String::from_utf8(v).unwrap()))
+        .collect();
+    let want = [
+        Some("n2"),
+        Some("a1"),
+        None,
+        Some("mine"),
+        Some("a2"),
+        Some("n1"),
+        Some("a1"),
+    ];
+    assert_eq!(got, want.map(|v| v.map(String::from)).to_vec());
+    assert_eq!(sender.puts.load(SeqCst), 2);
+    t.commit().unwrap();
 }

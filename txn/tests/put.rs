@@ -53,13 +53,13 @@ fn a_range_writes_its_keys_and_hands_back_the_others() {
     let r = left
         .execute(store.as_ref(), &header(1, "a"), &put(&["a", "b", "x", "y"]))
         .unwrap();
-    assert_eq!(r.unwritten, vec![b"x".to_vec(), b"y".to_vec()]);
+    assert_eq!(r.rest_keys, vec![b"x".to_vec(), b"y".to_vec()]);
     assert!(mvcc.intent(b"a").unwrap().is_some());
     assert!(mvcc.intent(b"b").unwrap().is_some());
     assert!(mvcc.intent(b"x").unwrap().is_none());
     // Routed, the rest lands on the right-hand range.
     let r = store.route(&header(1, "a"), &put(&["x", "y"])).unwrap();
-    assert!(r.unwritten.is_empty());
+    assert!(r.rest_keys.is_empty());
     assert!(mvcc.intent(b"y").unwrap().is_some());
     // An empty request is refused.
     assert!(store.route(&header(1, "a"), &put(&[])).is_err());

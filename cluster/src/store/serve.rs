@@ -144,7 +144,9 @@ impl Store {
     ) -> Result<Option<Response>, txn::Error> {
         if !matches!(
             req,
-            Request::Get { lock: None, .. } | Request::Scan { lock: None, .. }
+            Request::Get { lock: None, .. }
+                | Request::GetMany { .. }
+                | Request::Scan { lock: None, .. }
         ) {
             return Ok(None);
         }

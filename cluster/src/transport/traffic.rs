@@ -337,6 +337,7 @@ fn batch_op(r: &Request) -> &'static str {
         Request::Get { .. } => "Batch/Get",
         Request::Scan { .. } => "Batch/Scan",
         Request::Put { .. } => "Batch/Put",
+        Request::GetMany { .. } => "Batch/GetMany",
         Request::EndTxn { .. } => "Batch/EndTxn",
         Request::Heartbeat => "Batch/Heartbeat",
         Request::Push { .. } => "Batch/Push",

@@ -58,6 +58,13 @@ impl Transaction for GenerationMemo {
         Ok(v)
     }
 
+    fn get_many(&mut self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        if keys.iter().any(|k| k.as_slice() == generation_key()) {
+            return keys.iter().map(|k| self.get(k)).collect();
+        }
+        self.inner.get_many(keys)
+    }
+
     fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<ScanPage> {
         self.inner.scan(start, end, limit)
     }

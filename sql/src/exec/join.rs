@@ -19,6 +19,9 @@ use crate::{Error, Result};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+/// Left rows whose primary-key lookups are fetched together (one request per range).
+const LOOKUP_BATCH: usize = 100;
+
 /// How candidates for a left row are found.
 enum Matcher {
     /// Every right row.
@@ -63,27 +66,97 @@ fn concat(l: &[Datum], r: &[Datum]) -> Row {
 }
 
 impl JoinIter {
-    /// Right rows fetched by index lookup for `lrow`.
-    fn lookup(&self, lrow: &[Datum]) -> Result<Vec<Row>> {
+    /// The lookup key values of `lrow` (None: a NULL or out-of-range value, no match).
+    fn lookup_key(&self, lrow: &[Datum]) -> Result<Option<Vec<Datum>>> {
         let Matcher::Lookup {
-            table,
-            index,
-            lkeys,
-            key_types,
-            filter,
-            point,
-            lock,
+            lkeys, key_types, ..
         } = &self.matcher
         else {
-            return Ok(vec![]);
+            return Ok(None);
         };
         let mut vals = Vec::with_capacity(lkeys.len());
         for (e, t) in lkeys.iter().zip(key_types) {
             match key_value(eval(e, lrow, &self.env)?, &e.ty(), t) {
                 Some(v) => vals.push(v),
-                None => return Ok(vec![]),
+                None => return Ok(None),
             }
         }
+        Ok(Some(vals))
+    }
+
+    /// Whether lookups are plain primary-key point reads, which are fetched for a batch of
+    /// left rows at once ([`LOOKUP_BATCH`]).
+    fn batched(&self) -> bool {
+        matches!(
+            self.matcher,
+            Matcher::Lookup {
+                point: true,
+                lock: None,
+                ..
+            }
+        )
+    }
+
+    /// Joins a batch of left rows by point lookups: one `get_many` for all their keys.
+    fn process_batch(&mut self, lrows: Vec<Row>) -> Result<()> {
+        let Matcher::Lookup { table, .. } = &self.matcher else {
+            return Err(Error::internal("batched lookup without a lookup matcher"));
+        };
+        let table = table.clone();
+        let mut keys = Vec::with_capacity(lrows.len());
+        let mut slots = Vec::with_capacity(lrows.len());
+        for lrow in &lrows {
+            match self.lookup_key(lrow)? {
+                Some(k) => {
+                    slots.push(Some(keys.len()));
+                    keys.push(k);
+                }
+                None => slots.push(None),
+            }
+        }
+        let mut found = storage::get_many_by_primary_key(&self.env.ctx().txn, &table, &keys)?;
+        for (lrow, slot) in lrows.into_iter().zip(slots) {
+            let rows = match slot.and_then(|i| found.get_mut(i).and_then(Option::take)) {
+                Some(r) => self.filter_right(vec![r])?,
+                None => Vec::new(),
+            };
+            self.join_right(lrow, rows)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the looked-up rows that pass the right side's own filter.
+    fn filter_right(&self, rows: Vec<Row>) -> Result<Vec<Row>> {
+        let Matcher::Lookup { filter, .. } = &self.matcher else {
+            return Ok(rows);
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            if let Some(f) = filter {
+                if !eval_pred(f, &r, &self.env)? {
+                    continue;
+                }
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Right rows fetched by index lookup for `lrow`.
+    fn lookup(&self, lrow: &[Datum]) -> Result<Vec<Row>> {
+        let Matcher::Lookup {
+            table,
+            index,
+            point,
+            lock,
+            ..
+        } = &self.matcher
+        else {
+            return Ok(vec![]);
+        };
+        let Some(vals) = self.lookup_key(lrow)? else {
+            return Ok(vec![]);
+        };
         let txn = &self.env.ctx().txn;
         let rows: Vec<Row> = if *point {
             storage::get_by_primary_key_locking(txn, table, &vals, *lock)?
@@ -101,53 +174,55 @@ impl JoinIter {
             )?
             .collect::<Result<_>>()?
         };
-        let mut out = Vec::with_capacity(rows.len());
+        self.filter_right(rows)
+    }
+
+    /// Joins one left row with the rows looked up for it, queueing output rows.
+    fn join_right(&mut self, lrow: Row, rows: Vec<Row>) -> Result<()> {
+        let mut any = false;
         for r in rows {
-            if let Some(f) = filter {
-                if !eval_pred(f, &r, &self.env)? {
-                    continue;
-                }
+            let joined = concat(&lrow, &r);
+            if self.check_on(&joined)? {
+                any = true;
+                self.queue.push_back(joined);
             }
-            out.push(r);
         }
-        Ok(out)
+        if !any && matches!(self.kind, JoinKind::Left | JoinKind::Full) {
+            self.queue
+                .push_back(concat(&lrow, &vec![Datum::Null; self.right_width]));
+        }
+        Ok(())
     }
 
     /// Joins one left row, queueing output rows.
     fn process(&mut self, lrow: Row) -> Result<()> {
-        let mut any = false;
         if let Matcher::Lookup { .. } = self.matcher {
-            for r in self.lookup(&lrow)? {
-                let joined = concat(&lrow, &r);
-                if self.check_on(&joined)? {
-                    any = true;
-                    self.queue.push_back(joined);
+            let rows = self.lookup(&lrow)?;
+            return self.join_right(lrow, rows);
+        }
+        let mut any = false;
+        let candidates: Vec<usize> = match &self.matcher {
+            Matcher::Hash { table, lkeys } => {
+                let key = lkeys
+                    .iter()
+                    .map(|e| eval(e, &lrow, &self.env))
+                    .collect::<Result<Row>>()?;
+                if key.iter().any(Datum::is_null) {
+                    vec![]
+                } else {
+                    table.get(&key).cloned().unwrap_or_default()
                 }
             }
-        } else {
-            let candidates: Vec<usize> = match &self.matcher {
-                Matcher::Hash { table, lkeys } => {
-                    let key = lkeys
-                        .iter()
-                        .map(|e| eval(e, &lrow, &self.env))
-                        .collect::<Result<Row>>()?;
-                    if key.iter().any(Datum::is_null) {
-                        vec![]
-                    } else {
-                        table.get(&key).cloned().unwrap_or_default()
-                    }
+            _ => (0..self.right_rows.len()).collect(),
+        };
+        for i in candidates {
+            let joined = concat(&lrow, &self.right_rows[i]);
+            if self.check_on(&joined)? {
+                any = true;
+                if let Some(m) = self.matched.get_mut(i) {
+                    *m = true;
                 }
-                _ => (0..self.right_rows.len()).collect(),
-            };
-            for i in candidates {
-                let joined = concat(&lrow, &self.right_rows[i]);
-                if self.check_on(&joined)? {
-                    any = true;
-                    if let Some(m) = self.matched.get_mut(i) {
-                        *m = true;
-                    }
-                    self.queue.push_back(joined);
-                }
+                self.queue.push_back(joined);
             }
         }
         if !any && matches!(self.kind, JoinKind::Left | JoinKind::Full) {
@@ -178,6 +253,31 @@ impl JoinIter {
     }
 }
 
+impl JoinIter {
+    /// Pulls up to [`LOOKUP_BATCH`] left rows (starting with `first`) and joins them with one
+    /// batched lookup.
+    fn next_batch(&mut self, first: Row) -> Result<()> {
+        let mut lrows = vec![first];
+        while lrows.len() < LOOKUP_BATCH {
+            match self.left.next() {
+                Some(Ok(r)) => lrows.push(r),
+                Some(Err(e)) => return Err(e),
+                None => {
+                    self.left_done = true;
+                    break;
+                }
+            }
+        }
+        self.env.ctx().check_cancel()?;
+        self.seen += lrows.len();
+        self.process_batch(lrows)?;
+        if self.left_done {
+            self.emit_unmatched_right();
+        }
+        Ok(())
+    }
+}
+
 impl Iterator for JoinIter {
     type Item = Result<Row>;
     fn next(&mut self) -> Option<Result<Row>> {
@@ -189,6 +289,11 @@ impl Iterator for JoinIter {
                 return None;
             }
             match self.left.next() {
+                Some(Ok(lrow)) if self.batched() => {
+                    if let Err(e) = self.next_batch(lrow) {
+                        return Some(Err(e));
+                    }
+                }
                 Some(Ok(lrow)) => {
                     self.seen += 1;
                     if self.seen.is_multiple_of(CANCEL_CHECK_ROWS) {

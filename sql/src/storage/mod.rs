@@ -38,8 +38,8 @@ pub use scan::{
     scan_primary, scan_primary_paged, RowBudget, SCAN_PAGE_ROWS,
 };
 pub use write::{
-    delete_row, find_conflict, get_by_primary_key, get_by_primary_key_locking, insert_row,
-    unique_violation, update_row,
+    delete_row, find_conflict, get_by_primary_key, get_by_primary_key_locking,
+    get_many_by_primary_key, insert_row, unique_violation, update_row,
 };
 
 use crate::catalog::{IndexDesc, TableDesc};

@@ -360,6 +360,34 @@ pub fn get_by_primary_key_locking(
     value.map(|v| decode_row_at(t, &key, &v)).transpose()
 }
 
+/// The rows with primary keys `pks` (each a full primary key; None: no such row), read with
+/// one [`txn::Transaction::get_many`]: one request per range rather than one per key.
+pub fn get_many_by_primary_key(
+    txn: &TxnRef,
+    t: &TableDesc,
+    pks: &[Vec<Datum>],
+) -> Result<Vec<Option<Row>>> {
+    let mut keys = Vec::with_capacity(pks.len());
+    for pk in pks {
+        if pk.len() != t.primary.columns.len() {
+            return Err(Error::internal(format!(
+                "{} values for the {}-column primary key of \"{}\"",
+                pk.len(),
+                t.primary.columns.len(),
+                t.name
+            )));
+        }
+        let mut suffix = Vec::with_capacity(16);
+        super::keycodec::encode_index_values(&mut suffix, t, &t.primary, pk)?;
+        keys.push(primary_key(t, &suffix));
+    }
+    let values = txn.lock().get_many(&keys)?;
+    keys.iter()
+        .zip(values)
+        .map(|(k, v)| v.map(|v| decode_row_at(t, k, &v)).transpose())
+        .collect()
+}
+
 /// The existing row that `row` would collide with on the primary key or a unique index, with
 /// the id of that index (for ON CONFLICT and UPSERT). Checks the primary key first.
 pub fn find_conflict(txn: &TxnRef, t: &TableDesc, row: &Row) -> Result<Option<(u64, Row)>> {

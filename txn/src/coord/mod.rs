@@ -309,6 +309,40 @@ impl Coord {
         ))
     }
 
+    /// Reads sorted, distinct `keys` with one GetMany request per range, the ranges in
+    /// parallel, moving the transaction up past uncertain values like [`Coord::read`].
+    fn read_many(&mut self, keys: &[Vec<u8>]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+        self.check_aborted()?;
+        if keys.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        for _ in 0..MAX_BUMPS {
+            let h = self.header();
+            let store = self.store.as_ref();
+            let groups = parallel::by_range(store, keys.to_vec(), |k| k);
+            let mut rows = BTreeMap::new();
+            let mut uncertain = None;
+            for r in parallel::for_each(groups, |g| get_group(store, &h, g)) {
+                let got = r?;
+                rows.extend(got.rows);
+                uncertain = uncertain.max(got.uncertain);
+                for (node, at) in got.observed {
+                    if !self.observed.iter().any(|(n, _)| *n == node) {
+                        self.observed.push((node, at));
+                    }
+                }
+            }
+            match uncertain {
+                Some(t) => self.refresh_to(t.next(), RetryReason::ReadWithinUncertainty)?,
+                None => return Ok(rows),
+            }
+        }
+        Err(retry(
+            RetryReason::Serializable,
+            "the read timestamp kept moving".into(),
+        ))
+    }
+
     fn buffered(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
         self.buffer
             .get(key)
@@ -622,6 +656,27 @@ impl Transaction for Coord {
         self.get_inner(key, Some(strength))
     }
 
+    fn get_many(&mut self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut wanted: Vec<Vec<u8>> = keys
+            .iter()
+            .filter(|k| self.buffered(k).is_none())
+            .cloned()
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        let found = self.read_many(&wanted)?;
+        for k in &wanted {
+            self.remember_read(Span::key(k));
+        }
+        Ok(keys
+            .iter()
+            .map(|k| match self.buffered(k) {
+                Some(v) => v,
+                None => found.get(k).cloned(),
+            })
+            .collect())
+    }
+
     fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<ScanPage> {
         self.scan_inner(start, end, limit, None)
     }
@@ -709,6 +764,34 @@ fn commit_wait(clock: &kv::Clock, ts: Timestamp) {
     }
 }
 
+/// What [`get_group`] read.
+#[derive(Default)]
+struct Got {
+    rows: Vec<(Vec<u8>, Vec<u8>)>,
+    uncertain: Option<Timestamp>,
+    observed: Vec<(u64, Timestamp)>,
+}
+
+/// Reads one range's keys (routing again any the range handed back).
+fn get_group(store: &dyn Sender, h: &Header, keys: Vec<Vec<u8>>) -> Result<Got> {
+    let mut got = Got::default();
+    let mut groups = vec![keys];
+    while let Some(keys) = groups.pop() {
+        if keys.is_empty() {
+            continue;
+        }
+        let r = store.route(h, &Request::GetMany { keys })?;
+        got.observed.extend(r.observed);
+        if r.uncertain.is_some() {
+            got.uncertain = got.uncertain.max(r.uncertain);
+            continue;
+        }
+        got.rows.extend(r.rows);
+        groups.extend(parallel::by_range(store, r.rest_keys, |k| k));
+    }
+    Ok(got)
+}
+
 /// Writes one range's keys (routing again any the range handed back); returns the highest
 /// timestamp an intent landed at and whether a newer committed version pushed one.
 fn put_group(store: &dyn Sender, h: &Header, writes: Vec<KeyWrites>) -> Result<(Timestamp, bool)> {
@@ -725,8 +808,8 @@ fn put_group(store: &dyn Sender, h: &Header, writes: Vec<KeyWrites>) -> Result<(
             landed = landed.max(ts);
         }
         wto |= r.write_too_old;
-        if let (false, Request::Put { mut writes }) = (r.unwritten.is_empty(), req) {
-            writes.retain(|(k, _)| r.unwritten.binary_search(k).is_ok());
+        if let (false, Request::Put { mut writes }) = (r.rest_keys.is_empty(), req) {
+            writes.retain(|(k, _)| r.rest_keys.binary_search(k).is_ok());
             groups.extend(parallel::by_range(store, writes, |w| &w.0));
         }
     }

@@ -62,6 +62,48 @@ impl Range {
         )
     }
 
+    /// Reads the keys this range holds under one latch; hands back the others. Found rows come
+    /// back in key order; a conflict on any key pushes and evaluates them all again.
+    pub(super) fn eval_get_many(&self, h: &Header, keys: &[Vec<u8>]) -> Result<Eval> {
+        self.check_gc_threshold(h.read_ts)?;
+        let (mine, rest): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
+            keys.iter().partition(|k| self.span.contains(k));
+        let spans: Vec<Span> = mine.iter().map(|k| Span::key(k)).collect();
+        let _latch = self.latches.acquire(
+            spans
+                .iter()
+                .map(|span| LatchSpan {
+                    span: span.clone(),
+                    write: false,
+                })
+                .collect(),
+        );
+        let opts = self.read_opts(h, false);
+        let mut resp = Response::default();
+        for key in &mine {
+            let res = self.mvcc.read_one(key, &opts)?;
+            if let Some((key, intent)) = res.conflicts.into_iter().next() {
+                return Ok(Eval::Conflict {
+                    pushee: intent.txn,
+                    key,
+                });
+            }
+            resp.uncertain = resp.uncertain.max(res.uncertain);
+            resp.rows.extend(res.rows);
+        }
+        if resp.uncertain.is_some() {
+            resp.rows.clear();
+            return Ok(Eval::Done(resp));
+        }
+        let txn_id = h.txn.as_ref().map(|t| t.id);
+        let mut tscache = self.tscache.lock();
+        for span in &spans {
+            tscache.record(span, h.read_ts, txn_id);
+        }
+        resp.rest_keys = rest.into_iter().cloned().collect();
+        Ok(Eval::Done(resp))
+    }
+
     pub(super) fn eval_scan(
         &self,
         h: &Header,
@@ -205,7 +247,7 @@ impl Range {
         Ok(Eval::Done(Response {
             write_ts: Some(landed),
             write_too_old: any_wto,
-            unwritten: others.into_iter().map(|(k, _)| k.clone()).collect(),
+            rest_keys: others.into_iter().map(|(k, _)| k.clone()).collect(),
             ..Response::default()
         }))
     }

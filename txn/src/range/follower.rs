@@ -47,7 +47,9 @@ pub fn follower_read(
 ) -> Result<Option<Response>> {
     if matches!(
         req,
-        Request::Get { lock: None, .. } | Request::Scan { lock: None, .. }
+        Request::Get { lock: None, .. }
+            | Request::GetMany { .. }
+            | Request::Scan { lock: None, .. }
     ) {
         let threshold = super::gc::read_gc_threshold(mvcc, &span.start)?;
         super::gc::check_threshold(h.read_ts, threshold)?;
@@ -63,6 +65,20 @@ pub fn follower_read(
     let mut resp = Response::default();
     let res = match req {
         Request::Get { key, lock: None } => mvcc.read_one(key, &opts)?,
+        Request::GetMany { keys } => {
+            let mut all = kv::mvcc::ReadResult::default();
+            for key in keys {
+                if !span.contains(key) {
+                    resp.rest_keys.push(key.clone());
+                    continue;
+                }
+                let res = mvcc.read_one(key, &opts)?;
+                all.rows.extend(res.rows);
+                all.conflicts.extend(res.conflicts);
+                all.uncertain = all.uncertain.max(res.uncertain);
+            }
+            all
+        }
         Request::Scan {
             start,
             end,

@@ -215,7 +215,10 @@ impl Range {
             // reported as failed (a retried one-phase commit would write its values again).
             if matches!(
                 req,
-                Request::Get { .. } | Request::Scan { .. } | Request::Refresh { .. }
+                Request::Get { .. }
+                    | Request::GetMany { .. }
+                    | Request::Scan { .. }
+                    | Request::Refresh { .. }
             ) {
                 self.check_current()?;
             }
@@ -236,6 +239,7 @@ impl Range {
     fn evaluate(&self, router: &dyn Router, h: &Header, req: &Request) -> Result<Eval> {
         match req {
             Request::Get { key, lock } => self.eval_get(h, key, *lock),
+            Request::GetMany { keys } => self.eval_get_many(h, keys),
             Request::Scan {
                 start,
                 end,
