@@ -41,7 +41,7 @@ use crate::desc::{self, RangeDescriptor, ReplicaKind};
 use crate::dist::DistSender;
 use crate::rpc::{NodeRequest, NodeResponse};
 use crate::store::apply::merge_apply::colocated;
-use crate::store::split::merge::{AfterFreeze, ProbeResult};
+use crate::store::split::merge::{BeforeMerge, ProbeResult};
 use crate::store::Store;
 use kv::keys::TABLE_PREFIX;
 use kv::{NodeId, RangeId};
@@ -84,11 +84,12 @@ impl MergeConfig {
     }
 }
 
-/// Right-hand ranges a merge is running for on this process, by node.
-static RUNNING: Mutex<Option<HashSet<(NodeId, RangeId)>>> = Mutex::new(None);
+/// Right-hand ranges a merge is running for on this process, by store (its address: tests
+/// run several clusters, with the same node ids, in one process).
+static RUNNING: Mutex<Option<HashSet<(usize, RangeId)>>> = Mutex::new(None);
 
-/// When each frozen local replica was first seen frozen, by node.
-static FROZEN_SINCE: Mutex<Option<HashMap<(NodeId, RangeId), Instant>>> = Mutex::new(None);
+/// When each frozen local replica was first seen frozen, by store.
+static FROZEN_SINCE: Mutex<Option<HashMap<(usize, RangeId), Instant>>> = Mutex::new(None);
 
 /// Starts the queue on its own thread; it stops when `stop` is set or the node goes away.
 pub fn spawn(dist: &Arc<DistSender>, cfg: MergeConfig, stop: Arc<AtomicBool>) {
@@ -137,12 +138,12 @@ pub fn run_once(dist: &Arc<DistSender>, cfg: &MergeConfig) -> Option<RangeDescri
 }
 
 /// Merges range `lhs` with its right-hand neighbour: this node must hold both leases and the
-/// two must be colocated (the queue's job). Updates the meta records. `after_freeze` is a
+/// two must be colocated (the queue's job). Updates the meta records. `before_merge` is a
 /// test hook.
 pub fn merge_at(
     dist: &Arc<DistSender>,
     lhs: RangeId,
-    after_freeze: Option<AfterFreeze<'_>>,
+    before_merge: Option<BeforeMerge<'_>>,
 ) -> Result<RangeDescriptor, txn::Error> {
     let store = dist.store().clone();
     let l = store
@@ -157,12 +158,12 @@ pub fn merge_at(
         .replica_for_key(&end)
         .map(|r| r.range_id)
         .ok_or_else(|| txn::Error::Internal(format!("no local replica follows {lhs}")))?;
-    let key = (store.node_id, rhs);
+    let key = (store_key(&store), rhs);
     if !RUNNING.lock().get_or_insert_with(HashSet::new).insert(key) {
         return Err(txn::Error::Internal(format!("{rhs} is being merged")));
     }
     let probe = |node: NodeId, range: RangeId| probe(dist, node, range);
-    let res = store.merge_local(lhs, rhs, &probe, after_freeze);
+    let res = store.merge_local(lhs, rhs, &probe, before_merge);
     if let Some(s) = RUNNING.lock().as_mut() {
         s.remove(&key);
     }
@@ -213,7 +214,7 @@ fn qualifies(
     if rrep.lease().is_frozen() || lrep.lease().is_frozen() || store.is_sticky(&r.start) {
         return false;
     }
-    let here = store.lease_valid_here(&lrep) || store.lease_valid_here(&rrep);
+    let here = store.lease_valid_here(&lrep) || store.lease_valid_here(&rrep) || lrep.leader().1;
     if !here {
         return false;
     }
@@ -232,23 +233,30 @@ fn prepare(store: &Arc<Store>, l: &RangeDescriptor, r: &RangeDescriptor) -> bool
         return false;
     };
     let now = store.clock().now();
+    let held_elsewhere = |lease: &desc::Lease| {
+        lease.holder != store.node_id && lease.holder.0 != 0 && lease.expiration > now
+    };
     if !store.lease_valid_here(&lrep) {
-        // We hold only the right side's lease: give it to the left side's holder.
-        let holder = lrep.lease();
-        if holder.holder.0 != 0 && holder.expiration > now && r.replica_on(holder.holder).is_some()
-        {
-            if let Err(e) = store.transfer_lease(r.range_id, holder.holder) {
-                tracing::debug!(rhs = %r.range_id, error = %e, "merge: lease transfer failed");
+        let lease = lrep.lease();
+        if held_elsewhere(&lease) {
+            // We hold only the right side's lease: give it to the left side's holder.
+            if store.lease_valid_here(&rrep) && r.replica_on(lease.holder).is_some() {
+                if let Err(e) = store.transfer_lease(r.range_id, lease.holder) {
+                    tracing::debug!(rhs = %r.range_id, error = %e, "merge: lease transfer failed");
+                }
             }
+            return false;
         }
-        return false;
+        // Lapsed: the left side's Raft leader takes it.
+        if !lrep.leader().1 || store.ensure_lease(&lrep).is_err() {
+            return false;
+        }
     }
     if !store.lease_valid_here(&rrep) {
-        let lease = rrep.lease();
-        if lease.holder != store.node_id && lease.holder.0 != 0 && lease.expiration > now {
+        if held_elsewhere(&rrep.lease()) {
             return false; // Its holder's queue hands it over.
         }
-        if store.ensure_lease(&rrep).is_err() {
+        if !rrep.leader().1 || store.ensure_lease(&rrep).is_err() {
             store.transfer_leadership_to_self(r.range_id);
             return false;
         }
@@ -345,10 +353,10 @@ fn recover_pass(store: &Arc<Store>) {
     {
         let mut since = FROZEN_SINCE.lock();
         let since = since.get_or_insert_with(HashMap::new);
-        since.retain(|(n, r), _| *n != store.node_id || frozen.contains(r));
+        since.retain(|(s, r), _| *s != store_key(store) || frozen.contains(r));
         let running = RUNNING.lock();
         for r in frozen {
-            let key = (store.node_id, r);
+            let key = (store_key(store), r);
             let first = *since.entry(key).or_insert(now);
             let busy = running.as_ref().is_some_and(|s| s.contains(&key));
             if !busy && now.duration_since(first) >= RECOVER_AFTER {
@@ -362,4 +370,9 @@ fn recover_pass(store: &Arc<Store>) {
             Err(e) => tracing::debug!(range = %r, error = %e, "frozen range recovery failed"),
         }
     }
+}
+
+/// Identifies a store within the process.
+fn store_key(store: &Arc<Store>) -> usize {
+    Arc::as_ptr(store) as usize
 }

@@ -68,8 +68,9 @@ pub type ProbeResult = Option<(Option<RangeDescriptor>, NodeId)>;
 /// Asks the replica of a range on a node what it applied (None: no answer).
 pub type Probe<'a> = &'a (dyn Fn(NodeId, RangeId) -> ProbeResult + Sync);
 
-/// Test hook run right after the freeze applied here.
-pub type AfterFreeze<'a> = &'a (dyn Fn(&RangeDescriptor) + Sync);
+/// Test hook run once every replica of the right side applied the freeze, right before the
+/// merge is proposed.
+pub type BeforeMerge<'a> = &'a (dyn Fn(&RangeDescriptor) + Sync);
 
 impl Store {
     /// Merges range `lhs` with its right-hand neighbour `rhs`; this node must hold both
@@ -79,7 +80,7 @@ impl Store {
         lhs: RangeId,
         rhs: RangeId,
         probe: Probe<'_>,
-        after_freeze: Option<AfterFreeze<'_>>,
+        before_merge: Option<BeforeMerge<'_>>,
     ) -> Result<RangeDescriptor, txn::Error> {
         let (lrep, rrep) = (self.local(lhs)?, self.local(rhs)?);
         self.ensure_lease(&lrep)?;
@@ -101,12 +102,12 @@ impl Store {
             return Err(e);
         }
         tracing::info!(lhs = %lhs, rhs = %rhs, "merge: right side frozen");
-        if let Some(hook) = after_freeze {
-            hook(&r);
-        }
         if let Err(e) = self.await_frozen(&r, probe) {
             self.unfreeze(rhs, &prev_lease);
             return Err(e);
+        }
+        if let Some(hook) = before_merge {
+            hook(&r);
         }
         let gc_threshold = txn::range::read_gc_threshold(&self.mvcc, &l.start)?
             .max(txn::range::read_gc_threshold(&self.mvcc, &r.start)?);

@@ -10,22 +10,23 @@
 use super::Store;
 use crate::desc::{Command, RangeDescriptor, MIN_SPLIT_KEY};
 use kv::engine::Visit;
-use kv::{NodeId, RangeId};
+use kv::RangeId;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
 #[path = "merge.rs"]
 pub mod merge;
 
-/// Split keys recently chosen by the size check, per node (bounded): a split at one of them
+/// Split keys recently chosen by the size check, per store (by address: tests run several
+/// clusters in one process; bounded): a split at one of them
 /// is not sticky. A key missing here (the list overflowed, another node chose it) only makes
 /// the split sticky, i.e. never merged automatically: the safe side.
-static SIZE_SPLIT_KEYS: Mutex<Vec<(NodeId, Vec<u8>)>> = Mutex::new(Vec::new());
+static SIZE_SPLIT_KEYS: Mutex<Vec<(usize, Vec<u8>)>> = Mutex::new(Vec::new());
 
 /// How many size-chosen keys are remembered.
 const SIZE_SPLIT_KEYS_MAX: usize = 256;
 
-fn note_size_split_key(node: NodeId, key: &[u8]) {
+fn note_size_split_key(node: usize, key: &[u8]) {
     let mut keys = SIZE_SPLIT_KEYS.lock();
     if keys.len() >= SIZE_SPLIT_KEYS_MAX {
         keys.remove(0);
@@ -33,7 +34,7 @@ fn note_size_split_key(node: NodeId, key: &[u8]) {
     keys.push((node, key.to_vec()));
 }
 
-fn take_size_split_key(node: NodeId, key: &[u8]) -> bool {
+fn take_size_split_key(node: usize, key: &[u8]) -> bool {
     let mut keys = SIZE_SPLIT_KEYS.lock();
     match keys.iter().position(|(n, k)| *n == node && k == key) {
         Some(i) => {
@@ -45,6 +46,11 @@ fn take_size_split_key(node: NodeId, key: &[u8]) -> bool {
 }
 
 impl Store {
+    /// Identifies this store within the process.
+    fn key(&self) -> usize {
+        self as *const Store as usize
+    }
+
     /// Splits the local replica's range that holds `key` at `key`, the new right-hand range
     /// getting id `new_range`. Returns the two descriptors (left, right), or `None` when the
     /// range already starts at `key`.
@@ -66,7 +72,7 @@ impl Store {
             .ok_or(txn::Error::NotLeaseholder { leaseholder: None })?;
         if desc.start == key {
             // A `SPLIT AT` of an existing boundary makes it sticky (CockroachDB's too).
-            if !take_size_split_key(self.node_id, key) && !self.is_sticky(key) {
+            if !take_size_split_key(self.key(), key) && !self.is_sticky(key) {
                 self.ensure_lease(&rep)?;
                 self.write_plain(rep.range_id, vec![(merge_sticky_key(key), Some(vec![1]))])?;
             }
@@ -80,7 +86,7 @@ impl Store {
         if threshold > kv::Timestamp::ZERO {
             txn::range::stage_gc_threshold(&mut batch, key, threshold);
         }
-        if !take_size_split_key(self.node_id, key) {
+        if !take_size_split_key(self.key(), key) {
             batch.put(merge_sticky_key(key), vec![1]);
         }
         if batch.has_range_deletions() {
@@ -113,7 +119,7 @@ impl Store {
     /// merge queue may merge it away once the ranges are small). Splits chosen by load or
     /// size call this before splitting; `SPLIT AT` does not.
     pub fn note_automatic_split(&self, key: &[u8]) {
-        note_size_split_key(self.node_id, key);
+        note_size_split_key(self.key(), key);
     }
 
     /// The approximate bytes of a range's MVCC data (stops counting past `limit`).
@@ -166,7 +172,7 @@ impl Store {
         let middle = middle.filter(|m| desc.contains(m) && *m != desc.start);
         // The allocator splits at the middle when the size passes half its limit.
         if let Some(m) = middle.as_ref().filter(|_| total > limit / 2) {
-            note_size_split_key(self.node_id, m);
+            note_size_split_key(self.key(), m);
         }
         (total, middle)
     }

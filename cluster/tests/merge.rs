@@ -1,0 +1,379 @@
+//! Range merges on an in-process three-node cluster (local transport):
+//! - a table split by `SPLIT AT` keeps its ranges (sticky splits) until they are unsplit; then
+//!   the merge queue joins them back into one while a writer inserts rows: every acknowledged
+//!   row is there exactly once, nothing else appears, `SHOW RANGES` shows one range, and no
+//!   node keeps a replica of a merged-away range;
+//! - a merge with a partitioned replica: the freeze cannot reach it, so the merge is
+//!   abandoned and the right side serves again; a replica cut off after it applied the
+//!   freeze applies the merge from the log when it comes back, and its data is then exactly
+//!   the other nodes'.
+
+mod common;
+
+use cluster::desc::RangeDescriptor;
+use cluster::merge::MergeConfig;
+use cluster::server::{start_node, ClusterNode};
+use cluster::store::Store;
+use cluster::transport::filter::Filters;
+use cluster::transport::LocalNetwork;
+use common::{init_logging, node_config, sql, wait_for};
+use kv::engine::Visit;
+use kv::{NodeId, RangeId};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The table every test creates first gets this id.
+const TABLE_ID: u64 = 103;
+
+async fn start(merge_enabled: bool, filters: Option<Filters>) -> Vec<ClusterNode> {
+    let net = LocalNetwork::new();
+    let cfg = |join: Vec<String>| {
+        let mut c = node_config(&net, join);
+        c.filters = filters.clone();
+        c.node.merge = MergeConfig {
+            enabled: merge_enabled,
+            interval: Duration::from_millis(200),
+            ..MergeConfig::default()
+        };
+        c
+    };
+    let first = start_node(cfg(vec![])).await.expect("node 1");
+    let join = vec![first.handle.listen_addr().to_string()];
+    let mut nodes = vec![first];
+    for i in 1..3 {
+        let node = start_node(cfg(join.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("node {}: {e}", i + 1));
+        nodes.push(node);
+    }
+    nodes
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("blocking task")
+}
+
+fn table_span() -> (Vec<u8>, Vec<u8>) {
+    (
+        kv::keys::table_prefix(TABLE_ID),
+        kv::keys::table_prefix(TABLE_ID + 1),
+    )
+}
+
+/// The ranges overlapping the table, from the meta records, once each has three voters.
+async fn table_ranges(node: &ClusterNode) -> Result<Vec<RangeDescriptor>, String> {
+    let dist = node.dist.clone();
+    let all = blocking(move || dist.all_ranges())
+        .await
+        .map_err(|e| e.to_string())?;
+    let (start, end) = table_span();
+    let out: Vec<RangeDescriptor> = all
+        .into_iter()
+        .filter(|d| d.end.as_deref().is_none_or(|e| e > start.as_slice()) && d.start < end)
+        .collect();
+    if out.iter().any(|d| d.replicas.len() != 3) {
+        return Err(format!("not fully replicated: {out:?}"));
+    }
+    Ok(out)
+}
+
+/// Creates table t, gives it its own range and splits it at each of `splits`.
+async fn create_table(nodes: &[ClusterNode], rows: i64, splits: &[i64]) {
+    let c = sql(&nodes[0]).await;
+    c.batch_execute("CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT)")
+        .await
+        .unwrap();
+    let dist = nodes[0].dist.clone();
+    blocking(move || dist.split(&kv::keys::table_prefix(TABLE_ID)))
+        .await
+        .expect("split");
+    c.execute(
+        "INSERT INTO t SELECT i, i FROM generate_series(0, $1) AS g(i)",
+        &[&(rows - 1)],
+    )
+    .await
+    .unwrap();
+    for s in splits {
+        c.batch_execute(&format!("ALTER TABLE t SPLIT AT VALUES ({s})"))
+            .await
+            .unwrap();
+    }
+    let want = splits.len() + 1;
+    wait_for(30, "the table's ranges replicated", || async {
+        let got = table_ranges(&nodes[0]).await?;
+        if got.len() == want {
+            Ok(())
+        } else {
+            Err(format!("{} ranges: {got:?}", got.len()))
+        }
+    })
+    .await;
+}
+
+/// `SHOW RANGES FROM TABLE t`, as range ids.
+async fn show_ranges(node: &ClusterNode) -> Vec<i64> {
+    let c = sql(node).await;
+    let rows = c.query("SHOW RANGES FROM TABLE t", &[]).await.unwrap();
+    rows.iter().map(|r| r.get::<_, i64>("range_id")).collect()
+}
+
+/// The rows of table t, by id.
+async fn rows(node: &ClusterNode) -> Vec<(i64, i64)> {
+    let c = sql(node).await;
+    let rows = c
+        .query("SELECT id, v FROM t ORDER BY id", &[])
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// What the writer did: acknowledged inserts and updates, and inserts whose outcome it does
+/// not know (an error may hide a commit).
+#[derive(Debug, Clone, Default)]
+struct Log {
+    inserted: Vec<i64>,
+    updated: Vec<i64>,
+    maybe_inserted: Vec<i64>,
+}
+
+/// Removes the stickiness of the split at `start`, at whichever node can take the lease.
+async fn unsplit(nodes: &[ClusterNode], start: Vec<u8>) {
+    let stores: Vec<Arc<Store>> = nodes.iter().map(|n| n.store.clone()).collect();
+    wait_for(30, "unsplit", || {
+        let stores = stores.clone();
+        let start = start.clone();
+        async move {
+            blocking(move || {
+                let mut last = String::new();
+                for s in &stores {
+                    match s.unsplit_local(&start) {
+                        Ok(_) => return Ok(()),
+                        Err(e) => last = e.to_string(),
+                    }
+                }
+                Err(last)
+            })
+            .await
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unsplit_ranges_merge_under_a_writer_without_losing_rows() {
+    init_logging();
+    let nodes = start(true, None).await;
+    create_table(&nodes, 200, &[50, 100, 150]).await;
+    let before = table_ranges(&nodes[0]).await.unwrap();
+    assert_eq!(show_ranges(&nodes[1]).await.len(), 4);
+    // Sticky: several queue passes later the splits are all still there.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(table_ranges(&nodes[0]).await.unwrap().len(), 4);
+
+    // A writer works in every range throughout the merges: inserts below and above the
+    // existing rows (first and last range), updates of rows 50..150 (the middle ranges).
+    let stop = Arc::new(AtomicBool::new(false));
+    let log = Arc::new(Mutex::new(Log::default()));
+    let writer = {
+        let (stop, log) = (stop.clone(), log.clone());
+        let c = sql(&nodes[2]).await;
+        tokio::spawn(async move {
+            let mut i = 0i64;
+            while !stop.load(Ordering::SeqCst) {
+                let (insert, id) = match i % 3 {
+                    0 => (true, -1 - i),
+                    1 => (true, 1_000_000 + i),
+                    _ => (false, 50 + (i / 3) % 100),
+                };
+                let r = if insert {
+                    c.execute("INSERT INTO t VALUES ($1, $1)", &[&id]).await
+                } else {
+                    c.execute("UPDATE t SET v = -id WHERE id = $1", &[&id])
+                        .await
+                };
+                let mut log = log.lock().unwrap();
+                match (r, insert) {
+                    (Ok(_), true) => log.inserted.push(id),
+                    (Ok(_), false) => log.updated.push(id),
+                    (Err(_), true) => log.maybe_inserted.push(id),
+                    (Err(_), false) => {}
+                }
+                i += 1;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for d in &before[1..] {
+        unsplit(&nodes, d.start.clone()).await;
+    }
+    wait_for(60, "the table merged into one range", || async {
+        let got = table_ranges(&nodes[0]).await?;
+        if got.len() == 1 {
+            Ok(())
+        } else {
+            Err(format!("{} ranges", got.len()))
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    writer.await.unwrap();
+
+    assert_eq!(show_ranges(&nodes[0]).await.len(), 1);
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.inserted.len() > 10 && log.updated.len() > 5,
+        "the writer made progress: {log:?}"
+    );
+    let inserted: BTreeSet<i64> = log.inserted.iter().copied().collect();
+    let maybe: BTreeSet<i64> = log.maybe_inserted.iter().copied().collect();
+    for node in &nodes {
+        let got = rows(node).await;
+        let ids: BTreeSet<i64> = got.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids.len(), got.len(), "no duplicates");
+        for id in (0..200).chain(inserted.iter().copied()) {
+            assert!(
+                ids.contains(&id),
+                "row {id} missing through {}",
+                node.node_id
+            );
+        }
+        for (id, v) in &got {
+            let known = (0..200).contains(id) || inserted.contains(id) || maybe.contains(id);
+            assert!(known, "row {id} was never written");
+            if log.updated.contains(id) {
+                assert_eq!(*v, -*id, "acknowledged update of row {id} lost");
+            } else {
+                assert!(*v == *id || *v == -*id, "row {id} has {v}");
+            }
+        }
+    }
+    // Every node dropped its replicas of the merged-away ranges.
+    let merged = table_ranges(&nodes[0]).await.unwrap().remove(0);
+    wait_for(30, "right-hand replicas dropped everywhere", || async {
+        for n in &nodes {
+            for d in &before[1..] {
+                if n.store.replica(d.range_id).is_some() {
+                    return Err(format!("{} still has {}", n.node_id, d.range_id));
+                }
+            }
+            let local = n.store.replica(merged.range_id).and_then(|r| r.desc());
+            if local.as_ref() != Some(&merged) {
+                return Err(format!("{} has {local:?}", n.node_id));
+            }
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// The raw engine contents of the table's data on `store`.
+fn table_data(store: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let (start, end) = table_span();
+    let (start, end) = (kv::mvcc::meta_key(&start), kv::mvcc::meta_key(&end));
+    let mut out = Vec::new();
+    let _ = store.engine().scan(&start, Some(&end), &mut |k, v| {
+        out.push((k.to_vec(), v.to_vec()));
+        Visit::Continue
+    });
+    out
+}
+
+/// The node leading both ranges' Raft groups (the merge runs there), and another node.
+fn runner_and_other(nodes: &[ClusterNode], l: RangeId, r: RangeId) -> Option<(usize, usize)> {
+    let leads = |n: &ClusterNode, range| n.store.replica(range).is_some_and(|x| x.leader().1);
+    let runner = nodes.iter().position(|n| leads(n, l) && leads(n, r))?;
+    Some((runner, (runner + 1) % nodes.len()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_merge_never_outruns_a_partitioned_replica() {
+    init_logging();
+    let filters = Filters::new(11);
+    let nodes = start(false, Some(filters.clone())).await;
+    create_table(&nodes, 200, &[100]).await;
+    let ranges = table_ranges(&nodes[0]).await.unwrap();
+    let (l, r) = (ranges[0].range_id, ranges[1].range_id);
+    let all: Vec<NodeId> = nodes.iter().map(|n| n.node_id).collect();
+
+    // 1. The cut-off replica cannot apply the freeze: the merge is abandoned.
+    let picked = Arc::new(Mutex::new(None));
+    wait_for(30, "one node leading both ranges", || async {
+        let p = runner_and_other(&nodes, l, r).ok_or("no common leader yet")?;
+        *picked.lock().unwrap() = Some(p);
+        Ok(())
+    })
+    .await;
+    let (runner, other) = picked.lock().unwrap().expect("picked");
+    let cut = nodes[other].node_id;
+    let rest: Vec<NodeId> = all.iter().copied().filter(|n| *n != cut).collect();
+    filters.partition(&[cut], &rest);
+    let dist = nodes[runner].dist.clone();
+    let res = blocking(move || cluster::merge::merge_at(&dist, l, None)).await;
+    assert!(res.is_err(), "merged without the cut-off replica: {res:?}");
+    let c = sql(&nodes[runner]).await;
+    c.execute("INSERT INTO t VALUES (1000, 1)", &[])
+        .await
+        .expect("the right side serves again after the abandoned merge");
+    assert!(!nodes[runner]
+        .store
+        .replica(r)
+        .expect("right side")
+        .lease()
+        .is_frozen());
+    filters.heal();
+
+    // 2. Cut off after it applied the freeze: the merge commits with the others, and the
+    // node applies it from the log when it comes back.
+    wait_for(30, "one node leading both ranges again", || async {
+        let p = runner_and_other(&nodes, l, r).ok_or("no common leader yet")?;
+        *picked.lock().unwrap() = Some(p);
+        Ok(())
+    })
+    .await;
+    let (runner, other) = picked.lock().unwrap().expect("picked");
+    let cut = nodes[other].node_id;
+    let rest: Vec<NodeId> = all.iter().copied().filter(|n| *n != cut).collect();
+    let dist = nodes[runner].dist.clone();
+    let f = filters.clone();
+    let merged = blocking(move || {
+        // Every replica applied the freeze: cut one off before the merge is proposed.
+        let hook = move |_: &RangeDescriptor| f.partition(&[cut], &rest);
+        cluster::merge::merge_at(&dist, l, Some(&hook))
+    })
+    .await
+    .expect("merge with a quorum");
+    assert_eq!(merged.end, ranges[1].end);
+    let c = sql(&nodes[runner]).await;
+    for i in 2000..2020i64 {
+        c.execute("INSERT INTO t VALUES ($1, $1)", &[&i])
+            .await
+            .unwrap();
+    }
+    let cut_node = &nodes[other];
+    assert!(
+        cut_node.store.replica(r).is_some(),
+        "the cut-off node still holds its frozen right-hand replica"
+    );
+    filters.heal();
+    wait_for(30, "the cut-off node applied the merge", || async {
+        let local = cut_node.store.replica(l).and_then(|x| x.desc());
+        if cut_node.store.replica(r).is_some()
+            || local.as_ref().map(|d| &d.end) != Some(&merged.end)
+        {
+            return Err(format!("{local:?}"));
+        }
+        let want = table_data(&nodes[runner].store);
+        if table_data(&cut_node.store) != want {
+            return Err("data differs".into());
+        }
+        Ok(())
+    })
+    .await;
+    let got: Vec<i64> = rows(&nodes[other]).await.iter().map(|r| r.0).collect();
+    let want: Vec<i64> = (0..200).chain([1000]).chain(2000..2020).collect();
+    assert_eq!(got, want);
+    assert_eq!(show_ranges(&nodes[0]).await.len(), 1);
+}
