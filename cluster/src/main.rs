@@ -169,6 +169,14 @@ struct ClusterStartArgs {
     /// Move a dead node's replicas elsewhere after this long (e.g. 60s, 5m).
     #[arg(long, default_value = "60s", value_parser = cluster::workload::parse_duration)]
     dead_after: std::time::Duration,
+    /// Split a range serving more requests per second than this (for 5 s) where its load
+    /// divides evenly (CockroachDB's kv.range_split.load_qps_threshold); 0 turns it off.
+    #[arg(long, default_value_t = 2500.0)]
+    load_split_qps_threshold: f64,
+    /// Whether leases and replicas are rebalanced by count between nodes
+    /// (--rebalance=false turns it off; placement by locality always runs).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    rebalance: bool,
     /// Maximum clock offset tolerated between nodes, in milliseconds.
     #[arg(long, default_value_t = config::DEFAULT_MAX_OFFSET_MS)]
     max_offset_ms: u64,
@@ -498,6 +506,11 @@ async fn start_cluster_node(args: ClusterStartArgs) -> Result<()> {
             replication_factor: args.replication_factor.max(1),
             split_bytes: args.range_max_bytes.max(1),
             dead_after: args.dead_after,
+            load: cluster::load::LoadConfig {
+                split_qps_threshold: args.load_split_qps_threshold.max(0.0),
+                rebalance: args.rebalance,
+                ..Default::default()
+            },
             ..Default::default()
         },
         network: cluster::server::Network::Grpc,

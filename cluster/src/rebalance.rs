@@ -436,3 +436,7 @@ fn replica_counts(dist: &DistSender) -> BTreeMap<NodeId, usize> {
 pub fn lease_counts(store: &Store) -> LeaseCounts {
     lease_view(store).0
 }
+
+#[cfg(test)]
+#[path = "rebalance_tests.rs"]
+mod tests;
