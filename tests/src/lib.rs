@@ -6,6 +6,8 @@
 //! - [`cluster`]: clusters of `meridian start` processes on 127.0.0.x (kill tests).
 //! - [`connect`]: a tokio-postgres connection for assertions.
 //! - [`elle`]: an Elle-style checker for list-append transaction histories.
+//! - [`txnsim`]: the deterministic simulation of transactions over ranges (one thread, one
+//!   seeded RNG, virtual time), checked with [`elle`] and timestamp-order replay.
 //!
 //! The tests themselves live in tests/tests/*.rs; the client-library scripts (psycopg, asyncpg,
 //! node-postgres) in tests/clients/.
@@ -14,6 +16,7 @@ pub mod cluster;
 pub mod elle;
 pub mod process;
 pub mod slt;
+pub mod txnsim;
 
 /// Connects with tokio-postgres (no TLS), panicking with context on failure.
 pub async fn must_connect(url: &str) -> tokio_postgres::Client {
