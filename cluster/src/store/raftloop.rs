@@ -217,11 +217,7 @@ impl Loop {
                 let hint = store
                     .replica(range)
                     .and_then(|r| r.desc().and_then(|d| d.node_of(ReplicaId(r.leader().0))));
-                let err = if e.is_deterministic() {
-                    txn::Error::NotLeaseholder { leaseholder: hint }
-                } else {
-                    txn::Error::Internal(format!("proposing to {range}: {e}"))
-                };
+                let err = proposal_error(range, &e, hint);
                 if let Some(w) = store.waiters.lock().remove(&pid) {
                     let _ = w.reply.try_send(Err(err));
                 }
@@ -439,5 +435,65 @@ impl Loop {
         if !batch.is_empty() {
             store.transport.send_raft(batch);
         }
+    }
+}
+
+/// The error a refused proposal's waiter gets.
+///
+/// - Not the leader / no such group: `NotLeaseholder`, hinting at the Raft leader (the
+///   sender retries there; leases follow leadership).
+/// - A membership change refused because the previous one is unfinished
+///   (`ChangeInProgress`) or the learner to promote has not caught up (`LearnerBehind`):
+///   only the leader refuses these, so the leader hint would name this very node, which a
+///   sender reads as "the lease is here" (or moved here). Nothing about the lease changed,
+///   so no hint. They stay `NotLeaseholder` because their only caller, the store's
+///   membership-change loop (`Store::change_retrying`, store/replicas.rs), retries on that
+///   variant until the learner catches up; the reason is logged here. Membership changes
+///   run on the leader's own store (the allocator calls the store directly), so these never
+///   reach the DistSender's lease cache.
+/// - Anything else means the replica's Raft state cannot be trusted: `Internal`.
+pub(crate) fn proposal_error(
+    range: RangeId,
+    e: &replication::Error,
+    leader: Option<kv::NodeId>,
+) -> txn::Error {
+    match e {
+        replication::Error::ChangeInProgress | replication::Error::LearnerBehind(_) => {
+            tracing::debug!(range = %range, reason = %e, "membership change refused for now");
+            txn::Error::NotLeaseholder { leaseholder: None }
+        }
+        e if e.is_deterministic() => txn::Error::NotLeaseholder {
+            leaseholder: leader,
+        },
+        e => txn::Error::Internal(format!("proposing to {range}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod proposal_error_tests {
+    use super::proposal_error;
+    use kv::{NodeId, RangeId};
+    use replication::Error as R;
+
+    #[test]
+    fn refused_proposals_map_to_the_right_errors() {
+        let (range, leader) = (RangeId(7), Some(NodeId(3)));
+        let hint = |e: R| match proposal_error(range, &e, leader) {
+            txn::Error::NotLeaseholder { leaseholder } => Ok(leaseholder),
+            other => Err(other.to_string()),
+        };
+        assert_eq!(hint(R::NotLeader), Ok(leader));
+        assert_eq!(hint(R::UnknownRange(range)), Ok(leader));
+        // Refused by the leader itself: retried by the caller, the lease untouched.
+        assert_eq!(hint(R::ChangeInProgress), Ok(None));
+        assert_eq!(hint(R::LearnerBehind(4)), Ok(None));
+        let corrupt = hint(R::Corrupt("bad hard state".into()));
+        assert_eq!(
+            corrupt,
+            Err(
+                "internal transaction error: proposing to r7: corrupt raft state: bad hard state"
+                    .into()
+            )
+        );
     }
 }
