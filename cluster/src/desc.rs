@@ -334,6 +334,14 @@ pub fn replica_list_key(range: RangeId) -> Vec<u8> {
     k
 }
 
+/// The local (unreplicated) key remembering that `range` was merged away on this store: a
+/// replica of it re-created later by a stray Raft message is a leftover (crate::merge).
+pub fn merged_tombstone_key(range: RangeId) -> Vec<u8> {
+    let mut k = vec![LOCAL_PREFIX, b's', b'm'];
+    k.extend_from_slice(&range.0.to_be_bytes());
+    k
+}
+
 /// The span of [`replica_list_key`]s.
 pub fn replica_list_span() -> (Vec<u8>, Vec<u8>) {
     (

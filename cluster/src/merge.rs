@@ -25,6 +25,9 @@
 //!   finds a local descriptor wider than its meta record and rewrites it; meanwhile a
 //!   request routed by the stale record is answered with the merged descriptor (key
 //!   mismatch) and re-routed.
+//! - **Leftovers**: an empty replica of a merged-away range, re-created on a node by a stray
+//!   Raft message from a replica that had not applied the merge yet, is destroyed
+//!   (`Store::collect_merged_leftovers`, by the tombstone the merge left on the node).
 //! - **Recovery**: a local replica that stays frozen for [`RECOVER_AFTER`] without a merge
 //!   running here is settled with `Store::recover_frozen` (fence the left side, unfreeze).
 //!
@@ -342,6 +345,7 @@ pub fn repair_meta(dist: &DistSender, all: &[RangeDescriptor]) {
 
 /// Settles local replicas frozen for longer than [`RECOVER_AFTER`] with no merge running.
 fn recover_pass(store: &Arc<Store>) {
+    store.collect_merged_leftovers();
     let now = Instant::now();
     let frozen: Vec<RangeId> = store
         .replicas()

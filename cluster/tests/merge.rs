@@ -365,6 +365,11 @@ async fn a_merge_never_outruns_a_partitioned_replica() {
         {
             return Err(format!("{local:?}"));
         }
+        // No node keeps a replica of the merged-away range (not even an empty one
+        // re-created by the cut-off node's messages).
+        if let Some(n) = nodes.iter().find(|n| n.store.replica(r).is_some()) {
+            return Err(format!("{} still has {r}", n.node_id));
+        }
         let want = table_data(&nodes[runner].store);
         if table_data(&cut_node.store) != want {
             return Err("data differs".into());

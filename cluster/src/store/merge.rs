@@ -253,6 +253,29 @@ impl Store {
         Ok(true)
     }
 
+    /// Destroys the uninitialised replicas of ranges merged away on this store: a Raft
+    /// message from a replica that had not applied the merge yet (a vote request of its
+    /// frozen right side, say) re-creates an empty replica, which no meta record would ever
+    /// prove removed. Returns how many were handed to the Raft thread.
+    pub fn collect_merged_leftovers(&self) -> usize {
+        let mut n = 0;
+        for rep in self.replicas() {
+            if rep.initialized() {
+                continue;
+            }
+            let key = desc::merged_tombstone_key(rep.range_id);
+            if matches!(self.engine.get(&key), Ok(Some(_))) {
+                self.send_raft(crate::store::RaftMsg::GcReplica {
+                    range: rep.range_id,
+                    replica: rep.replica_id,
+                    generation: None,
+                });
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Whether a split made at `start` is sticky (`SPLIT AT`): the merge queue keeps it.
     pub fn is_sticky(&self, start: &[u8]) -> bool {
         matches!(self.engine.get(&sticky_key(start)), Ok(Some(_)))

@@ -176,6 +176,10 @@ impl Applier<'_> {
         let (s, e) = desc::range_id_span(rhs.range_id);
         batch.delete_range(s, Some(e));
         batch.delete(desc::replica_list_key(rhs.range_id));
+        batch.put(
+            desc::merged_tombstone_key(rhs.range_id),
+            desc::encode(&range.0),
+        );
         batch.delete(txn::range::gc_threshold_key(&rhs.start));
         batch.delete(sticky_key(&rhs.start));
         if gc_threshold > Timestamp::ZERO {
