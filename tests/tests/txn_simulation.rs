@@ -5,20 +5,22 @@
 //!   `MERIDIAN_TXN_SIM_SEEDS=n` runs seeds 1..=n instead, `MERIDIAN_TXN_SIM_SEED=s` runs one
 //!   seed (and prints its report), `MERIDIAN_TXN_SIM_STEPS=k` changes the steps per seed.
 //! - `one_seed_replays_identically`: a seed run twice gives the same trace hash.
+//! - `checkers_catch_injected_bugs`: seeds run with a bug injected on purpose (a timestamp
+//!   cache starting at zero after a range change; aborted intents resolved as committed) fail.
 //! - `checkers_catch_a_broken_serial_order`: the timestamp-order and real-time checkers
 //!   reject histories that are wrong on purpose.
 //!
 //! A failure panics with the seed, the failures, the trace tail and the replay command.
 
 use meridian_tests::elle::Op;
-use meridian_tests::txnsim::{self, check, replay_command, SimConfig};
+use meridian_tests::txnsim::{self, check, replay_command, Bug, SimConfig};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 /// The seeds CI runs.
-const CI_SEEDS: std::ops::RangeInclusive<u64> = 1..=20;
+const CI_SEEDS: std::ops::RangeInclusive<u64> = 1..=40;
 /// Driver steps per CI seed.
-const CI_STEPS: u64 = 600;
+const CI_STEPS: u64 = 2_000;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
@@ -122,6 +124,40 @@ fn one_seed_replays_identically() {
     assert!(a.stats.committed > 10, "too little happened: {:?}", a.stats);
     let c = run_seed(8, 300);
     assert_ne!(a.trace_hash, c.trace_hash, "different seeds gave one trace");
+}
+
+/// Runs seeds 1..=20 with `bug` injected; returns how many failed and the first failure.
+fn seeds_failing_with(bug: Bug) -> (usize, String) {
+    let mut failed = 0;
+    let mut first = String::new();
+    for seed in 1..=20 {
+        let mut cfg = SimConfig::with_faults(seed, 400);
+        cfg.bug = Some(bug);
+        let r = txnsim::run(cfg);
+        if !r.failures.is_empty() {
+            failed += 1;
+            if first.is_empty() {
+                first = r.failures.join("\n");
+            }
+        }
+    }
+    (failed, first)
+}
+
+#[test]
+fn checkers_catch_injected_bugs() {
+    let (failed, first) = seeds_failing_with(Bug::LowWaterZero);
+    println!("low-water mark at zero: {failed}/20 seeds failed, first:\n{first}");
+    assert!(
+        failed > 0,
+        "no seed caught a timestamp cache starting at zero"
+    );
+    let (failed, first) = seeds_failing_with(Bug::ResolveAbortAsCommit);
+    println!("aborted intents committed: {failed}/20 seeds failed, first:\n{first}");
+    assert!(
+        failed > 0,
+        "no seed caught aborted intents resolved as committed"
+    );
 }
 
 #[test]

@@ -76,6 +76,18 @@ pub struct SimConfig {
     pub expiration_ms: u64,
     /// GC keeps versions younger than this (virtual ms).
     pub gc_ttl_ms: u64,
+    /// A bug to inject on purpose (to show the checkers catch it); None in CI's seeds.
+    pub bug: Option<Bug>,
+}
+
+/// Bugs the simulation can inject, to prove that its checkers see what such bugs do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bug {
+    /// A new range object (split, merge, lease transfer, restart) starts its timestamp cache
+    /// at zero instead of the clock: writes may land below reads the old object served.
+    LowWaterZero,
+    /// Asynchronous intent resolution of an aborted transaction commits its intents.
+    ResolveAbortAsCommit,
 }
 
 impl SimConfig {
@@ -91,6 +103,7 @@ impl SimConfig {
             faults: true,
             expiration_ms: 5_000,
             gc_ttl_ms: 4_000,
+            bug: None,
         }
     }
 }

@@ -217,7 +217,11 @@ impl World {
                 engine: self.engine.clone(),
                 live: live.clone(),
             }),
-            self.clock.now(),
+            if self.cfg.bug == Some(super::Bug::LowWaterZero) {
+                Timestamp::ZERO
+            } else {
+                self.clock.now()
+            },
         ));
         SimRange { obj, live }
     }
@@ -333,7 +337,14 @@ impl World {
     pub(crate) fn resolve_some(&self, n: usize) {
         for _ in 0..n {
             let task = self.resolver_rx.lock().try_recv();
-            let Ok((h, req)) = task else { return };
+            let Ok((h, mut req)) = task else { return };
+            if self.cfg.bug == Some(super::Bug::ResolveAbortAsCommit) {
+                if let Request::Resolve { commit_ts, .. } = &mut req {
+                    if commit_ts.is_none() {
+                        *commit_ts = Some(self.clock.now());
+                    }
+                }
+            }
             let r = self.route(&h, &req);
             let mut rt = self.rt.lock();
             rt.stats.resolves += 1;
