@@ -1,12 +1,13 @@
 //! A three-node in-process cluster over the local transport: nodes join, range 1 is
-//! up-replicated to all three, SQL works through any node, a split makes a second range, and
-//! losing one node leaves the data readable and writable through the others.
+//! up-replicated to all three, SQL works through any node, a split at the table's start gives
+//! the table a range of its own (its rows all in it), and losing one node leaves the data
+//! readable and writable through the others.
 
 mod common;
 
 use cluster::server::{start_node, ClusterNode};
 use cluster::transport::LocalNetwork;
-use common::{init_logging, node_config, sql, wait_for};
+use common::{init_logging, node_config, sql, wait_for, FIRST_TABLE_ID};
 
 async fn replica_count(node: &ClusterNode) -> Result<(), String> {
     let dist = node.dist.clone();
@@ -56,7 +57,8 @@ async fn three_nodes_replicate_split_and_survive_a_node_loss() {
     assert_eq!(n, 50);
 
     // Split at the table's start so the table gets a range of its own.
-    let key = kv::keys::table_prefix(104);
+    let start = kv::keys::table_prefix(FIRST_TABLE_ID);
+    let key = start.clone();
     let dist = n3.dist.clone();
     tokio::task::spawn_blocking(move || dist.split(&key))
         .await
@@ -71,6 +73,13 @@ async fn three_nodes_replicate_split_and_survive_a_node_loss() {
             .unwrap()
     };
     assert!(ranges.len() >= 2, "{ranges:?}");
+    // The table's whole key span is one range starting at its prefix: its own.
+    let next = kv::keys::table_prefix(FIRST_TABLE_ID + 1);
+    let table = ranges.iter().find(|d| d.contains(&start));
+    assert!(
+        table.is_some_and(|d| d.start == start && d.end.as_ref().is_none_or(|e| *e >= next)),
+        "the table's range: {ranges:?}"
+    );
 
     // Lose node 1; writes and reads continue through nodes 2 and 3.
     n1.shutdown().await.unwrap();

@@ -8,7 +8,7 @@ mod common;
 
 use cluster::server::{start_node, ClusterNode};
 use cluster::transport::LocalNetwork;
-use common::{init_logging, node_config, sql, wait_for};
+use common::{init_logging, node_config, sql, wait_for, FIRST_TABLE_ID};
 use kv::{NodeId, RangeId};
 use protobuf::Message as _;
 use raft::prelude::{ConfChangeTransition, ConfChangeType, ConfChangeV2, EntryType};
@@ -98,7 +98,7 @@ async fn decommissioning_moves_voters_through_learner_and_joint_configs() {
     c1.batch_execute("CREATE TABLE t (id INT PRIMARY KEY)")
         .await
         .unwrap();
-    let key = kv::keys::table_prefix(104);
+    let key = kv::keys::table_prefix(FIRST_TABLE_ID);
     let dist = n1.dist.clone();
     tokio::task::spawn_blocking(move || dist.split(&key))
         .await
@@ -107,7 +107,7 @@ async fn decommissioning_moves_voters_through_learner_and_joint_configs() {
     wait_for(30, "the table's range on three nodes", || placed(&n1, None)).await;
     let table = {
         let dist = n1.dist.clone();
-        let key = kv::keys::table_prefix(104);
+        let key = kv::keys::table_prefix(FIRST_TABLE_ID);
         tokio::task::spawn_blocking(move || dist.lookup(&key))
             .await
             .unwrap()
@@ -192,7 +192,7 @@ async fn decommissioning_moves_voters_through_learner_and_joint_configs() {
     // The table range's log: learner, then one joint change, then the empty leave.
     let changes = conf_changes(&n1, table.range_id);
     let d = n1.dist.clone();
-    let key = kv::keys::table_prefix(104);
+    let key = kv::keys::table_prefix(FIRST_TABLE_ID);
     let now = tokio::task::spawn_blocking(move || d.lookup(&key))
         .await
         .unwrap()

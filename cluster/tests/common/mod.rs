@@ -14,6 +14,10 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 use tokio_postgres::{Client, NoTls};
 
+/// The descriptor id of the first table a test creates: the bootstrap databases (`defaultdb`,
+/// `postgres`, `system`) take the first user ids.
+pub const FIRST_TABLE_ID: u64 = sql::catalog::FIRST_USER_ID + 3;
+
 /// How often [`wait_for`] checks its condition.
 pub const POLL: Duration = Duration::from_millis(50);
 
