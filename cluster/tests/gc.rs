@@ -8,39 +8,27 @@
 mod common;
 
 use cluster::desc::RangeDescriptor;
-use cluster::server::{start_node, ClusterNode};
+use cluster::server::ClusterNode;
 use cluster::store::Store;
 use cluster::transport::filter::Filters;
 use cluster::transport::LocalNetwork;
-use common::{init_logging, node_config, sql, wait_for};
+use common::{init_logging, sql, start_nodes_with, wait_for, FIRST_TABLE_ID};
 use kv::engine::Visit;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The table every test creates first gets this id.
-const TABLE_ID: u64 = 103;
+const TABLE_ID: u64 = FIRST_TABLE_ID;
 
 async fn start(n: usize, ttl: Duration, filters: Option<Filters>) -> Vec<ClusterNode> {
-    let net = LocalNetwork::new();
-    let cfg = |join: Vec<String>| {
-        let mut c = node_config(&net, join);
+    start_nodes_with(&LocalNetwork::new(), n, |c| {
         c.filters = filters.clone();
         c.store.gc_ttl = ttl;
         // The tests run MVCC GC passes themselves; replica GC runs in the background.
         c.store.gc_interval = Duration::from_secs(3600);
         c.store.replica_gc_interval = Duration::from_millis(200);
-        c
-    };
-    let first = start_node(cfg(vec![])).await.expect("node 1");
-    let join = vec![first.handle.listen_addr().to_string()];
-    let mut nodes = vec![first];
-    for i in 1..n {
-        let node = start_node(cfg(join.clone()))
-            .await
-            .unwrap_or_else(|e| panic!("node {}: {e}", i + 1));
-        nodes.push(node);
-    }
-    nodes
+    })
+    .await
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {

@@ -5,9 +5,9 @@
 
 mod common;
 
-use cluster::server::{start_node, ClusterNode};
+use cluster::server::ClusterNode;
 use cluster::transport::LocalNetwork;
-use common::{init_logging, node_config, sql, wait_for, FIRST_TABLE_ID};
+use common::{init_logging, sql, start_nodes, wait_for, FIRST_TABLE_ID};
 
 async fn replica_count(node: &ClusterNode) -> Result<(), String> {
     let dist = node.dist.clone();
@@ -26,12 +26,10 @@ async fn replica_count(node: &ClusterNode) -> Result<(), String> {
 async fn three_nodes_replicate_split_and_survive_a_node_loss() {
     init_logging();
     let net = LocalNetwork::new();
-    let n1 = start_node(node_config(&net, vec![])).await.expect("node 1");
-    let join = vec![n1.handle.listen_addr().to_string()];
-    let n2 = start_node(node_config(&net, join.clone()))
+    let [n1, n2, n3]: [ClusterNode; 3] = start_nodes(&net, 3)
         .await
-        .expect("node 2");
-    let n3 = start_node(node_config(&net, join)).await.expect("node 3");
+        .try_into()
+        .unwrap_or_else(|_| panic!("three nodes"));
     assert_eq!(
         (n1.node_id.0, n2.node_id.0, n3.node_id.0),
         (1, 2, 3),

@@ -8,7 +8,7 @@ mod common;
 
 use cluster::server::{start_node, ClusterNode};
 use cluster::transport::LocalNetwork;
-use common::{init_logging, node_config, sql, wait_for, FIRST_TABLE_ID};
+use common::{init_logging, join_addrs, node_config, sql, start_nodes, wait_for, FIRST_TABLE_ID};
 use kv::{NodeId, RangeId};
 use protobuf::Message as _;
 use raft::prelude::{ConfChangeTransition, ConfChangeType, ConfChangeV2, EntryType};
@@ -85,14 +85,9 @@ fn conf_changes(
 async fn decommissioning_moves_voters_through_learner_and_joint_configs() {
     init_logging();
     let net = LocalNetwork::new();
-    let n1 = start_node(node_config(&net, vec![])).await.expect("node 1");
-    let join = vec![n1.handle.listen_addr().to_string()];
-    let n2 = start_node(node_config(&net, join.clone()))
-        .await
-        .expect("node 2");
-    let n3 = start_node(node_config(&net, join.clone()))
-        .await
-        .expect("node 3");
+    let nodes = start_nodes(&net, 3).await;
+    let join = join_addrs(&nodes);
+    let [n1, n2, n3]: [ClusterNode; 3] = nodes.try_into().unwrap_or_else(|_| panic!("three nodes"));
     wait_for(30, "every range on three nodes", || placed(&n1, None)).await;
     let c1 = sql(&n1).await;
     c1.batch_execute("CREATE TABLE t (id INT PRIMARY KEY)")

@@ -1,13 +1,13 @@
 //! Helpers shared by the cluster integration tests (each test file includes this module with
-//! `mod common;`): test logging, bounded waits on a condition, SQL connections, and the fast
-//! timing of an in-process node on the local transport.
+//! `mod common;`): test logging, bounded waits on a condition, SQL connections, the fast
+//! timing of an in-process node on the local transport, and starting a cluster of them.
 //!
 //! Every test binary compiles its own copy and uses only some of the helpers, hence the
 //! `dead_code` allowance.
 #![allow(dead_code)]
 
 use cluster::config::{NodeConfig, StoreSpec};
-use cluster::server::{ClusterConfig, ClusterNode, Network};
+use cluster::server::{start_node, ClusterConfig, ClusterNode, Network};
 use cluster::store::StoreConfig;
 use cluster::transport::LocalNetwork;
 use std::future::Future;
@@ -90,4 +90,36 @@ pub fn node_config(net: &LocalNetwork, join: Vec<String>) -> ClusterConfig {
         filters: None,
         bootstrap_if_alone: true,
     }
+}
+
+/// Starts `n` nodes on `net` with [`node_config`]: node 1 bootstraps the cluster, the others
+/// join it one after another (so their ids are 1..=n).
+pub async fn start_nodes(net: &LocalNetwork, n: usize) -> Vec<ClusterNode> {
+    start_nodes_with(net, n, |_| {}).await
+}
+
+/// [`start_nodes`], each node's configuration changed by `tweak` first.
+pub async fn start_nodes_with(
+    net: &LocalNetwork,
+    n: usize,
+    tweak: impl Fn(&mut ClusterConfig),
+) -> Vec<ClusterNode> {
+    let mut nodes: Vec<ClusterNode> = Vec::with_capacity(n);
+    for i in 1..=n {
+        let mut cfg = node_config(net, join_addrs(&nodes));
+        tweak(&mut cfg);
+        let node = start_node(cfg)
+            .await
+            .unwrap_or_else(|e| panic!("node {i}: {e:#}"));
+        nodes.push(node);
+    }
+    nodes
+}
+
+/// The `--join` list of a node joining `nodes` (node 1's address; empty when there is none).
+pub fn join_addrs(nodes: &[ClusterNode]) -> Vec<String> {
+    nodes
+        .first()
+        .map(|n| vec![n.handle.listen_addr().to_string()])
+        .unwrap_or_default()
 }
