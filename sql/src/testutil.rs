@@ -1,7 +1,8 @@
 //! Test support shared by the crate's unit tests.
 //!
 //! Many tests need to watch or disturb what SQL asks of the KV layer: which keys a statement
-//! reads, which reads lock, whether a commit fails, what ranges and nodes the cluster reports.
+//! reads, which reads lock, whether a commit fails, what a read hands back (a fault), when a
+//! transaction is let go, what ranges and nodes the cluster reports.
 //! Rather than each test writing its own pass-through `TxnSource` and `Transaction` (a dozen
 //! forwarding methods that drift apart), they wrap the real source (normally the local store)
 //! in [`Hooked`] and implement only the [`TxnHooks`] they are about; every other call goes
@@ -35,6 +36,17 @@ pub(crate) trait TxnHooks: Send + Sync + 'static {
     /// Called with the rows a locking scan returned (after it succeeded).
     fn locked_rows(&self, page: &ScanPage) {
         let _ = page;
+    }
+
+    /// Changes what a scan (plain or locking) hands back, to inject faults.
+    fn scan_page(&self, page: ScanPage) -> ScanPage {
+        page
+    }
+
+    /// Changes what a point read (plain or locking) of `key` hands back, to inject faults.
+    fn got(&self, key: &[u8], value: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let _ = key;
+        value
     }
 
     /// Called before a commit. `Some(error)`: the transaction is rolled back instead and the
@@ -154,15 +166,18 @@ impl Transaction for HookedTxn {
     }
     fn get(&mut self, key: &[u8]) -> txn::Result<Option<Vec<u8>>> {
         self.hooks.read(key, None, false);
-        self.inner.get(key)
+        let v = self.inner.get(key)?;
+        Ok(self.hooks.got(key, v))
     }
     fn scan(&mut self, s: &[u8], e: Option<&[u8]>, limit: usize) -> txn::Result<ScanPage> {
         self.hooks.read(s, None, true);
-        self.inner.scan(s, e, limit)
+        let page = self.inner.scan(s, e, limit)?;
+        Ok(self.hooks.scan_page(page))
     }
     fn get_locking(&mut self, key: &[u8], l: LockStrength) -> txn::Result<Option<Vec<u8>>> {
         self.hooks.read(key, Some(l), false);
-        self.inner.get_locking(key, l)
+        let v = self.inner.get_locking(key, l)?;
+        Ok(self.hooks.got(key, v))
     }
     fn scan_locking(
         &mut self,
@@ -174,7 +189,7 @@ impl Transaction for HookedTxn {
         self.hooks.read(s, Some(l), true);
         let page = self.inner.scan_locking(s, e, limit, l)?;
         self.hooks.locked_rows(&page);
-        Ok(page)
+        Ok(self.hooks.scan_page(page))
     }
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> txn::Result<()> {
         self.inner.put(key, value)

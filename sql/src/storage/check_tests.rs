@@ -5,12 +5,13 @@ use super::*;
 use crate::catalog::testutil::{context, ok, store};
 use crate::catalog::Catalog;
 use crate::error::code;
+use crate::testutil::{HookedTxn, TxnHooks};
 use crate::types::Datum;
 use parking_lot::Mutex;
 use std::sync::Arc;
-use txn::{LockStrength, ScanPage, Transaction};
+use txn::{LockStrength, ScanPage};
 
-/// What the wrapped transaction does wrong.
+/// What the wrapped transaction does wrong (a [`TxnHooks`] on [`HookedTxn`]).
 #[derive(Clone)]
 enum Fault {
     /// Every scan page also carries this (key, value).
@@ -21,15 +22,10 @@ enum Fault {
     GetValue(Vec<u8>),
 }
 
-/// A transaction that delegates to a real one and injects `fault` into its reads.
-struct Faulty {
-    inner: Box<dyn Transaction>,
-    fault: Fault,
-}
-
-impl Faulty {
-    fn spoil(&self, mut page: ScanPage) -> ScanPage {
-        match &self.fault {
+/// The fault is injected into a real transaction's reads through the shared test wrapper.
+impl TxnHooks for Fault {
+    fn scan_page(&self, mut page: ScanPage) -> ScanPage {
+        match self {
             Fault::ExtraRow(k, v) => {
                 page.rows.push((k.clone(), v.clone()));
                 page.rows.sort();
@@ -39,58 +35,11 @@ impl Faulty {
         }
         page
     }
-}
-
-impl Transaction for Faulty {
-    fn read_ts(&self) -> kv::Timestamp {
-        self.inner.read_ts()
-    }
-    fn is_read_only(&self) -> bool {
-        self.inner.is_read_only()
-    }
-    fn get(&mut self, key: &[u8]) -> txn::Result<Option<Vec<u8>>> {
-        match &self.fault {
-            Fault::GetValue(v) => Ok(Some(v.clone())),
-            _ => self.inner.get(key),
+    fn got(&self, _key: &[u8], value: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        match self {
+            Fault::GetValue(v) => Some(v.clone()),
+            _ => value,
         }
-    }
-    fn get_locking(&mut self, key: &[u8], s: LockStrength) -> txn::Result<Option<Vec<u8>>> {
-        match &self.fault {
-            Fault::GetValue(v) => Ok(Some(v.clone())),
-            _ => self.inner.get_locking(key, s),
-        }
-    }
-    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: usize) -> txn::Result<ScanPage> {
-        let page = self.inner.scan(start, end, limit)?;
-        Ok(self.spoil(page))
-    }
-    fn scan_locking(
-        &mut self,
-        start: &[u8],
-        end: Option<&[u8]>,
-        limit: usize,
-        s: LockStrength,
-    ) -> txn::Result<ScanPage> {
-        let page = self.inner.scan_locking(start, end, limit, s)?;
-        Ok(self.spoil(page))
-    }
-    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> txn::Result<()> {
-        self.inner.put(key, value)
-    }
-    fn delete(&mut self, key: Vec<u8>) -> txn::Result<()> {
-        self.inner.delete(key)
-    }
-    fn savepoint(&mut self) -> usize {
-        self.inner.savepoint()
-    }
-    fn rollback_to(&mut self, savepoint: usize) {
-        self.inner.rollback_to(savepoint)
-    }
-    fn commit(self: Box<Self>) -> txn::Result<kv::Timestamp> {
-        self.inner.commit()
-    }
-    fn rollback(self: Box<Self>) {
-        self.inner.rollback()
     }
 }
 
@@ -111,10 +60,7 @@ fn setup(fault: impl FnOnce(&TableDesc) -> Fault) -> (Arc<TableDesc>, TxnRef) {
         panic!("the context's transaction is still shared");
     };
     let inner = inner.into_inner();
-    let faulty: Box<dyn Transaction> = Box::new(Faulty {
-        inner,
-        fault: fault(&t),
-    });
+    let faulty = HookedTxn::wrap(inner, Arc::new(fault(&t)));
     (t, Arc::new(Mutex::new(faulty)))
 }
 
