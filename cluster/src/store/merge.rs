@@ -62,6 +62,14 @@ pub const FREEZE_WAIT: Duration = Duration::from_secs(5);
 /// (the right side then stays frozen until [`Store::recover_frozen`] settles it).
 const RESOLVE_WAIT: Duration = Duration::from_secs(15);
 
+/// Why a frozen merge failed.
+enum Failed {
+    /// The merge did not and never will apply: the right side may be unfrozen.
+    Undone(txn::Error),
+    /// The outcome is unknown: the right side stays frozen until recovery settles it.
+    Unknown(txn::Error),
+}
+
 /// What a replica of the right side reports: its applied descriptor and lease holder.
 pub type ProbeResult = Option<(Option<RangeDescriptor>, NodeId)>;
 
@@ -102,37 +110,59 @@ impl Store {
             return Err(e);
         }
         tracing::info!(lhs = %lhs, rhs = %rhs, "merge: right side frozen");
-        if let Err(e) = self.await_frozen(&r, probe) {
-            self.unfreeze(rhs, &prev_lease);
-            return Err(e);
+        match self.merge_frozen(&lrep, &l, &r, probe, before_merge) {
+            Ok(d) => Ok(d),
+            Err(Failed::Undone(e)) => {
+                self.unfreeze(rhs, &prev_lease);
+                Err(e)
+            }
+            Err(Failed::Unknown(e)) => Err(e),
         }
+    }
+
+    /// Steps 3 and 4 (see the module doc) once `r` is frozen.
+    fn merge_frozen(
+        self: &Arc<Self>,
+        lrep: &Arc<Replica>,
+        l: &RangeDescriptor,
+        r: &RangeDescriptor,
+        probe: Probe<'_>,
+        before_merge: Option<BeforeMerge<'_>>,
+    ) -> Result<RangeDescriptor, Failed> {
+        self.await_frozen(r, probe).map_err(Failed::Undone)?;
         if let Some(hook) = before_merge {
-            hook(&r);
+            hook(r);
         }
-        let gc_threshold = txn::range::read_gc_threshold(&self.mvcc, &l.start)?
-            .max(txn::range::read_gc_threshold(&self.mvcc, &r.start)?);
+        let gc = |start: &[u8]| txn::range::read_gc_threshold(&self.mvcc, start);
+        let gc_threshold = gc(&l.start)
+            .and_then(|a| gc(&r.start).map(|b| a.max(b)))
+            .map_err(Failed::Undone)?;
+        // The merged range's next transaction object must be built on this node (whose clock
+        // is above every read the right side served): the merge applies only under the left
+        // lease held here now.
+        self.ensure_lease(lrep).map_err(Failed::Undone)?;
+        let left_lease = lrep.lease();
+        if left_lease.holder != self.node_id {
+            return Err(Failed::Undone(txn::Error::NotLeaseholder {
+                leaseholder: Some(left_lease.holder),
+            }));
+        }
         let merge = Command::Merge {
             id: self.next_id(),
-            lease_seq: lrep.lease().seq,
+            lease_seq: left_lease.seq,
             generation: l.generation,
             rhs: r.clone(),
             gc_threshold,
         };
-        match self.propose_and_wait(lhs, &merge) {
-            Ok(()) => self.desc_of(&lrep),
-            Err(txn::Error::Ambiguous(msg)) => {
-                if self.settle(&lrep, &l, &r)? {
-                    self.desc_of(&lrep)
-                } else {
-                    self.unfreeze(rhs, &prev_lease);
-                    Err(txn::Error::Ambiguous(msg))
-                }
-            }
-            Err(e) => {
-                // Refused (deterministically, on every replica) or never proposed.
-                self.unfreeze(rhs, &prev_lease);
-                Err(e)
-            }
+        match self.propose_and_wait(lrep.range_id, &merge) {
+            Ok(()) => self.desc_of(lrep).map_err(Failed::Unknown),
+            Err(txn::Error::Ambiguous(msg)) => match self.settle(lrep, l, r) {
+                Ok(true) => self.desc_of(lrep).map_err(Failed::Unknown),
+                Ok(false) => Err(Failed::Undone(txn::Error::Ambiguous(msg))),
+                Err(e) => Err(Failed::Unknown(e)),
+            },
+            // Refused (deterministically, on every replica) or never proposed.
+            Err(e) => Err(Failed::Undone(e)),
         }
     }
 
