@@ -6,7 +6,7 @@
 //! ([`crate::testutil::Hooked`]): commits fail with queued errors.
 
 use super::{code, connect, connect_url, simple_rows};
-use crate::server::{serve_until, Node, TestServer};
+use crate::server::{ServerConfig, TestServer};
 use crate::session::MAX_IMPLICIT_RETRIES;
 use crate::testutil::{self, Hooked, TxnHooks};
 use parking_lot::Mutex;
@@ -56,49 +56,17 @@ impl TxnHooks for Faults {
 struct FaultyServer {
     url: String,
     faults: Arc<Faults>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for FaultyServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    _server: TestServer,
 }
 
 fn start_faulty() -> FaultyServer {
     let txns = Hooked::new(testutil::local_store(), Faults::default());
     let faults = txns.hooks.clone();
-    let node = Node::new(txns);
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    std_listener.set_nonblocking(true).expect("nonblocking");
-    let addr = std_listener.local_addr().expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
-            let _ = serve_until(listener, node, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
-        rt.shutdown_background();
-    });
+    let server = TestServer::start_on(txns, ServerConfig::default()).expect("server");
     FaultyServer {
-        url: format!("postgresql://root@{addr}/defaultdb?sslmode=disable"),
+        url: server.url(),
         faults,
-        shutdown: Some(tx),
-        thread: Some(thread),
+        _server: server,
     }
 }
 
