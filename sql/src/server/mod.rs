@@ -26,6 +26,10 @@
 //! - No COPY sub-protocol; COPY statements fail in the planner.
 //! - On a current-thread runtime statements block the runtime thread while they run (tests
 //!   only; the `meridian` binary uses the multi-threaded runtime).
+//! - A connection task that is dropped rather than finished (the runtime shutting down) drops
+//!   its session where tokio drops the task: a transaction it left open is rolled back there,
+//!   outside `blocking`; a cluster's gRPC transport copes (it never panics over its calling
+//!   context), and a transaction not rolled back is left to expire.
 
 mod codec;
 mod conn;
