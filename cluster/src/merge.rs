@@ -38,7 +38,9 @@
 //! - SQL `ALTER TABLE ... UNSPLIT AT/ALL` is not wired: the SQL layer reaches the cluster only
 //!   through `txn::TxnSource`, which has no unsplit method yet.
 //! - Sizes are counted by scanning the ranges' data (no MVCC statistics), up to the
-//!   threshold, once per candidate pair per pass.
+//!   threshold; a pair found too big is measured again only after [`SIZE_RECHECK`] (or a
+//!   descriptor change), so a range that shrank (rows deleted and garbage-collected) merges
+//!   up to a minute later.
 
 use crate::desc::{self, RangeDescriptor, ReplicaKind};
 use crate::dist::DistSender;
@@ -90,6 +92,15 @@ impl MergeConfig {
 /// Right-hand ranges a merge is running for on this process, by store (its address: tests
 /// run several clusters, with the same node ids, in one process).
 static RUNNING: Mutex<Option<HashSet<(usize, RangeId)>>> = Mutex::new(None);
+
+/// How long a pair found too big to merge is not measured again.
+pub const SIZE_RECHECK: Duration = Duration::from_secs(60);
+
+/// A pair of (range, generation) too big to merge, by store, and when it was measured.
+type PairKey = (usize, (RangeId, u64), (RangeId, u64));
+
+/// Pairs found too big to merge (see [`SIZE_RECHECK`]).
+static TOO_BIG: Mutex<Option<HashMap<PairKey, Instant>>> = Mutex::new(None);
 
 /// When each frozen local replica was first seen frozen, by store.
 static FROZEN_SINCE: Mutex<Option<HashMap<(usize, RangeId), Instant>>> = Mutex::new(None);
@@ -225,8 +236,36 @@ fn qualifies(
     if configs.split_point(&l.start, r.end.as_deref()).is_some() {
         return false;
     }
+    small_enough(store, l, r, limit)
+}
+
+/// Whether `l` and `r` hold fewer than `limit` bytes together. A pair found too big is not
+/// scanned again for [`SIZE_RECHECK`] unless one side's descriptor changes (sizes are
+/// counted by scanning, up to `limit`).
+fn small_enough(store: &Arc<Store>, l: &RangeDescriptor, r: &RangeDescriptor, limit: u64) -> bool {
+    let key = (
+        store_key(store),
+        (l.range_id, l.generation),
+        (r.range_id, r.generation),
+    );
+    let now = Instant::now();
+    {
+        let mut memo = TOO_BIG.lock();
+        let memo = memo.get_or_insert_with(HashMap::new);
+        memo.retain(|_, at| now.duration_since(*at) < SIZE_RECHECK);
+        if memo.contains_key(&key) {
+            return false;
+        }
+    }
     let size = store.range_bytes(l, limit);
-    size < limit && size + store.range_bytes(r, limit) < limit
+    let small = size < limit && size + store.range_bytes(r, limit) < limit;
+    if !small {
+        TOO_BIG
+            .lock()
+            .get_or_insert_with(HashMap::new)
+            .insert(key, now);
+    }
+    small
 }
 
 /// Brings both leases to this node and the right side's replicas onto the left side's

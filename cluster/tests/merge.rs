@@ -382,3 +382,39 @@ async fn a_merge_never_outruns_a_partitioned_replica() {
     assert_eq!(got, want);
     assert_eq!(show_ranges(&nodes[0]).await.len(), 1);
 }
+
+/// A split the size check (or load) chose is not sticky: once the two sides are small, the
+/// queue merges them back without any unsplit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_automatic_split_of_small_ranges_is_merged_back() {
+    init_logging();
+    let nodes = start(true, None).await;
+    create_table(&nodes, 100, &[]).await;
+    let key = {
+        let mut k = kv::keys::table_prefix(TABLE_ID);
+        k.extend_from_slice(b"\xff");
+        k
+    };
+    let before = table_ranges(&nodes[0]).await.unwrap().remove(0);
+    for n in &nodes {
+        n.store.note_automatic_split(&key);
+    }
+    let dist = nodes[0].dist.clone();
+    let k = key.clone();
+    blocking(move || dist.split(&k)).await.expect("split");
+    wait_for(30, "the automatic split merged back", || async {
+        let got = table_ranges(&nodes[0]).await?;
+        // Split (generation + 1) then merged (+ 1 more), under the same range id.
+        let merged = got.len() == 1
+            && got[0].range_id == before.range_id
+            && got[0].generation >= before.generation + 2;
+        if merged {
+            Ok(())
+        } else {
+            Err(format!("{} ranges", got.len()))
+        }
+    })
+    .await;
+    let got: Vec<i64> = rows(&nodes[1]).await.iter().map(|r| r.0).collect();
+    assert_eq!(got, (0..100).collect::<Vec<i64>>());
+}
