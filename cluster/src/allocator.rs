@@ -9,6 +9,8 @@
 //! 2. Split where a span config starts or ends inside the range (each range has one
 //!    placement), or when the range's data passed the split size (checked only after enough
 //!    bytes were written through it since the last check).
+//!    Also split where the range's load divides evenly once it served more requests per
+//!    second than the load-split threshold for a while (crate::load, crate::load_split).
 //! 3. One placement step from [`crate::placement::plan`]: add, promote, demote or remove a
 //!    replica, move a voter (a learner that catches up, then one joint-consensus change that
 //!    promotes it and removes or demotes the old voter: see crate::store's `replicas.rs`), or
@@ -17,15 +19,18 @@
 //!    zones); a dead node's replicas are replaced after `dead_after`; decommissioning waits
 //!    for a replacement.
 //!
+//! 4. After the ranges, every rebalance interval: crate::rebalance moves leases and voters
+//!    between nodes to even out their counts, for ranges that need no placement step.
+//!
 //! A range that needed nothing is remembered with the state it was judged in ([`QueueMemo`]):
 //! later passes skip it while its descriptor, lease and Raft leadership stay the same and the
 //! node views and span configs do too, so on an idle node a pass costs a lock and a comparison
 //! per range, and planning work is proportional to the ranges that changed.
 //!
 //! IMPLEMENTATION CAVEATS
-//! - Replicas and leases are not rebalanced by count or load between nodes that all satisfy
-//!   the constraints; see crate::placement.
-//! - Ranges are not merged.
+//! - Replicas and leases are rebalanced by count, not by load, between nodes that all satisfy
+//!   the constraints (crate::rebalance, run at the end of a pass every rebalance interval).
+//! - Ranges are merged by crate::merge's queue, not here.
 //! - Removed replicas are not garbage-collected on their (possibly dead) node until it next
 //!   hears about the range; they serve nothing.
 

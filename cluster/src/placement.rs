@@ -33,9 +33,10 @@
 //! - Constraints are preferences when they cannot be met: with too few live nodes in the home
 //!   region, voters are placed elsewhere (availability first) and moved back when nodes return.
 //!   CockroachDB treats them as required and leaves the range under-replicated instead.
-//! - Leases go to the lowest-id healthy voter of the preferred region; they are not balanced by
-//!   load or count, and replicas are spread over regions but not rebalanced between nodes (or
-//!   zones) with unequal counts.
+//! - Leases go to the lowest-id healthy voter of the preferred region. Balancing leases and
+//!   replicas by count between nodes that all satisfy the constraints is crate::rebalance's
+//!   job, for ranges this planner has nothing to do for (and only by moves after which it
+//!   still has nothing to do).
 
 use crate::desc::{RangeDescriptor, ReplicaKind};
 use kv::NodeId;
