@@ -3,7 +3,9 @@
 //!
 //! - `simulated_seeds`: CI runs a fixed set of seeds with every fault;
 //!   `MERIDIAN_TXN_SIM_SEEDS=n` runs seeds 1..=n instead, `MERIDIAN_TXN_SIM_SEED=s` runs one
-//!   seed (and prints its report), `MERIDIAN_TXN_SIM_STEPS=k` changes the steps per seed.
+//!   seed (and prints its report), `MERIDIAN_TXN_SIM_STEPS=k` changes the steps per seed,
+//!   `MERIDIAN_TXN_SIM_IDLE_CLOCKS=1` lets idle nodes' clocks lag (see docs/cluster.md),
+//!   `MERIDIAN_TXN_SIM_TAIL=n` keeps the last n trace lines for the failure report.
 //! - `one_seed_replays_identically`: a seed run twice gives the same trace hash.
 //! - `checkers_catch_injected_bugs`: seeds run with a bug injected on purpose (a timestamp
 //!   cache starting at zero after a range change; aborted intents resolved as committed) fail.
@@ -27,9 +29,9 @@ fn env_u64(name: &str) -> Option<u64> {
 }
 
 fn run_seed(seed: u64, steps: u64) -> txnsim::Report {
-    match catch_unwind(AssertUnwindSafe(|| {
-        txnsim::run(SimConfig::with_faults(seed, steps))
-    })) {
+    let mut cfg = SimConfig::with_faults(seed, steps);
+    cfg.idle_clocks = env_u64("MERIDIAN_TXN_SIM_IDLE_CLOCKS") == Some(1);
+    match catch_unwind(AssertUnwindSafe(|| txnsim::run(cfg))) {
         Ok(r) => r,
         Err(payload) => {
             let msg = payload

@@ -121,7 +121,7 @@ impl World {
             Ok(c) => {
                 t.coord = Some(c);
                 t.state = TxnState::Live;
-                t.last_beat_ms = self.clock.peek().physical_ms();
+                t.last_beat_ms = self.virtual_ms();
                 rt.trace.event(format!("begin T{idx} on gateway {gateway}"));
             }
             Err(e) => {
@@ -409,8 +409,14 @@ pub(crate) struct Driver {
 
 impl Driver {
     pub(crate) fn new(world: Arc<World>) -> Driver {
+        let nodes = world.clocks.len();
         let sources = (0..world.cfg.gateways.max(1))
-            .map(|_| KvTxnSource::new(world.clone()))
+            .map(|g| {
+                KvTxnSource::new(Arc::new(super::world::Gateway {
+                    world: world.clone(),
+                    node: g % nodes,
+                }))
+            })
             .collect();
         Driver {
             world,

@@ -160,20 +160,19 @@ impl World {
     /// Moves virtual time past the transaction expiration, then heartbeats every live
     /// transaction except `stalled` (their coordinators are alive; abandoned ones are not).
     pub(crate) fn expire(&self, stalled: Option<usize>) {
-        let now = self.clock.now();
-        self.clock
-            .set_physical_ms(now.physical_ms() + self.cfg.expiration_ms + 1);
+        // Past the expiration on every node's clock, whatever its skew.
+        self.advance(self.cfg.expiration_ms + 2 * self.cfg.max_skew_ms + 1);
         self.count(|s| s.expiries += 1);
         self.trace(format!(
             "virtual time +{} ms (expiry)",
-            self.cfg.expiration_ms + 1
+            self.cfg.expiration_ms + 2 * self.cfg.max_skew_ms + 1
         ));
         self.heartbeat_live(stalled, 0);
     }
 
     /// Heartbeats live, anchored transactions whose last beat is at least `every_ms` old.
     pub(crate) fn heartbeat_live(&self, except: Option<usize>, every_ms: u64) {
-        let now_ms = self.clock.peek().physical_ms();
+        let now_ms = self.virtual_ms();
         let due: Vec<(usize, Header)> = {
             let rt = self.rt.lock();
             rt.txns

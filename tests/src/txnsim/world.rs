@@ -52,6 +52,8 @@ impl Replicate for SimWrite {
 pub(crate) struct SimRange {
     pub(crate) obj: Arc<Range>,
     live: Arc<AtomicBool>,
+    /// The node holding the lease: the object reads that node's clock.
+    node: usize,
 }
 
 /// One simulated transaction as the driver sees it.
@@ -141,7 +143,13 @@ pub(crate) struct Rt {
 /// The simulated store and router.
 pub struct World {
     pub(crate) cfg: SimConfig,
+    /// Node 0's clock.
     pub(crate) clock: Arc<Clock>,
+    /// Every node's clock: physical time is the virtual time plus the node's skew.
+    pub(crate) clocks: Vec<Arc<Clock>>,
+    skews: Vec<i64>,
+    /// Virtual time (ms after the HLC epoch).
+    base_ms: std::sync::atomic::AtomicU64,
     pub(crate) mvcc: Mvcc,
     engine: Arc<dyn Engine>,
     pub(crate) rt: Mutex<Rt>,
@@ -159,8 +167,27 @@ impl World {
     pub(crate) fn new(cfg: SimConfig, splits: &[Vec<u8>]) -> Arc<World> {
         let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
         let (tx, rx) = mpsc::channel();
+        let mut skew_rng = Rng::new(cfg.seed ^ 0xc10c);
+        let skews: Vec<i64> = (0..cfg.nodes.max(1))
+            .map(|n| match n {
+                0 => 0,
+                _ => skew_rng.range(0, 2 * cfg.max_skew_ms) as i64 - cfg.max_skew_ms as i64,
+            })
+            .collect();
+        let clocks: Vec<Arc<Clock>> = skews
+            .iter()
+            .map(|s| {
+                Arc::new(Clock::manual(
+                    (START_MS as i64 + s) as u64,
+                    Clock::DEFAULT_MAX_OFFSET_MS,
+                ))
+            })
+            .collect();
         let world = Arc::new(World {
-            clock: Arc::new(Clock::manual(START_MS, Clock::DEFAULT_MAX_OFFSET_MS)),
+            clock: clocks[0].clone(),
+            clocks,
+            skews,
+            base_ms: std::sync::atomic::AtomicU64::new(START_MS),
             mvcc: Mvcc::new(engine.clone()),
             engine,
             rt: Mutex::new(Rt {
@@ -193,7 +220,7 @@ impl World {
                 start: std::mem::take(&mut start),
                 end: b.clone(),
             };
-            ranges.push(world.new_range(span));
+            ranges.push(world.new_range(span, 0));
             start = b.unwrap_or_default();
         }
         world.rt.lock().ranges = ranges;
@@ -202,12 +229,13 @@ impl World {
 
     /// A range object over `span` whose timestamp cache starts at the clock (every read
     /// served so far is at or below it: requests move the clock, as in the cluster's store).
-    fn new_range(&self, span: Span) -> SimRange {
+    fn new_range(&self, span: Span, node: usize) -> SimRange {
         let live = Arc::new(AtomicBool::new(true));
+        let clock = self.clocks[node].clone();
         let obj = Arc::new(Range::new(
             span,
             self.mvcc.clone(),
-            self.clock.clone(),
+            clock.clone(),
             RangeConfig {
                 txn_expiration_ms: self.cfg.expiration_ms,
                 sync: false,
@@ -220,10 +248,10 @@ impl World {
             if self.cfg.bug == Some(super::Bug::LowWaterZero) {
                 Timestamp::ZERO
             } else {
-                self.clock.now()
+                clock.now()
             },
         ));
-        SimRange { obj, live }
+        SimRange { obj, live, node }
     }
 
     /// Retires a range object: it refuses to write and fails reads that were inside it.
@@ -239,13 +267,14 @@ impl World {
 
     /// Splits the range holding `key` at `key` (nothing when a range starts there).
     pub(crate) fn split(&self, key: &[u8]) {
-        let (left, right) = {
+        let (left, right, node) = {
             let rt = self.rt.lock();
             let i = Self::index_for(&rt.ranges, key);
             let span = rt.ranges[i].obj.span.clone();
             if span.start == key {
                 return;
             }
+            let node = rt.ranges[i].node;
             (
                 Span {
                     start: span.start.clone(),
@@ -255,9 +284,10 @@ impl World {
                     start: key.to_vec(),
                     end: span.end.clone(),
                 },
+                node,
             )
         };
-        let (l, r) = (self.new_range(left), self.new_range(right));
+        let (l, r) = (self.new_range(left, node), self.new_range(right, node));
         let mut rt = self.rt.lock();
         let i = Self::index_for(&rt.ranges, key);
         let old = std::mem::replace(&mut rt.ranges[i], l);
@@ -269,18 +299,22 @@ impl World {
 
     /// Merges the range starting at `key` into its left neighbour.
     pub(crate) fn merge(&self, key: &[u8]) {
-        let span = {
+        let (span, node, rhs_node) = {
             let rt = self.rt.lock();
             let i = Self::index_for(&rt.ranges, key);
             if i == 0 || rt.ranges[i].obj.span.start != key {
                 return;
             }
-            Span {
+            let span = Span {
                 start: rt.ranges[i - 1].obj.span.start.clone(),
                 end: rt.ranges[i].obj.span.end.clone(),
-            }
+            };
+            (span, rt.ranges[i - 1].node, rt.ranges[i].node)
         };
-        let merged = self.new_range(span);
+        // The merge carries the right-hand holder's clock: the merged object's timestamp
+        // cache then starts above every read the right-hand side served.
+        self.carry_clock(rhs_node, node);
+        let merged = self.new_range(span, node);
         let mut rt = self.rt.lock();
         let i = Self::index_for(&rt.ranges, key);
         let right = rt.ranges.remove(i);
@@ -294,33 +328,65 @@ impl World {
     /// Replaces the object of the range at index `i` (a lease transfer: the new holder starts
     /// with empty in-memory state and a low-water mark at its clock).
     pub(crate) fn transfer(&self, i: usize) {
-        let span = {
-            let rt = self.rt.lock();
+        let (span, from, to) = {
+            let mut rt = self.rt.lock();
+            let to = rt.rng.below(self.clocks.len() as u64) as usize;
             match rt.ranges.get(i) {
-                Some(r) => r.obj.span.clone(),
+                Some(r) => (r.obj.span.clone(), r.node, to),
                 None => return,
             }
         };
-        let fresh = self.new_range(span);
+        // The transfer carries the old holder's clock (the new lease starts above every
+        // read the old holder served), as the cluster's lease start does.
+        self.carry_clock(from, to);
+        let fresh = self.new_range(span, to);
         let mut rt = self.rt.lock();
         let old = std::mem::replace(&mut rt.ranges[i], fresh);
         Self::retire(&mut rt, old);
         rt.stats.transfers += 1;
-        rt.trace.event(format!("lease transfer of range {i}"));
+        rt.trace
+            .event(format!("lease transfer of range {i}: node {from} -> {to}"));
+    }
+
+    /// Moves node `to`'s clock past node `from`'s.
+    fn carry_clock(&self, from: usize, to: usize) {
+        let at = self.clocks[from].now();
+        let _ = self.clocks[to].update(at);
+    }
+
+    /// Advances virtual time by `ms` on every node.
+    pub(crate) fn advance(&self, ms: u64) {
+        let base = self.base_ms.fetch_add(ms, Ordering::SeqCst) + ms;
+        for (c, s) in self.clocks.iter().zip(&self.skews) {
+            c.set_physical_ms((base as i64 + s) as u64);
+            if !self.cfg.idle_clocks {
+                // A busy node reads its clock all the time (requests, liveness): its last
+                // reading follows physical time.
+                c.now();
+            }
+        }
+    }
+
+    /// Virtual time (ms).
+    pub(crate) fn virtual_ms(&self) -> u64 {
+        self.base_ms.load(Ordering::SeqCst)
     }
 
     /// A store crash and restart: every range object (timestamp caches, lock tables, wait
     /// queues) is rebuilt from the engine, and queued asynchronous resolutions are lost. The
     /// engine keeps everything written (a replicated write is in a quorum's Raft log).
     pub(crate) fn restart_store(&self) {
-        let spans: Vec<Span> = self
+        let spans: Vec<(Span, usize)> = self
             .rt
             .lock()
             .ranges
             .iter()
-            .map(|r| r.obj.span.clone())
+            .map(|r| (r.obj.span.clone(), r.node))
             .collect();
-        let fresh: Vec<SimRange> = spans.into_iter().map(|s| self.new_range(s)).collect();
+        let fresh: Vec<SimRange> = spans
+            .into_iter()
+            .map(|(s, n)| self.new_range(s, n))
+            .collect();
         let dropped = self.resolver_rx.lock().try_iter().count() as u64;
         let mut rt = self.rt.lock();
         let old = std::mem::replace(&mut rt.ranges, fresh);
@@ -409,13 +475,13 @@ impl World {
 
     /// Moves the clock past a request's timestamps (the cluster's store does this on every
     /// request, so a low-water mark taken later covers every read served).
-    fn observe(&self, h: &Header) {
+    fn observe(clock: &Clock, h: &Header) {
         let mut ts = h.read_ts;
         if let Some(t) = &h.txn {
             ts = ts.max(t.write_ts);
         }
         if ts > Timestamp::ZERO {
-            let _ = self.clock.update(ts);
+            let _ = clock.update(ts);
         }
     }
 
@@ -440,6 +506,31 @@ impl World {
         }
     }
 
+    /// Serves a request on the leaseholder's object as the cluster's store does: moves the
+    /// holder's clock past the request, lowers the uncertainty limit to the holder's observed
+    /// timestamp when the transaction has one for that node, and hands back a new observation.
+    fn serve(&self, target: &SimRange, h: &Header, req: &Request) -> Result<Response> {
+        let clock = &self.clocks[target.node];
+        Self::observe(clock, h);
+        let arrived = clock.now();
+        let node = target.node as u64 + 1;
+        let observed = h.observed.iter().find(|(n, _)| *n == node);
+        let mut resp = match observed.map(|(_, at)| target.obj.observed_limit(h, *at)) {
+            Some(limit) if limit < h.uncertainty_limit => {
+                let h = Header {
+                    uncertainty_limit: limit,
+                    ..h.clone()
+                };
+                target.obj.execute(self, &h, req)?
+            }
+            _ => target.obj.execute(self, h, req)?,
+        };
+        if observed.is_none() {
+            resp.observed = Some((node, arrived));
+        }
+        Ok(resp)
+    }
+
     /// Routes a request to the range object owning its key, retrying on a replaced object
     /// (RangeKeyMismatch / NotLeaseholder from a retired object) like the DistSender.
     pub(crate) fn dispatch(&self, h: &Header, req: &Request) -> Result<Response> {
@@ -462,7 +553,7 @@ impl World {
                 self.rt.lock().stats.stale_routes += 1;
                 self.transfer(i);
             }
-            let r = target.obj.execute(self, h, req);
+            let r = self.serve(&target, h, req);
             let replaced = !target.live.load(Ordering::SeqCst);
             match r {
                 Err(Error::RangeKeyMismatch(_)) | Err(Error::NotLeaseholder { .. }) if replaced => {
@@ -488,7 +579,6 @@ impl Router for World {
                 ..Response::default()
             });
         }
-        self.observe(h);
         self.note_txn(h);
         if let Request::Push { pushee, .. } = req {
             return self.intercept_push(h, req, pushee);
@@ -497,9 +587,22 @@ impl Router for World {
     }
 }
 
-impl txn::sender::Sender for World {
+/// A gateway node's view of the KV layer: the coordinators of one node send through it (the
+/// DistSender role), with that node's clock and the cluster's uncertainty interval.
+pub(crate) struct Gateway {
+    pub(crate) world: Arc<World>,
+    pub(crate) node: usize,
+}
+
+impl Router for Gateway {
+    fn route(&self, h: &Header, req: &Request) -> Result<Response> {
+        self.world.route(h, req)
+    }
+}
+
+impl txn::sender::Sender for Gateway {
     fn clock(&self) -> &Arc<Clock> {
-        &self.clock
+        &self.world.clocks[self.node]
     }
 
     /// One id for every key: the coordinator then sends each flush and refresh as one request
@@ -510,12 +613,14 @@ impl txn::sender::Sender for World {
         0
     }
 
+    /// As the cluster's: the read timestamp plus the maximum clock offset.
     fn uncertainty_limit(&self, read_ts: Timestamp) -> Timestamp {
-        read_ts
+        let clock = &self.world.clocks[self.node];
+        Timestamp::from_parts(read_ts.physical_ms() + clock.max_offset_ms(), 0)
     }
 
     fn register(&self, read_ts: Timestamp) -> u64 {
-        let mut rt = self.rt.lock();
+        let mut rt = self.world.rt.lock();
         rt.next_token += 1;
         let token = rt.next_token;
         let owner = rt.stack.last().copied();
@@ -524,7 +629,11 @@ impl txn::sender::Sender for World {
     }
 
     fn unregister(&self, token: u64) {
-        self.rt.lock().reads.remove(&token);
+        self.world.rt.lock().reads.remove(&token);
+    }
+
+    fn node_id(&self) -> Option<u64> {
+        Some(self.node as u64 + 1)
     }
 }
 
