@@ -20,9 +20,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 /// The seeds CI runs.
-const CI_SEEDS: std::ops::RangeInclusive<u64> = 1..=40;
+const CI_SEEDS: std::ops::RangeInclusive<u64> = 1..=100;
 /// Driver steps per CI seed.
-const CI_STEPS: u64 = 2_000;
+const CI_STEPS: u64 = 3_000;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
