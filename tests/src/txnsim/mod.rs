@@ -146,8 +146,9 @@ pub struct Report {
     pub trace_lines: u64,
     /// Counters.
     pub stats: world::Stats,
-    /// Elle: committed transactions and dependency edges checked.
+    /// Committed transactions Elle checked.
     pub elle_committed: usize,
+    /// Dependency edges in Elle's graph.
     pub elle_edges: usize,
     /// Failures of any checker or invariant (empty: the run passed).
     pub failures: Vec<String>,

@@ -86,33 +86,49 @@ pub(crate) struct SimTxn {
 /// Counters of what a run did.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
-    /// Transactions begun / committed / failed / abandoned (coordinator crashed).
+    /// Transactions begun.
     pub begun: u64,
+    /// Transactions committed.
     pub committed: u64,
+    /// Transactions that certainly did not commit (errors, rollbacks; not abandoned ones).
     pub failed: u64,
+    /// Transactions whose coordinator crashed.
     pub abandoned: u64,
+    /// Transactions with an unknown outcome (a commit error that is not a retry).
     pub unknown: u64,
-    /// Range changes.
+    /// Range splits.
     pub splits: u64,
+    /// Range merges.
     pub merges: u64,
+    /// Lease transfers (range objects replaced).
     pub transfers: u64,
+    /// Store restarts.
     pub restarts: u64,
+    /// MVCC GC runs.
     pub gc_runs: u64,
-    /// Requests whose range object was replaced between routing and evaluation, and
-    /// requests rerouted after a replaced object refused them.
+    /// Requests whose range object was replaced between routing and evaluation.
     pub stale_routes: u64,
+    /// Requests rerouted after a replaced object refused them.
     pub rerouted: u64,
-    /// Pushes: holder finished first / abandoned / stalled past expiry / pusher gave up /
-    /// deadlock (holder on the stack) / passed through to a finished or abandoned holder.
+    /// Pushes after which the holder finished first.
     pub push_finish_first: u64,
+    /// Pushes after which the holder's coordinator crashed.
     pub push_abandon: u64,
+    /// Pushes after which the holder stalled past its expiration.
     pub push_stall: u64,
+    /// Pushes where the pusher gave up.
     pub push_give_up: u64,
+    /// Pushes of a holder that was itself waiting on the pusher (the pusher aborts).
     pub push_deadlock: u64,
+    /// Pushes passed to the real range code (holder finished or abandoned).
     pub push_through: u64,
+    /// Virtual-time jumps past the transaction expiration.
     pub expiries: u64,
+    /// Heartbeats sent by the driver.
     pub heartbeats: u64,
+    /// Asynchronous intent resolutions run.
     pub resolves: u64,
+    /// Asynchronous intent resolutions lost in store restarts.
     pub resolves_dropped: u64,
     /// Errors by kind (retry reason or error variant).
     pub errors: BTreeMap<String, u64>,
