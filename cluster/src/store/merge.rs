@@ -39,11 +39,12 @@
 //! IMPLEMENTATION CAVEATS
 //! - Both leases must be on this node; the queue moves the right side's lease to the left
 //!   side's holder first (a node holding only the left lease waits).
-//! - A membership change of the right side proposed after step 3's check but ordered after
-//!   the freeze would break the merge's precondition on some node: changes are refused once
-//!   the right side is frozen (replicas.rs), and the queue holds both leases, so only a
-//!   change started by another node's allocator in the same instant could slip in. The merge
-//!   apply then stops that node's Raft thread rather than merge data it lacks.
+//! - A membership change of the right side ordered after the freeze would break the merge's
+//!   precondition on some node. The merging node leads the right side's group and holds its
+//!   membership guard (replicas.rs) from before the freeze, changes are refused once it is
+//!   frozen, and other nodes' allocators leave a range whose lease is held; only a change
+//!   begun by a deposed leader in the same instant could slip in, and the merge apply then
+//!   stops that node's Raft thread rather than merge data it lacks.
 //! - A left-hand replica that was cut off during the merge and comes back needing a snapshot
 //!   (its log truncated past the merge) has its snapshot refused while its frozen right-hand
 //!   replica still exists (the snapshot overlaps it); it catches up from the log only.
@@ -93,6 +94,13 @@ impl Store {
         let (lrep, rrep) = (self.local(lhs)?, self.local(rhs)?);
         self.ensure_lease(&lrep)?;
         self.ensure_lease(&rrep)?;
+        // Conf changes of the right side are proposed by its Raft leader: leading it here
+        // and holding its membership guard, no change can slip in after the freeze.
+        if !rrep.leader().1 {
+            self.transfer_leadership_to_self(rhs);
+            return Err(txn::Error::NotLeaseholder { leaseholder: None });
+        }
+        let _membership = crate::store::replicas::MembershipGuard::acquire(self, rhs);
         let (l, r) = (self.desc_of(&lrep)?, self.desc_of(&rrep)?);
         check_pair(&l, &r)?;
         // No GC run raises a threshold (nor a split copies one) while the merge folds them.

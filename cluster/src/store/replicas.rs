@@ -272,6 +272,14 @@ impl Store {
         new: &RangeDescriptor,
         cc: ConfChangeV2,
     ) -> Result<(), txn::Error> {
+        // Serialised with a merge freezing this range on this node (store/merge.rs): a
+        // change is either applied before the freeze is proposed or refused after it.
+        let _guard = MembershipGuard::acquire(self, range);
+        if self.replica(range).is_some_and(|r| r.lease().is_frozen()) {
+            return Err(txn::Error::RangeKeyMismatch(format!(
+                "{range} is frozen for a merge; its replicas cannot change"
+            )));
+        }
         let pid = self.next_id().1;
         let msg = RaftMsg::ConfChange {
             range,
@@ -301,5 +309,38 @@ fn conf_change_type(kind: ReplicaKind) -> ConfChangeType {
     match kind {
         ReplicaKind::Voter => ConfChangeType::AddNode,
         ReplicaKind::NonVoter => ConfChangeType::AddLearnerNode,
+    }
+}
+
+/// Ranges of this process whose membership is being changed or frozen, by store address.
+static MEMBERSHIP_BUSY: parking_lot::Mutex<Vec<(usize, RangeId)>> =
+    parking_lot::Mutex::new(Vec::new());
+
+/// Held while a membership change of a range is proposed and applied, and by a merge from
+/// before it freezes the range until it is merged or unfrozen.
+pub struct MembershipGuard {
+    key: (usize, RangeId),
+}
+
+impl MembershipGuard {
+    /// Waits until no change or merge of `range` runs on `store`, then holds it.
+    pub fn acquire(store: &Store, range: RangeId) -> MembershipGuard {
+        let key = (store as *const Store as usize, range);
+        loop {
+            {
+                let mut busy = MEMBERSHIP_BUSY.lock();
+                if !busy.contains(&key) {
+                    busy.push(key);
+                    return MembershipGuard { key };
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for MembershipGuard {
+    fn drop(&mut self) {
+        MEMBERSHIP_BUSY.lock().retain(|k| *k != self.key);
     }
 }
