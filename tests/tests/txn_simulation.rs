@@ -192,12 +192,11 @@ fn checkers_catch_a_broken_serial_order() {
     assert_eq!(late.len(), 1, "{late:?}");
 }
 
-/// Known failure (docs/cluster.md, "Deterministic simulation of transactions"): with idle
-/// gateway clocks, the coordinator's `anticipate` compares a push with the gateway's last HLC
-/// reading instead of its present time, commits seconds in the future, and a later write lands
-/// below the committed read. Un-ignore once txn/src/coord/mod.rs passes `clock.now()`.
+/// Regression (found by this simulation): with idle gateway clocks, the coordinator's
+/// `anticipate` compared a push with the gateway's last HLC reading instead of its present
+/// time, committed seconds in the future, and a later write landed below the committed read.
+/// It now reads the clock (`txn/src/coord/mod.rs`, `commit_one_phase`).
 #[test]
-#[ignore = "known bug in txn::coord anticipate(): stale clock reading (takes ~25 s)"]
 fn idle_gateway_clock_does_not_commit_in_the_future() {
     let mut cfg = SimConfig::with_faults(9, 2_000);
     cfg.idle_clocks = true;

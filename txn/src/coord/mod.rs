@@ -476,7 +476,7 @@ impl Coord {
             if r.needs_refresh {
                 let clock = self.store.clock();
                 let pushed = r.write_ts.unwrap_or(self.meta.write_ts);
-                let to = anticipate(pushed, clock.peek(), clock.max_offset_ms());
+                let to = anticipate(pushed, clock.now(), clock.max_offset_ms());
                 let reason = if r.write_too_old {
                     RetryReason::WriteTooOld
                 } else {
