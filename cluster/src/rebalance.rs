@@ -112,7 +112,7 @@ impl LeaseCounts {
     }
 }
 
-fn view_of<'a>(nodes: &'a [NodeView], n: NodeId) -> Option<&'a NodeView> {
+fn view_of(nodes: &[NodeView], n: NodeId) -> Option<&NodeView> {
     nodes.iter().find(|v| v.node_id == n)
 }
 
