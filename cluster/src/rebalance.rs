@@ -302,46 +302,53 @@ pub fn run(
         .filter(|(_, t)| now - **t >= cfg.rebalance_target_min_live)
         .map(|(n, _)| *n)
         .collect();
-    let rest = decided
+    let rest: Vec<&Decided> = decided
         .iter()
-        .filter(|d| !moved_leases.contains(&d.rep.range_id));
-    let mut counts: Option<BTreeMap<NodeId, usize>> = None;
-    let mut moves = 0;
-    for d in rest {
-        if moves >= MAX_REPLICA_MOVES_PER_PASS {
+        .filter(|d| !moved_leases.contains(&d.rep.range_id))
+        .collect();
+    for r in rebalance_replicas(dist, views, &cfg, &rest, &eligible, &goal) {
+        state.moved.insert(r, now);
+    }
+}
+
+/// Starts at most [`MAX_REPLICA_MOVES_PER_PASS`] voter moves among `ranges` (which this
+/// node decides) towards even replica counts; returns the ranges moved.
+fn rebalance_replicas(
+    dist: &Arc<DistSender>,
+    views: &[NodeView],
+    cfg: &LoadConfig,
+    ranges: &[&Decided],
+    eligible: &BTreeSet<NodeId>,
+    goal: &dyn Fn(&RangeDescriptor) -> Goal,
+) -> Vec<RangeId> {
+    let store = dist.store();
+    let mut out = Vec::new();
+    if ranges.is_empty() || eligible.is_empty() {
+        return out;
+    }
+    // One scan of the meta records per pass, updated by the moves made.
+    let mut counts = replica_counts(dist);
+    for d in ranges {
+        if out.len() >= MAX_REPLICA_MOVES_PER_PASS {
             break;
         }
-        let counts = match &mut counts {
-            Some(c) => c,
-            None => counts.insert(replica_counts(dist)),
-        };
-        let g = goal(&d.desc);
-        let me = store.node_id;
-        let t = cfg.rebalance_threshold;
-        let Some((from, to)) = replica_move(&d.desc, me, &g, views, counts, &eligible, t) else {
+        let (g, me, t) = (goal(&d.desc), store.node_id, cfg.rebalance_threshold);
+        let Some((from, to)) = replica_move(&d.desc, me, &g, views, &counts, eligible, t) else {
             continue;
         };
         if !d.held && store.ensure_lease(&d.rep).is_err() {
             continue;
         }
         tracing::info!(range = %d.rep.range_id, from = %from, to = %to, "rebalancing a replica by count");
-        crate::allocator::act(
-            dist,
-            &store,
-            d.rep.range_id,
-            Action::MoveVoter {
-                from,
-                to,
-                demote: false,
-            },
-        );
-        state.moved.insert(d.rep.range_id, now);
+        let (range, demote) = (d.rep.range_id, false);
+        crate::allocator::act(dist, store, range, Action::MoveVoter { from, to, demote });
+        out.push(range);
         if let Some(c) = counts.get_mut(&from) {
             *c = c.saturating_sub(1);
         }
         *counts.entry(to).or_default() += 1;
-        moves += 1;
     }
+    out
 }
 
 /// Lease counts over this node's replicas, and the ranges this node decides.
