@@ -31,9 +31,10 @@
 //!   the span is requested after destruction).
 //! - The Raft log and state are still deleted entry by entry (replication's `stage_destroy`,
 //!   from its in-memory copy of the log, which is bounded by log truncation).
-//! - A range that no longer exists under its id (merged away) is never collected: merges are
-//!   not implemented, and a missing meta record may also be a split's right side whose record
-//!   is not written yet.
+//! - A range that no longer exists under its id (merged away) is not collected here (a missing
+//!   meta record may also be a split's right side whose record is not written yet): every
+//!   replica drops its right-hand side when it applies the merge, and empty leftovers that
+//!   stray messages re-create are destroyed by `Store::collect_merged_leftovers` (merge.rs).
 //! - No tombstone records the destroyed replica id: a stray message for it from a node that
 //!   still believes the old configuration re-creates an empty, uninitialised replica, which the
 //!   next pass collects again.
