@@ -288,11 +288,7 @@ impl Coord {
         self.check_aborted()?;
         for _ in 0..MAX_BUMPS {
             let r = self.store.route(&self.header(), &req)?;
-            if let Some((node, at)) = r.observed {
-                if !self.observed.iter().any(|(n, _)| *n == node) {
-                    self.observed.push((node, at));
-                }
-            }
+            self.note_observed(r.observed);
             if let Some(t) = r.uncertain {
                 self.refresh_to(t.next(), RetryReason::ReadWithinUncertainty)?;
                 continue;
@@ -307,6 +303,15 @@ impl Coord {
             RetryReason::Serializable,
             "the read timestamp kept moving".into(),
         ))
+    }
+
+    /// Keeps a node's first clock reading as its observed timestamp.
+    fn note_observed(&mut self, observed: Option<(u64, Timestamp)>) {
+        if let Some((node, at)) = observed {
+            if !self.observed.iter().any(|(n, _)| *n == node) {
+                self.observed.push((node, at));
+            }
+        }
     }
 
     /// Reads sorted, distinct `keys` with one GetMany request per range, the ranges in
@@ -326,10 +331,8 @@ impl Coord {
                 let got = r?;
                 rows.extend(got.rows);
                 uncertain = uncertain.max(got.uncertain);
-                for (node, at) in got.observed {
-                    if !self.observed.iter().any(|(n, _)| *n == node) {
-                        self.observed.push((node, at));
-                    }
+                for o in got.observed {
+                    self.note_observed(Some(o));
                 }
             }
             match uncertain {
@@ -364,7 +367,6 @@ impl Coord {
         Ok(())
     }
 
-    /// Writes the buffer as intents.
     /// Writes the buffered writes as intents: one Put request per range, the ranges in
     /// parallel (one replication round each, rather than one per key).
     fn flush(&mut self) -> Result<()> {
