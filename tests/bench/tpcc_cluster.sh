@@ -4,6 +4,8 @@
 #   bash tests/bench/tpcc_cluster.sh [warehouses] [duration] [connections]
 #
 # Loads, runs (no wait times) and checks on each; prints both results and the tpmC ratio.
+# TARGETS=cluster skips PostgreSQL (no ratio then); EXTRA_FLAGS= adds flags to every
+# `meridian start` (e.g. "--rebalance=false --load-split-qps-threshold=0").
 set -euo pipefail
 W=${1:-2}
 DURATION=${2:-30s}
@@ -15,7 +17,7 @@ BENCH_NAME=tpcc-cluster
 source "$(dirname "$0")/servers.sh"
 # shellcheck source=tests/bench/cluster_nodes.sh
 source "$(dirname "$0")/cluster_nodes.sh"
-start_cluster 3 ""
+start_cluster 3 "${EXTRA_FLAGS:-}"
 CL_URL="postgresql://root@127.0.0.21:26257/defaultdb"
 declare -A TPM
 for target in ${TARGETS:-postgres cluster}; do
@@ -26,4 +28,5 @@ for target in ${TARGETS:-postgres cluster}; do
   "$MERIDIAN" workload check tpcc --warehouses="$W" "$url" && chk=ok || chk=FAILED
   echo "$target: tpmC ${TPM[$target]} check $chk"
 done
+[ -n "${TPM[postgres]:-}" ] && [ -n "${TPM[cluster]:-}" ] || exit 0
 python3 -c 'import sys; pg, cl = map(float, sys.argv[1:]); print(f"3-node cluster / PostgreSQL tpmC: {cl / pg:.2f}x")' "${TPM[postgres]}" "${TPM[cluster]}"
