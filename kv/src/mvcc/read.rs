@@ -88,17 +88,8 @@ pub fn read_span(
         return Ok(state.out);
     }
     let raw_end = end.map(meta_key);
-    let mut seek = meta_key(start);
-    loop {
-        engine.scan(&seek, raw_end.as_deref(), &mut |k, v| state.visit(k, v))?;
-        if let Some(e) = state.err.take() {
-            return Err(e);
-        }
-        match state.reseek.take() {
-            Some(next) => seek = next,
-            None => return Ok(state.out),
-        }
-    }
+    drive(engine, meta_key(start), raw_end.as_deref(), &mut state)?;
+    Ok(state.out)
 }
 
 /// Whether anything in `[start, end)` would change a read at `opts.ts` made again at
@@ -115,21 +106,30 @@ pub fn find_change(
     let mut state = ScanState::new(opts, usize::MAX);
     state.probe = true;
     let raw_end = end.map(meta_key);
-    let mut seek = meta_key(start);
+    // A probing pass stops at its first finding (without a reseek), so the pass ends there.
+    drive(engine, meta_key(start), raw_end.as_deref(), &mut state)?;
+    if let Some((_, intent)) = state.out.conflicts.first() {
+        return Ok(Some(intent.txn.write_ts));
+    }
+    Ok(state.out.uncertain)
+}
+
+/// Runs `state` over the engine from `seek` to `raw_end`, restarting the engine scan where
+/// the state asks to seek.
+fn drive(
+    engine: &dyn Engine,
+    mut seek: Vec<u8>,
+    raw_end: Option<&[u8]>,
+    state: &mut ScanState<'_>,
+) -> Result<()> {
     loop {
-        engine.scan(&seek, raw_end.as_deref(), &mut |k, v| state.visit(k, v))?;
+        engine.scan(&seek, raw_end, &mut |k, v| state.visit(k, v))?;
         if let Some(e) = state.err.take() {
             return Err(e);
         }
-        if let Some((_, intent)) = state.out.conflicts.first() {
-            return Ok(Some(intent.txn.write_ts));
-        }
-        if state.out.uncertain.is_some() {
-            return Ok(state.out.uncertain);
-        }
         match state.reseek.take() {
             Some(next) => seek = next,
-            None => return Ok(None),
+            None => return Ok(()),
         }
     }
 }
@@ -137,21 +137,9 @@ pub fn find_change(
 /// Reads one key.
 pub fn read_key(engine: &dyn Engine, key: &[u8], opts: &ReadOpts<'_>) -> Result<ReadResult> {
     let mut state = ScanState::new(opts, 1);
-    let mut seek = meta_key(key);
-    let end = mvcc_key_end(key);
-    loop {
-        engine.scan(&seek, Some(&end), &mut |k, v| state.visit(k, v))?;
-        if let Some(e) = state.err.take() {
-            return Err(e);
-        }
-        match state.reseek.take() {
-            Some(next) => seek = next,
-            None => {
-                state.out.limited = false;
-                return Ok(state.out);
-            }
-        }
-    }
+    drive(engine, meta_key(key), Some(&mvcc_key_end(key)), &mut state)?;
+    state.out.limited = false;
+    Ok(state.out)
 }
 
 /// The state of one read across engine scans (it restarts the engine scan to seek).

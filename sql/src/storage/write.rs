@@ -342,6 +342,16 @@ pub fn get_by_primary_key_locking(
     pk: &[Datum],
     lock: Option<txn::LockStrength>,
 ) -> Result<Option<Row>> {
+    let key = row_key_of(t, pk)?;
+    let value = match lock {
+        Some(l) => txn.lock().get_locking(&key, l)?,
+        None => txn.lock().get(&key)?,
+    };
+    value.map(|v| decode_row_at(t, &key, &v)).transpose()
+}
+
+/// The KV key of the row with primary key `pk` (all its columns).
+fn row_key_of(t: &TableDesc, pk: &[Datum]) -> Result<Vec<u8>> {
     if pk.len() != t.primary.columns.len() {
         return Err(Error::internal(format!(
             "{} values for the {}-column primary key of \"{}\"",
@@ -352,12 +362,7 @@ pub fn get_by_primary_key_locking(
     }
     let mut suffix = Vec::with_capacity(16);
     super::keycodec::encode_index_values(&mut suffix, t, &t.primary, pk)?;
-    let key = primary_key(t, &suffix);
-    let value = match lock {
-        Some(l) => txn.lock().get_locking(&key, l)?,
-        None => txn.lock().get(&key)?,
-    };
-    value.map(|v| decode_row_at(t, &key, &v)).transpose()
+    Ok(primary_key(t, &suffix))
 }
 
 /// The rows with primary keys `pks` (each a full primary key; None: no such row), read with
@@ -367,20 +372,10 @@ pub fn get_many_by_primary_key(
     t: &TableDesc,
     pks: &[Vec<Datum>],
 ) -> Result<Vec<Option<Row>>> {
-    let mut keys = Vec::with_capacity(pks.len());
-    for pk in pks {
-        if pk.len() != t.primary.columns.len() {
-            return Err(Error::internal(format!(
-                "{} values for the {}-column primary key of \"{}\"",
-                pk.len(),
-                t.primary.columns.len(),
-                t.name
-            )));
-        }
-        let mut suffix = Vec::with_capacity(16);
-        super::keycodec::encode_index_values(&mut suffix, t, &t.primary, pk)?;
-        keys.push(primary_key(t, &suffix));
-    }
+    let keys = pks
+        .iter()
+        .map(|pk| row_key_of(t, pk))
+        .collect::<Result<Vec<_>>>()?;
     let values = txn.lock().get_many(&keys)?;
     keys.iter()
         .zip(values)
