@@ -8,7 +8,7 @@
 //! arbiter index is probed first and the existing row is skipped or updated.
 
 use crate::catalog::TableDesc;
-use crate::context::ExecResult;
+use crate::context::{ExecResult, TxnRef};
 use crate::error::code;
 use crate::exec::eval::{eval, eval_pred};
 use crate::exec::scan::{index_desc, scan_rows};
@@ -159,6 +159,51 @@ fn find_conflict(
     Ok(None)
 }
 
+/// Rows a plain INSERT checks and writes together (see [`storage::insert_rows`]: their
+/// uniqueness probes are read in one batch).
+const INSERT_BATCH_ROWS: usize = 1000;
+
+/// Inserts and empties `pending` (rows without a conflict clause), collecting RETURNING rows;
+/// returns how many were inserted.
+fn insert_batch(
+    txn: &TxnRef,
+    t: &TableDesc,
+    pending: &mut Vec<Row>,
+    row_exprs: &CompiledRow,
+    env: &Env,
+    returned: &mut Vec<Row>,
+) -> Result<usize> {
+    storage::insert_rows(txn, t, pending)?;
+    for row in pending.iter() {
+        row_exprs.maybe_return(row, env, returned)?;
+    }
+    let n = pending.len();
+    pending.clear();
+    Ok(n)
+}
+
+/// The full row (table order) that source row `src` inserts: its target columns, the
+/// defaults of the others, validated.
+fn target_row(
+    p: &InsertPlan,
+    defaults: &[Option<Expr>],
+    row_exprs: &CompiledRow,
+    src: Row,
+    env: &Env,
+) -> Result<Row> {
+    let t = &p.table;
+    let mut row: Row = Vec::with_capacity(t.columns.len());
+    for (i, d) in defaults.iter().enumerate() {
+        row.push(match (p.target_cols.iter().position(|c| *c == i), d) {
+            (Some(k), _) => src.get(k).cloned().unwrap_or(Datum::Null),
+            (None, Some(e)) => eval(e, &[], env)?,
+            (None, None) => Datum::Null,
+        });
+    }
+    row_exprs.validate(t, &row, env)?;
+    Ok(row)
+}
+
 /// Executes an INSERT plan.
 pub fn execute_insert(p: &InsertPlan, env: &Env) -> Result<ExecResult> {
     let t = &p.table;
@@ -198,19 +243,19 @@ pub fn execute_insert(p: &InsertPlan, env: &Env) -> Result<ExecResult> {
     let txn = &env.ctx().txn;
     let mut count = 0usize;
     let mut returned = Vec::new();
+    let mut pending: Vec<Row> = Vec::new();
     for (n, src) in source.into_iter().enumerate() {
         if n.is_multiple_of(CANCEL_CHECK_ROWS) {
             env.ctx().check_cancel()?;
         }
-        let mut row: Row = Vec::with_capacity(t.columns.len());
-        for (i, d) in defaults.iter().enumerate() {
-            row.push(match (p.target_cols.iter().position(|c| *c == i), d) {
-                (Some(k), _) => src.get(k).cloned().unwrap_or(Datum::Null),
-                (None, Some(e)) => eval(e, &[], env)?,
-                (None, None) => Datum::Null,
-            });
-        }
-        row_exprs.validate(t, &row, env)?;
+        let row = match target_row(p, &defaults, &row_exprs, src, env) {
+            Ok(row) => row,
+            Err(e) => {
+                // The rows before this one come first, as if inserted one by one.
+                insert_batch(txn, t, &mut pending, &row_exprs, env, &mut returned)?;
+                return Err(e);
+            }
+        };
         if let Some((arbiter, lock, action)) = &conflict {
             if let Some(existing) = find_conflict(t, arbiter, *lock, &row, env)? {
                 let Some((assignments, filter)) = action else {
@@ -234,10 +279,13 @@ pub fn execute_insert(p: &InsertPlan, env: &Env) -> Result<ExecResult> {
                 continue;
             }
         }
-        storage::insert_row(txn, t, &row)?;
-        row_exprs.maybe_return(&row, env, &mut returned)?;
-        count += 1;
+        pending.push(row);
+        // With a conflict clause, the next row's arbiter read must see this row.
+        if conflict.is_some() || pending.len() >= INSERT_BATCH_ROWS {
+            count += insert_batch(txn, t, &mut pending, &row_exprs, env, &mut returned)?;
+        }
     }
+    count += insert_batch(txn, t, &mut pending, &row_exprs, env, &mut returned)?;
     let returning = p
         .row
         .returning

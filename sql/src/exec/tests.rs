@@ -336,6 +336,51 @@ fn constraints_defaults_and_conflicts() {
     assert_eq!(db.q("SELECT v FROM k WHERE id = 3"), vec!["abc"]);
 }
 
+/// A multi-row INSERT checks uniqueness in one batch but fails like rows inserted one by one:
+/// the first offending row decides the error, including collisions inside the statement.
+#[test]
+fn multi_row_insert_fails_at_the_first_offending_row() {
+    let db = Db::new();
+    db.ok("CREATE TABLE m (a INT PRIMARY KEY, b TEXT UNIQUE, c INT NOT NULL, d INT CHECK (d > 0))");
+    db.ok("INSERT INTO m VALUES (1, 'x', 1, 1)");
+    // A duplicate of an earlier row in the same statement.
+    let e = db.err("INSERT INTO m VALUES (2, 'y', 1, 1), (3, 'z', 1, 1), (2, 'w', 1, 1)");
+    assert_eq!(e.code, "23505");
+    assert_eq!(e.detail.as_deref(), Some("Key (a)=(2) already exists."));
+    // Of a unique secondary entry, against the same statement's rows.
+    let e = db.err("INSERT INTO m VALUES (4, 'q', 1, 1), (5, 'q', 1, 1)");
+    assert_eq!(e.detail.as_deref(), Some("Key (b)=(q) already exists."));
+    // A collision with an existing row before a later row's NOT NULL or CHECK violation.
+    let e = db.err("INSERT INTO m VALUES (6, 'r', 1, 1), (1, 's', 1, 1), (7, 't', NULL, 1)");
+    assert_eq!(e.code, "23505");
+    let e = db.err("INSERT INTO m VALUES (6, 'r', 1, 1), (1, 's', 1, 1), (7, 't', 1, -1)");
+    assert_eq!(e.code, "23505");
+    // And a NOT NULL violation before a later row's collision.
+    let e = db.err("INSERT INTO m VALUES (6, 'r', NULL, 1), (1, 's', 1, 1)");
+    assert_eq!(e.code, "23502");
+    // NULLs in a UNIQUE column do not collide; nothing failed above was written.
+    db.ok("CREATE TABLE n (a INT PRIMARY KEY, b INT UNIQUE)");
+    assert_eq!(
+        db.ok("INSERT INTO n VALUES (1, NULL), (2, NULL), (3, 3)"),
+        "INSERT 0 3"
+    );
+    assert_eq!(db.q("SELECT a FROM m ORDER BY a"), vec!["1"]);
+    // With a conflict clause each row sees the statement's earlier rows.
+    assert_eq!(
+        db.ok("INSERT INTO m VALUES (8, 'u', 1, 1), (8, 'v', 1, 1) ON CONFLICT DO NOTHING"),
+        "INSERT 0 1"
+    );
+    assert_eq!(db.q("SELECT a, b FROM m WHERE a = 8"), vec!["8|u"]);
+    // Many rows (more than one batch), RETURNING in order.
+    db.ok("CREATE TABLE big (a INT PRIMARY KEY)");
+    let rows = db.q("INSERT INTO big SELECT * FROM generate_series(1, 2500) RETURNING a");
+    assert_eq!(rows.len(), 2500);
+    assert_eq!((rows[0].as_str(), rows[2499].as_str()), ("1", "2500"));
+    let e =
+        db.err("INSERT INTO big SELECT * FROM generate_series(2501, 4000) UNION ALL SELECT 2600");
+    assert_eq!(e.code, "23505");
+}
+
 #[test]
 fn hidden_rowid_tables() {
     let db = Db::new();

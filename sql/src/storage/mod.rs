@@ -26,6 +26,7 @@
 mod check;
 #[cfg(test)]
 mod check_tests;
+mod insert;
 pub mod keycodec;
 pub mod rowcodec;
 pub mod scan;
@@ -33,13 +34,14 @@ pub mod scan;
 mod tests;
 pub mod write;
 
+pub use insert::{insert_row, insert_rows};
 pub use scan::{
     consume_budget, scan_index, scan_index_limited, scan_index_locking, scan_index_paged,
     scan_primary, scan_primary_paged, RowBudget, SCAN_PAGE_ROWS,
 };
 pub use write::{
     delete_row, find_conflict, get_by_primary_key, get_by_primary_key_locking,
-    get_many_by_primary_key, insert_row, unique_violation, update_row,
+    get_many_by_primary_key, unique_violation, update_row,
 };
 
 use crate::catalog::{IndexDesc, TableDesc};

@@ -153,7 +153,7 @@ pub(crate) fn other_partitions(
 }
 
 /// 22P02 unless the region column of a REGIONAL BY ROW table's row names a database region.
-fn check_region(t: &TableDesc, row: &[Datum]) -> Result<()> {
+pub(super) fn check_region(t: &TableDesc, row: &[Datum]) -> Result<()> {
     let Some((pos, regions)) = t.row_partitioning() else {
         return Ok(());
     };
@@ -222,7 +222,7 @@ pub fn unique_violation(t: &TableDesc, index: &IndexDesc, row: &[Datum]) -> Erro
 }
 
 /// 23502 for the first NOT NULL column of `row` holding NULL.
-fn check_not_null(t: &TableDesc, row: &[Datum]) -> Result<()> {
+pub(super) fn check_not_null(t: &TableDesc, row: &[Datum]) -> Result<()> {
     for (c, d) in t.columns.iter().zip(row) {
         if !c.nullable && d.is_null() {
             let shown: Vec<String> = t
@@ -246,7 +246,7 @@ fn check_not_null(t: &TableDesc, row: &[Datum]) -> Result<()> {
     Ok(())
 }
 
-fn check_shape(t: &TableDesc, row: &[Datum]) -> Result<()> {
+pub(super) fn check_shape(t: &TableDesc, row: &[Datum]) -> Result<()> {
     if row.len() == t.columns.len() {
         Ok(())
     } else {
@@ -260,32 +260,12 @@ fn check_shape(t: &TableDesc, row: &[Datum]) -> Result<()> {
 }
 
 /// The index (primary first) whose entry `i` is in [`row_entries`] order.
-fn index_at(t: &TableDesc, i: usize) -> &IndexDesc {
+pub(super) fn index_at(t: &TableDesc, i: usize) -> &IndexDesc {
     if i == 0 {
         &t.primary
     } else {
         &t.indexes[i - 1]
     }
-}
-
-/// Inserts a full row (all columns in table order, hidden ones included), maintaining every
-/// index. Fails with 23505 on a primary key or unique index collision, 23502 on a NULL in a
-/// NOT NULL column.
-pub fn insert_row(txn: &TxnRef, t: &TableDesc, row: &Row) -> Result<()> {
-    check_shape(t, row)?;
-    check_not_null(t, row)?;
-    check_region(t, row)?;
-    let entries = row_entries(t, row)?;
-    let mut g = txn.lock();
-    for (i, e) in entries.iter().enumerate() {
-        if e.unique && collides(&mut g, t, index_at(t, i), row, &e.key, &[])?.is_some() {
-            return Err(unique_violation(t, index_at(t, i), row));
-        }
-    }
-    for e in entries {
-        g.put(e.key, e.value)?;
-    }
-    Ok(())
 }
 
 /// Replaces `old` (as read) by `new`, rewriting only the index entries that changed. A
