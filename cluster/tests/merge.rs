@@ -6,7 +6,11 @@
 //! - a merge with a partitioned replica: the freeze cannot reach it, so the merge is
 //!   abandoned and the right side serves again; a replica cut off after it applied the
 //!   freeze applies the merge from the log when it comes back, and its data is then exactly
-//!   the other nodes'.
+//!   the other nodes';
+//! - a replica cut off after the freeze whose log the others truncated past the merge catches
+//!   up by snapshot, which replaces its frozen right-hand replica; one that lost its frozen
+//!   right-hand replica does not apply the merge (no panic): it is reset and catches up by
+//!   snapshot, and its node serves throughout.
 
 mod common;
 
@@ -28,9 +32,21 @@ use std::time::Duration;
 const TABLE_ID: u64 = 103;
 
 async fn start(merge_enabled: bool, filters: Option<Filters>) -> Vec<ClusterNode> {
+    start_with(merge_enabled, filters, None).await
+}
+
+/// [`start`], keeping at most `max_log_entries` Raft log entries behind the applied index.
+async fn start_with(
+    merge_enabled: bool,
+    filters: Option<Filters>,
+    max_log_entries: Option<usize>,
+) -> Vec<ClusterNode> {
     let net = LocalNetwork::new();
     let cfg = |join: Vec<String>| {
         let mut c = node_config(&net, join);
+        if let Some(n) = max_log_entries {
+            c.store.raft.max_log_entries = n;
+        }
         c.filters = filters.clone();
         c.node.merge = MergeConfig {
             enabled: merge_enabled,
@@ -417,4 +433,128 @@ async fn an_automatic_split_of_small_ranges_is_merged_back() {
     .await;
     let got: Vec<i64> = rows(&nodes[1]).await.iter().map(|r| r.0).collect();
     assert_eq!(got, (0..100).collect::<Vec<i64>>());
+}
+
+/// The index of the last entry `store` removed from `range`'s Raft log, and its applied index.
+fn log_bounds(store: &Store, range: RangeId) -> (u64, u64) {
+    let get = |k: Vec<u8>, at: usize| {
+        let raw = store.engine().get(&k).ok().flatten().unwrap_or_default();
+        raw.get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_be_bytes)
+    };
+    let mut truncated = replication::storage::range_state_prefix(range);
+    truncated.push(b't');
+    (
+        get(truncated, 0),
+        get(replication::storage::applied_key(range), 0),
+    )
+}
+
+/// Merges the table's two ranges while one node is cut off after the freeze, then heals.
+/// `lose_rhs`: the cut-off node loses its frozen right-hand replica first (it must not apply
+/// the merge, but reset and take a snapshot); otherwise the others write until their logs
+/// are truncated past the merge (a snapshot must replace the frozen right-hand replica).
+async fn merge_then_heal(lose_rhs: bool) {
+    init_logging();
+    let filters = Filters::new(12);
+    let max_log = if lose_rhs { None } else { Some(8) };
+    let nodes = start_with(false, Some(filters.clone()), max_log).await;
+    create_table(&nodes, 100, &[50]).await;
+    let ranges = table_ranges(&nodes[0]).await.unwrap();
+    let (l, r) = (ranges[0].range_id, ranges[1].range_id);
+    let all: Vec<NodeId> = nodes.iter().map(|n| n.node_id).collect();
+    let picked = Arc::new(Mutex::new(None));
+    wait_for(30, "one node leading both ranges", || async {
+        let p = runner_and_other(&nodes, l, r).ok_or("no common leader yet")?;
+        *picked.lock().unwrap() = Some(p);
+        Ok(())
+    })
+    .await;
+    let (runner, other) = picked.lock().unwrap().expect("picked");
+    let cut = nodes[other].node_id;
+    let rest: Vec<NodeId> = all.iter().copied().filter(|n| *n != cut).collect();
+    let dist = nodes[runner].dist.clone();
+    let f = filters.clone();
+    let merged = blocking(move || {
+        let hook = move |_: &RangeDescriptor| f.partition(&[cut], &rest);
+        cluster::merge::merge_at(&dist, l, Some(&hook))
+    })
+    .await
+    .expect("merge with a quorum");
+    let cut_node = &nodes[other];
+    let c = sql(&nodes[runner]).await;
+    if lose_rhs {
+        assert!(cut_node.store.destroy_replica_for_testing(r));
+        wait_for(10, "the frozen right-hand replica destroyed", || async {
+            match cut_node.store.replica(r) {
+                None => Ok(()),
+                Some(_) => Err("still there".into()),
+            }
+        })
+        .await;
+    } else {
+        for i in 1000..1060i64 {
+            c.execute("INSERT INTO t VALUES ($1, $1)", &[&i])
+                .await
+                .unwrap();
+        }
+        let (_, cut_applied) = log_bounds(&cut_node.store, l);
+        wait_for(
+            10,
+            "the others truncated their logs past the merge",
+            || async {
+                for n in nodes.iter().filter(|n| n.node_id != cut) {
+                    let (truncated, _) = log_bounds(&n.store, l);
+                    if truncated <= cut_applied + 1 {
+                        return Err(format!("{} truncated at {truncated}", n.node_id));
+                    }
+                }
+                Ok(())
+            },
+        )
+        .await;
+        assert!(
+            cut_node.store.replica(r).is_some(),
+            "frozen right side kept"
+        );
+    }
+    filters.heal();
+    wait_for(30, "the cut-off node caught up by snapshot", || async {
+        let local = cut_node.store.replica(l).and_then(|x| x.desc());
+        if local.as_ref().map(|d| &d.end) != Some(&merged.end) {
+            return Err(format!("{local:?}"));
+        }
+        if let Some(n) = nodes.iter().find(|n| n.store.replica(r).is_some()) {
+            return Err(format!("{} still has {r}", n.node_id));
+        }
+        if table_data(&cut_node.store) != table_data(&nodes[runner].store) {
+            return Err("data differs".into());
+        }
+        Ok(())
+    })
+    .await;
+    // The node that was cut off serves (its Raft thread did not stop) and reads every row.
+    let extra: Vec<i64> = if lose_rhs {
+        Vec::new()
+    } else {
+        (1000..1060).collect()
+    };
+    let want: Vec<i64> = (0..100).chain(extra).collect();
+    let got: Vec<i64> = rows(cut_node).await.iter().map(|r| r.0).collect();
+    assert_eq!(got, want);
+    let c = sql(cut_node).await;
+    c.execute("INSERT INTO t VALUES (5000, 1)", &[])
+        .await
+        .expect("a write through the node that was cut off");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_snapshot_past_a_merge_replaces_the_frozen_right_side() {
+    merge_then_heal(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_merge_without_the_frozen_right_side_waits_for_a_snapshot() {
+    merge_then_heal(true).await;
 }

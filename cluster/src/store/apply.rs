@@ -25,7 +25,7 @@ use kv::{RangeId, ReplicaId};
 use raft::prelude::{ConfState, Snapshot};
 use replication::{Applied, SnapshotSource, StateMachine};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 
 /// What the Raft thread must do after an iteration (it owns the groups).
@@ -41,6 +41,9 @@ pub enum PostAction {
     },
     /// The local replica was removed from the range, or its range was merged into the left
     /// neighbour (whose data it now is): drop the group and its Raft state.
+    /// The local replica could not apply a merge (`merge_apply.rs`): reset it to an
+    /// uninitialised replica that waits for a snapshot.
+    ResetForSnapshot(RangeId),
     Destroy(RangeId),
 }
 
@@ -97,6 +100,8 @@ impl SnapshotSource for Snapshots {
         };
         let mut kvs = Vec::new();
         for (s, e) in data_spans(&desc) {
+    /// Ranges whose replica stopped applying in this iteration (`merge_apply.rs`).
+    pub(super) stalled: HashSet<RangeId>,
             store
                 .engine
                 .scan(&s, e.as_deref(), &mut |k, v| {
@@ -108,6 +113,7 @@ impl SnapshotSource for Snapshots {
         Ok(desc::encode(&SnapshotData { desc, lease, kvs }))
     }
 }
+            stalled: HashSet::new(),
 
 /// The state machine for one iteration of the Raft thread.
 pub struct Applier<'a> {
@@ -367,6 +373,15 @@ pub fn left_joint(d: &RangeDescriptor, conf: &ConfState) -> RangeDescriptor {
         };
     }
     new.generation += 1;
+        if self.stalled.contains(&range) {
+            // Nothing applies after a merge this replica could not apply (merge_apply.rs);
+            // its proposers hear so at once.
+            if let Some(pid) = self.pending.remove(&(range, index)) {
+                let err = txn::Error::NotLeaseholder { leaseholder: None };
+                self.effects.push(Effect::Reply(pid, Err(err)));
+            }
+            return;
+        }
     new
 }
 
@@ -418,9 +433,33 @@ impl StateMachine for Applier<'_> {
                 index,
                 context,
                 conf_state,
+        if self.stalled.contains(&range) {
+            return;
+        }
             } => {
                 if let Some(pid) = self.pending.remove(&(range, index)) {
                     self.effects.push(Effect::Reply(pid, Ok(())));
+        // A frozen right-hand replica this merged range subsumed goes with the snapshot
+        // (merge_apply.rs; raftloop.rs accepted the snapshot only over such replicas).
+        for rep in self.store.replicas() {
+            let overlaps = rep.range_id != range
+                && self
+                    .view(rep.range_id)
+                    .0
+                    .as_ref()
+                    .is_some_and(|d| d.overlaps(&data.desc));
+            if !overlaps {
+                continue;
+            }
+            if !merge_apply::subsumed_by(self.store, &rep, &data.desc) {
+                tracing::error!(range = %range, other = %rep.range_id, "snapshot overlaps a replica it does not subsume");
+                continue;
+            }
+            merge_apply::stage_subsumed(batch, rep.range_id, range);
+            *self.view(rep.range_id) = (None, Lease::default());
+            self.post.push(PostAction::Destroy(rep.range_id));
+        }
+        batch.delete(desc::needs_snapshot_key(range));
                 }
                 self.apply_conf_change(range, context, conf_state, batch);
             }

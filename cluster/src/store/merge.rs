@@ -43,11 +43,12 @@
 //!   precondition on some node. The merging node leads the right side's group and holds its
 //!   membership guard (replicas.rs) from before the freeze, changes are refused once it is
 //!   frozen, and other nodes' allocators leave a range whose lease is held; only a change
-//!   begun by a deposed leader in the same instant could slip in, and the merge apply then
-//!   stops that node's Raft thread rather than merge data it lacks.
+//!   begun by a deposed leader in the same instant could slip in. A left-hand replica that
+//!   then finds no frozen right-hand replica at apply does not merge data it lacks: it is
+//!   reset and catches up by snapshot (`merge_apply.rs`).
 //! - A left-hand replica that was cut off during the merge and comes back needing a snapshot
-//!   (its log truncated past the merge) has its snapshot refused while its frozen right-hand
-//!   replica still exists (the snapshot overlaps it); it catches up from the log only.
+//!   (its log truncated past the merge) takes it: the snapshot replaces its subsumed frozen
+//!   right-hand replica.
 
 use crate::desc::{self, Command, FreezeRecord, Lease, RangeDescriptor};
 use crate::store::apply::merge_apply::{colocated, sticky_key};
@@ -312,6 +313,23 @@ impl Store {
             }
         }
         n
+    }
+
+    /// Test hook: destroys the local replica of `range` as replica GC does, whatever its
+    /// membership (tests use it to make a node lose its frozen right-hand replica, the broken
+    /// invariant `merge_apply.rs` survives). Returns whether the destruction was handed to
+    /// the Raft thread.
+    #[doc(hidden)]
+    pub fn destroy_replica_for_testing(&self, range: RangeId) -> bool {
+        let Some(rep) = self.replica(range) else {
+            return false;
+        };
+        self.send_raft(crate::store::RaftMsg::GcReplica {
+            range,
+            replica: rep.replica_id,
+            generation: rep.desc().map(|d| d.generation),
+        });
+        true
     }
 
     /// Whether a split made at `start` is sticky (`SPLIT AT`): the merge queue keeps it.

@@ -8,15 +8,31 @@
 //! exactly the descriptor the command names. The proposer makes sure every replica of the
 //! right-hand range applied the freeze before it proposes the merge, and a frozen range
 //! changes no more, so every replica of the left side finds the same. If one does not (a
-//! broken invariant), applying stops on that node (the Raft thread panics before writing
-//! anything) rather than merge data it does not have: the node stops replicating instead of
-//! diverging.
+//! broken invariant: a membership change of the right side begun by a deposed leader raced
+//! the freeze, or the frozen replica was lost), that left-hand replica does not apply the
+//! merge to data it does not have, and nothing after it: it is *stalled* ([`Applier::stall`]),
+//! marked as needing a snapshot ([`desc::needs_snapshot_key`], written with the applied
+//! index, so a restart in between finds it), and the Raft thread resets it to an
+//! uninitialised replica ([`reset_stored_replica`]: data, descriptor and log go; the Raft
+//! term and vote stay, so it never votes twice in a term). It then asks the leader for a
+//! snapshot (raftloop.rs) and catches up from it, as a new replica does. The node keeps
+//! serving its other ranges.
+//!
+//! The other direction: a left-hand replica that was cut off during a merge and whose log the
+//! leader truncated past the merge receives a snapshot of the merged range, which overlaps
+//! its own frozen right-hand replica. That replica is subsumed ([`subsumed_by`]): the
+//! snapshot is accepted (raftloop.rs `snapshot_fits`) and replaces it, as the merge would
+//! have (its range-id keys and place in the replica list go, a merge tombstone stays, the
+//! group is destroyed after the snapshot's batch is written).
 
-use super::Applier;
+use super::{data_spans, Applier, Snapshots};
 use crate::desc::{self, FreezeRecord, Lease, RangeDescriptor};
+use crate::store::{Replica, Store};
 use kv::engine::WriteBatch;
 use kv::{RangeId, Timestamp};
+use raft::prelude::HardState;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// The key marking a split at `start` as sticky (made by `SPLIT AT`): the merge queue leaves
 /// the range starting there alone. It is a local key of the range's transaction-record span
@@ -158,13 +174,15 @@ impl Applier<'_> {
             // range does not change. Writing the merge would serve data this node lacks.
             tracing::error!(
                 lhs = %range, rhs = %rhs.range_id, local = ?local,
-                "merge applied without the frozen right-hand replica; stopping replication"
+                "merge without the frozen right-hand replica here; the left replica waits \
+                 for a snapshot"
             );
-            panic!(
-                "merge of {} into {range}: the local right-hand replica is not frozen at the \
-                 merged descriptor",
-                rhs.range_id
-            );
+            self.stall(range, batch);
+            return Err(txn::Error::Ambiguous(format!(
+                "the merge of {} into {range} could not apply on {}: its replica of {range} \
+                 waits for a snapshot",
+                rhs.range_id, self.store.node_id
+            )));
         }
         let mut merged = d.clone();
         merged.end = rhs.end.clone();
@@ -191,6 +209,90 @@ impl Applier<'_> {
         self.post.push(super::PostAction::Destroy(rhs.range_id));
         Ok(())
     }
+}
+
+impl Applier<'_> {
+    /// Stops applying `range` here (see the module doc): nothing more of its log applies in
+    /// this iteration, the marker is written with this batch, and the Raft thread resets the
+    /// replica afterwards.
+    pub(super) fn stall(&mut self, range: RangeId, batch: &mut WriteBatch) {
+        batch.put(desc::needs_snapshot_key(range), Vec::new());
+        self.stalled.insert(range);
+        self.post.push(super::PostAction::ResetForSnapshot(range));
+    }
+}
+
+/// Whether the local replica `rep` is a frozen right-hand replica that the merged range `d`
+/// (a snapshot's descriptor) subsumed: it is frozen for a merge into `d`'s range and its
+/// span lies inside `d`'s (only a merge widens a range, so `d` is the merged range).
+pub fn subsumed_by(store: &Store, rep: &Replica, d: &RangeDescriptor) -> bool {
+    let Some(local) = rep.desc() else {
+        return false;
+    };
+    let inside = local.start >= d.start
+        && match (&d.end, &local.end) {
+            (None, _) => true,
+            (Some(de), Some(le)) => le <= de,
+            (Some(_), None) => false,
+        };
+    inside
+        && rep.lease().is_frozen()
+        && store
+            .freeze_record(rep.range_id)
+            .is_some_and(|f| f.lhs == d.range_id)
+}
+
+/// Stages, in a snapshot's batch, the removal of a local right-hand replica the snapshot
+/// subsumes (its data is in the snapshot's span, which the snapshot clears and rewrites).
+pub(super) fn stage_subsumed(batch: &mut WriteBatch, rhs: RangeId, lhs: RangeId) {
+    let (s, e) = desc::range_id_span(rhs);
+    batch.delete_range(s, Some(e));
+    batch.delete(desc::replica_list_key(rhs));
+    batch.put(desc::merged_tombstone_key(rhs), desc::encode(&lhs.0));
+}
+
+/// Resets the stored state of a stalled replica (see the module doc) to an uninitialised
+/// replica's: its data, descriptor, lease and Raft log go; its Raft term and vote stay (with
+/// commit 0, which an empty log requires). The replica-list entry and the needs-snapshot
+/// marker stay: the snapshot that initialises it deletes the marker. The Raft group must not
+/// be running.
+pub(crate) fn reset_stored_replica(store: &Arc<Store>, range: RangeId) -> Result<(), String> {
+    let source = Arc::new(Snapshots(Arc::downgrade(store)));
+    let mut log = replication::LogStore::open(store.engine.as_ref(), range, source)
+        .map_err(|e| e.to_string())?;
+    let hs = log.hard_state().clone();
+    let mut batch = WriteBatch::new();
+    if let Some(d) = store.read_desc(range)? {
+        for (s, e) in data_spans(&d) {
+            batch.delete_range(s, e);
+        }
+    }
+    log.stage_destroy(&mut batch);
+    let kept = HardState {
+        term: hs.term,
+        vote: hs.vote,
+        commit: 0,
+        ..HardState::default()
+    };
+    log.set_hard_state(&mut batch, kept)
+        .map_err(|e| e.to_string())?;
+    store.engine.write(batch, true).map_err(|e| e.to_string())?;
+    tracing::warn!(range = %range, "replica reset; it waits for a snapshot");
+    Ok(())
+}
+
+/// At store open: finishes the reset of a replica stalled before a restart (marked, but its
+/// descriptor still there).
+pub(crate) fn reset_if_marked(store: &Arc<Store>, range: RangeId) -> Result<(), String> {
+    let marked = store
+        .engine
+        .get(&desc::needs_snapshot_key(range))
+        .map_err(|e| e.to_string())?
+        .is_some();
+    if marked && store.read_desc(range)?.is_some() {
+        reset_stored_replica(store, range)?;
+    }
+    Ok(())
 }
 
 /// Whether two ranges have replicas on exactly the same nodes, of the same kinds.

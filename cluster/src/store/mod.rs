@@ -368,6 +368,7 @@ impl Store {
         };
         let log = replication::LogStore::open(
             self.engine.as_ref(),
+        apply::merge_apply::reset_if_marked(self, range)?;
             range,
             Arc::new(apply::Snapshots(Arc::downgrade(self))),
         )

@@ -15,13 +15,16 @@ use raft::prelude::{ConfChangeV2, ConfState, Message, MessageType};
 use replication::{LogStore, MultiRaft};
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Ticks between debug lines reporting how many groups are quiesced.
 const STATUS_LOG_TICKS: u64 = 100;
 
 /// Most inbox messages handled before an iteration runs (bounds latency under load).
 const MAX_INBOX_BATCH: usize = 4096;
+
+/// How often a replica reset to wait for a snapshot (merge_apply.rs) asks its leader again.
+const SNAPSHOT_REQUEST_EVERY: Duration = Duration::from_millis(500);
 
 /// Work for the Raft thread.
 pub enum RaftMsg {
@@ -87,6 +90,8 @@ struct Loop {
     /// Nodes of peer replicas learned from incoming messages: an uninitialised replica has
     /// no descriptor yet but must answer the leader.
     peers: HashMap<(RangeId, u64), kv::NodeId>,
+    /// When a reset replica last asked its leader for a snapshot.
+    snapshot_asked: HashMap<RangeId, Instant>,
 }
 
 /// Starts the Raft thread.
@@ -96,6 +101,7 @@ pub fn spawn(store: Weak<Store>, raft: MultiRaft, rx: mpsc::Receiver<RaftMsg>) {
         raft,
         pending: HashMap::new(),
         peers: HashMap::new(),
+        snapshot_asked: HashMap::new(),
     };
     let spawned = std::thread::Builder::new()
         .name("raft".into())
@@ -314,13 +320,92 @@ impl Loop {
     /// replica (typically the left side of a split this store has not applied yet) is dropped;
     /// the leader sends it again later.
     fn snapshot_fits(&self, store: &Store, env: &RaftEnvelope, msg: &Message) -> bool {
+        let from_leader = matches!(
+            msg.get_msg_type(),
+            MessageType::MsgAppend | MessageType::MsgHeartbeat
+        );
+        let (leader, me, term) = (msg.from, msg.to, msg.term);
         let Some(snap_desc) = super::apply::snapshot_desc(msg.get_snapshot().get_data()) else {
             return false;
         };
-        !store
-            .replicas()
-            .iter()
-            .any(|r| r.range_id != env.range_id && r.desc().is_some_and(|d| d.overlaps(&snap_desc)))
+        if from_leader {
+            self.maybe_request_snapshot(store, env.range_id, leader, me, term);
+        }
+    }
+
+    /// A replica reset to wait for a snapshot (merge_apply.rs) asks the leader for one: its
+    /// empty log alone would not get it one, since the leader's progress still has it caught
+    /// up past the merge and ignores a rejection at that index. This is raft-rs's own
+    /// snapshot request (an append rejection carrying `request_snapshot`), which the leader
+    /// answers with a snapshot at or after index 1, i.e. its current state.
+    fn maybe_request_snapshot(
+        &mut self,
+        store: &Arc<Store>,
+        range: RangeId,
+        leader: u64,
+        me: u64,
+        term: u64,
+    ) {
+        if store.replica(range).is_none_or(|r| r.initialized()) {
+            self.snapshot_asked.remove(&range);
+            return;
+        }
+        let key = desc::needs_snapshot_key(range);
+        if !matches!(store.engine.get(&key), Ok(Some(_))) {
+            return;
+        }
+        let now = Instant::now();
+        let recent = self.snapshot_asked.get(&range);
+        if recent.is_some_and(|t| now.duration_since(*t) < SNAPSHOT_REQUEST_EVERY) {
+            return;
+        }
+        self.snapshot_asked.insert(range, now);
+        let mut m = Message::default();
+        m.set_msg_type(MessageType::MsgAppendResponse);
+        m.to = leader;
+        m.from = me;
+        m.term = term;
+        m.reject = true;
+        // Above any index the leader has this replica matched at (a lower one is stale).
+        m.index = u64::MAX;
+        m.reject_hint = 0;
+        m.request_snapshot = 1;
+        tracing::info!(range = %range, "asking the leader for a snapshot");
+        self.send(store, vec![(range, m)]);
+    }
+
+    /// Resets a replica that could not apply a merge (merge_apply.rs) to an uninitialised
+    /// one waiting for a snapshot; its waiting proposers are told at once.
+    fn reset_for_snapshot(&mut self, store: &Arc<Store>, range: RangeId) {
+        let Some(rep) = store.replica(range) else {
+            return;
+        };
+        self.raft.remove_group_keep_state(range);
+        store.replicas.write().remove(&range);
+        let stale: Vec<(RangeId, u64)> = self
+            .pending
+            .keys()
+            .filter(|(r, _)| *r == range)
+            .copied()
+            .collect();
+        for k in stale {
+            if let Some(pid) = self.pending.remove(&k) {
+                if let Some(w) = store.waiters.lock().remove(&pid) {
+                    let err = txn::Error::NotLeaseholder { leaseholder: None };
+                    let _ = w.reply.try_send(Err(err));
+                }
+            }
+        }
+        let reset = super::apply::merge_apply::reset_stored_replica(store, range);
+        let created = reset.and_then(|()| self.create_uninitialized(store, range, rep.replica_id));
+        if let Err(e) = created {
+            tracing::error!(range = %range, error = %e, "cannot reset the replica for a snapshot");
+        }
+        !store.replicas().iter().any(|r| {
+            r.range_id != env.range_id
+                && r.desc().is_some_and(|d| d.overlaps(&snap_desc))
+                && !super::apply::merge_apply::subsumed_by(store, r, &snap_desc)
+        })
     }
 
     fn create_uninitialized(
@@ -395,6 +480,7 @@ impl Loop {
         replica: ReplicaId,
         generation: Option<u64>,
     ) {
+            PostAction::ResetForSnapshot(range) => self.reset_for_snapshot(store, range),
         match store.destroy_replica_data(range, replica, generation) {
             Ok(true) => self.post(store, PostAction::Destroy(range)),
             Ok(false) => {}
