@@ -344,7 +344,7 @@ pub fn merged_tombstone_key(range: RangeId) -> Vec<u8> {
 
 /// The local (unreplicated) key marking a replica that could not apply a merge (its frozen
 /// right-hand replica was missing): its state is reset and it waits for a snapshot
-/// (crate::store::apply::merge_apply).
+/// (crate::store::merge_apply).
 pub fn needs_snapshot_key(range: RangeId) -> Vec<u8> {
     let mut k = vec![LOCAL_PREFIX, b's', b'n'];
     k.extend_from_slice(&range.0.to_be_bytes());

@@ -45,13 +45,11 @@
 use crate::desc::{self, RangeDescriptor, ReplicaKind};
 use crate::dist::DistSender;
 use crate::rpc::{NodeRequest, NodeResponse};
-use crate::store::apply::merge_apply::colocated;
-use crate::store::split::merge::{BeforeMerge, ProbeResult};
+use crate::store::merge::{BeforeMerge, ProbeResult};
+use crate::store::merge_apply::colocated;
 use crate::store::Store;
 use kv::keys::TABLE_PREFIX;
 use kv::{NodeId, RangeId};
-use parking_lot::Mutex;
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,21 +87,8 @@ impl MergeConfig {
     }
 }
 
-/// Right-hand ranges a merge is running for on this process, by store (its address: tests
-/// run several clusters, with the same node ids, in one process).
-static RUNNING: Mutex<Option<HashSet<(usize, RangeId)>>> = Mutex::new(None);
-
 /// How long a pair found too big to merge is not measured again.
 pub const SIZE_RECHECK: Duration = Duration::from_secs(60);
-
-/// A pair of (range, generation) too big to merge, by store, and when it was measured.
-type PairKey = (usize, (RangeId, u64), (RangeId, u64));
-
-/// Pairs found too big to merge (see [`SIZE_RECHECK`]).
-static TOO_BIG: Mutex<Option<HashMap<PairKey, Instant>>> = Mutex::new(None);
-
-/// When each frozen local replica was first seen frozen, by store.
-static FROZEN_SINCE: Mutex<Option<HashMap<(usize, RangeId), Instant>>> = Mutex::new(None);
 
 /// Starts the queue on its own thread; it stops when `stop` is set or the node goes away.
 pub fn spawn(dist: &Arc<DistSender>, cfg: MergeConfig, stop: Arc<AtomicBool>) {
@@ -172,15 +157,12 @@ pub fn merge_at(
         .replica_for_key(&end)
         .map(|r| r.range_id)
         .ok_or_else(|| txn::Error::Internal(format!("no local replica follows {lhs}")))?;
-    let key = (store_key(&store), rhs);
-    if !RUNNING.lock().get_or_insert_with(HashSet::new).insert(key) {
+    if !store.merge_state.running.lock().insert(rhs) {
         return Err(txn::Error::Internal(format!("{rhs} is being merged")));
     }
     let probe = |node: NodeId, range: RangeId| probe(dist, node, range);
     let res = store.merge_local(lhs, rhs, &probe, before_merge);
-    if let Some(s) = RUNNING.lock().as_mut() {
-        s.remove(&key);
-    }
+    store.merge_state.running.lock().remove(&rhs);
     let merged = res?;
     tracing::info!(lhs = %lhs, rhs = %rhs, "ranges merged");
     let ops = vec![
@@ -243,15 +225,10 @@ fn qualifies(
 /// scanned again for [`SIZE_RECHECK`] unless one side's descriptor changes (sizes are
 /// counted by scanning, up to `limit`).
 fn small_enough(store: &Arc<Store>, l: &RangeDescriptor, r: &RangeDescriptor, limit: u64) -> bool {
-    let key = (
-        store_key(store),
-        (l.range_id, l.generation),
-        (r.range_id, r.generation),
-    );
+    let key = ((l.range_id, l.generation), (r.range_id, r.generation));
     let now = Instant::now();
     {
-        let mut memo = TOO_BIG.lock();
-        let memo = memo.get_or_insert_with(HashMap::new);
+        let mut memo = store.merge_state.too_big.lock();
         memo.retain(|_, at| now.duration_since(*at) < SIZE_RECHECK);
         if memo.contains_key(&key) {
             return false;
@@ -260,10 +237,7 @@ fn small_enough(store: &Arc<Store>, l: &RangeDescriptor, r: &RangeDescriptor, li
     let size = store.range_bytes(l, limit);
     let small = size < limit && size + store.range_bytes(r, limit) < limit;
     if !small {
-        TOO_BIG
-            .lock()
-            .get_or_insert_with(HashMap::new)
-            .insert(key, now);
+        store.merge_state.too_big.lock().insert(key, now);
     }
     small
 }
@@ -394,14 +368,12 @@ fn recover_pass(store: &Arc<Store>) {
         .collect();
     let mut due = Vec::new();
     {
-        let mut since = FROZEN_SINCE.lock();
-        let since = since.get_or_insert_with(HashMap::new);
-        since.retain(|(s, r), _| *s != store_key(store) || frozen.contains(r));
-        let running = RUNNING.lock();
+        let mut since = store.merge_state.frozen_since.lock();
+        since.retain(|r, _| frozen.contains(r));
+        let running = store.merge_state.running.lock();
         for r in frozen {
-            let key = (store_key(store), r);
-            let first = *since.entry(key).or_insert(now);
-            let busy = running.as_ref().is_some_and(|s| s.contains(&key));
+            let first = *since.entry(r).or_insert(now);
+            let busy = running.contains(&r);
             if !busy && now.duration_since(first) >= RECOVER_AFTER {
                 due.push(r);
             }
@@ -413,9 +385,4 @@ fn recover_pass(store: &Arc<Store>) {
             Err(e) => tracing::debug!(range = %r, error = %e, "frozen range recovery failed"),
         }
     }
-}
-
-/// Identifies a store within the process.
-fn store_key(store: &Arc<Store>) -> usize {
-    Arc::as_ptr(store) as usize
 }

@@ -14,10 +14,8 @@
 //! batch holding the applied writes is written ([`StateMachine::applied_written`]), so a
 //! request never evaluates against state the engine does not show yet.
 
-use super::{Replica, Store};
+use super::{merge_apply, Replica, Store};
 
-#[path = "merge_apply.rs"]
-pub mod merge_apply;
 use crate::desc::{self, Command, Lease, RangeDescriptor, ReplicaKind};
 use kv::engine::{Visit, WriteBatch};
 use kv::keys::META_PREFIX;
@@ -41,10 +39,10 @@ pub enum PostAction {
     },
     /// The local replica was removed from the range, or its range was merged into the left
     /// neighbour (whose data it now is): drop the group and its Raft state.
+    Destroy(RangeId),
     /// The local replica could not apply a merge (`merge_apply.rs`): reset it to an
     /// uninitialised replica that waits for a snapshot.
     ResetForSnapshot(RangeId),
-    Destroy(RangeId),
 }
 
 enum Effect {
@@ -100,8 +98,6 @@ impl SnapshotSource for Snapshots {
         };
         let mut kvs = Vec::new();
         for (s, e) in data_spans(&desc) {
-    /// Ranges whose replica stopped applying in this iteration (`merge_apply.rs`).
-    pub(super) stalled: HashSet<RangeId>,
             store
                 .engine
                 .scan(&s, e.as_deref(), &mut |k, v| {
@@ -113,7 +109,6 @@ impl SnapshotSource for Snapshots {
         Ok(desc::encode(&SnapshotData { desc, lease, kvs }))
     }
 }
-            stalled: HashSet::new(),
 
 /// The state machine for one iteration of the Raft thread.
 pub struct Applier<'a> {
@@ -123,6 +118,8 @@ pub struct Applier<'a> {
     view: HashMap<RangeId, (Option<RangeDescriptor>, Lease)>,
     effects: Vec<Effect>,
     pub(super) post: Vec<PostAction>,
+    /// Ranges whose replica stopped applying in this iteration (`merge_apply.rs`).
+    pub(super) stalled: HashSet<RangeId>,
 }
 
 impl<'a> Applier<'a> {
@@ -134,6 +131,7 @@ impl<'a> Applier<'a> {
             view: HashMap::new(),
             effects: Vec::new(),
             post: Vec::new(),
+            stalled: HashSet::new(),
         }
     }
 
@@ -373,15 +371,6 @@ pub fn left_joint(d: &RangeDescriptor, conf: &ConfState) -> RangeDescriptor {
         };
     }
     new.generation += 1;
-        if self.stalled.contains(&range) {
-            // Nothing applies after a merge this replica could not apply (merge_apply.rs);
-            // its proposers hear so at once.
-            if let Some(pid) = self.pending.remove(&(range, index)) {
-                let err = txn::Error::NotLeaseholder { leaseholder: None };
-                self.effects.push(Effect::Reply(pid, Err(err)));
-            }
-            return;
-        }
     new
 }
 
@@ -399,6 +388,15 @@ impl StateMachine for Applier<'_> {
         let index = match &entry {
             Applied::Normal { index, .. } | Applied::ConfChange { index, .. } => *index,
         };
+        if self.stalled.contains(&range) {
+            // Nothing applies after a merge this replica could not apply (merge_apply.rs);
+            // its proposers hear so at once.
+            if let Some(pid) = self.pending.remove(&(range, index)) {
+                let err = txn::Error::NotLeaseholder { leaseholder: None };
+                self.effects.push(Effect::Reply(pid, Err(err)));
+            }
+            return;
+        }
         self.effects.push(Effect::Applied(range, index));
         match entry {
             Applied::Normal { index, data, .. } => {
@@ -433,12 +431,29 @@ impl StateMachine for Applier<'_> {
                 index,
                 context,
                 conf_state,
-        if self.stalled.contains(&range) {
-            return;
-        }
             } => {
                 if let Some(pid) = self.pending.remove(&(range, index)) {
                     self.effects.push(Effect::Reply(pid, Ok(())));
+                }
+                self.apply_conf_change(range, context, conf_state, batch);
+            }
+        }
+    }
+
+    fn apply_snapshot(&mut self, range: RangeId, snap: &Snapshot, batch: &mut WriteBatch) {
+        let data = match desc::decode::<SnapshotData>(snap.get_data()) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(range = %range, error = %e, "undecodable snapshot");
+                return;
+            }
+        };
+        if self.stalled.contains(&range) {
+            return;
+        }
+        if let Some(old) = self.view(range).0.clone() {
+            clear_spans(&old, batch);
+        }
         // A frozen right-hand replica this merged range subsumed goes with the snapshot
         // (merge_apply.rs; raftloop.rs accepted the snapshot only over such replicas).
         for rep in self.store.replicas() {
@@ -460,23 +475,6 @@ impl StateMachine for Applier<'_> {
             self.post.push(PostAction::Destroy(rep.range_id));
         }
         batch.delete(desc::needs_snapshot_key(range));
-                }
-                self.apply_conf_change(range, context, conf_state, batch);
-            }
-        }
-    }
-
-    fn apply_snapshot(&mut self, range: RangeId, snap: &Snapshot, batch: &mut WriteBatch) {
-        let data = match desc::decode::<SnapshotData>(snap.get_data()) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(range = %range, error = %e, "undecodable snapshot");
-                return;
-            }
-        };
-        if let Some(old) = self.view(range).0.clone() {
-            clear_spans(&old, batch);
-        }
         clear_spans(&data.desc, batch);
         for (k, v) in data.kvs {
             batch.put(k, v);

@@ -51,11 +51,35 @@
 //!   right-hand replica.
 
 use crate::desc::{self, Command, FreezeRecord, Lease, RangeDescriptor};
-use crate::store::apply::merge_apply::{colocated, sticky_key};
+use crate::store::merge_apply::{colocated, sticky_key};
 use crate::store::{Replica, Store};
 use kv::{NodeId, RangeId};
+use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A pair of adjacent ranges at given descriptor generations (left, right).
+pub(crate) type PairKey = ((RangeId, u64), (RangeId, u64));
+
+/// A store's in-process state of splits, membership changes and merges: nothing here is
+/// replicated or persisted (a restart forgets it, which only makes a split sticky or a pair
+/// measured again).
+#[derive(Default)]
+pub struct MergeState {
+    /// Split keys recently chosen by the size or load check (bounded; store/split.rs): a
+    /// split at one of them is not sticky.
+    pub(crate) automatic_split_keys: Mutex<VecDeque<Vec<u8>>>,
+    /// Ranges whose membership is being changed, or which a merge is freezing
+    /// (store/replicas.rs `MembershipGuard`).
+    pub(crate) membership_busy: Mutex<HashSet<RangeId>>,
+    /// Right-hand ranges a merge is running for (crate::merge).
+    pub(crate) running: Mutex<HashSet<RangeId>>,
+    /// Pairs found too big to merge, and when they were measured (crate::merge).
+    pub(crate) too_big: Mutex<HashMap<PairKey, Instant>>,
+    /// When each frozen local replica was first seen frozen (crate::merge).
+    pub(crate) frozen_since: Mutex<HashMap<RangeId, Instant>>,
+}
 
 /// How long every replica of the right side has to apply the freeze.
 pub const FREEZE_WAIT: Duration = Duration::from_secs(5);

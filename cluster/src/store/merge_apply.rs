@@ -25,7 +25,7 @@
 //! have (its range-id keys and place in the replica list go, a merge tombstone stays, the
 //! group is destroyed after the snapshot's batch is written).
 
-use super::{data_spans, Applier, Snapshots};
+use super::apply::{data_spans, Applier, PostAction, Snapshots};
 use crate::desc::{self, FreezeRecord, Lease, RangeDescriptor};
 use crate::store::{Replica, Store};
 use kv::engine::WriteBatch;
@@ -206,7 +206,7 @@ impl Applier<'_> {
         self.view(range).0 = Some(merged);
         self.state_effect(range);
         *self.view(rhs.range_id) = (None, Lease::default());
-        self.post.push(super::PostAction::Destroy(rhs.range_id));
+        self.post.push(PostAction::Destroy(rhs.range_id));
         Ok(())
     }
 }
@@ -218,7 +218,7 @@ impl Applier<'_> {
     pub(super) fn stall(&mut self, range: RangeId, batch: &mut WriteBatch) {
         batch.put(desc::needs_snapshot_key(range), Vec::new());
         self.stalled.insert(range);
-        self.post.push(super::PostAction::ResetForSnapshot(range));
+        self.post.push(PostAction::ResetForSnapshot(range));
     }
 }
 

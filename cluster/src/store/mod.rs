@@ -28,6 +28,8 @@
 //!   low-water mark at the lease start when the lease or the span changes.
 
 pub mod apply;
+pub mod merge;
+pub mod merge_apply;
 pub mod raftloop;
 pub mod replica_gc;
 pub mod replicas;
@@ -199,6 +201,8 @@ pub struct Store {
     /// Held by a GC run over a range and by a split (which copies the GC threshold to the
     /// right side), so a split never copies a threshold a concurrent run is raising.
     pub(crate) gc_lock: Mutex<()>,
+    /// In-process state of splits, membership changes and merges ([`merge::MergeState`]).
+    pub(crate) merge_state: merge::MergeState,
 }
 
 /// See [`Store::set_global_lookup`].
@@ -234,6 +238,7 @@ impl Store {
             follower_reads: AtomicU64::new(0),
             queue_memo: Mutex::default(),
             gc_lock: Mutex::new(()),
+            merge_state: merge::MergeState::default(),
         });
         let mut raft = replication::MultiRaft::new(engine.clone(), cfg.raft.clone());
         for range in store.stored_ranges()? {
@@ -357,6 +362,7 @@ impl Store {
         raft: &mut replication::MultiRaft,
         range: RangeId,
     ) -> Result<(), String> {
+        merge_apply::reset_if_marked(self, range)?;
         let desc = self.read_desc(range)?;
         let replica_id = match self
             .engine
@@ -368,7 +374,6 @@ impl Store {
         };
         let log = replication::LogStore::open(
             self.engine.as_ref(),
-        apply::merge_apply::reset_if_marked(self, range)?;
             range,
             Arc::new(apply::Snapshots(Arc::downgrade(self))),
         )

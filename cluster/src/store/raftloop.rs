@@ -311,23 +311,14 @@ impl Loop {
                 return;
             }
         }
-        if let Err(e) = self.raft.step(env.range_id, msg) {
-            tracing::debug!(range = %env.range_id, error = %e, "raft step failed");
-        }
-    }
-
-    /// Whether a snapshot's span is free on this store: a snapshot overlapping another local
-    /// replica (typically the left side of a split this store has not applied yet) is dropped;
-    /// the leader sends it again later.
-    fn snapshot_fits(&self, store: &Store, env: &RaftEnvelope, msg: &Message) -> bool {
         let from_leader = matches!(
             msg.get_msg_type(),
             MessageType::MsgAppend | MessageType::MsgHeartbeat
         );
         let (leader, me, term) = (msg.from, msg.to, msg.term);
-        let Some(snap_desc) = super::apply::snapshot_desc(msg.get_snapshot().get_data()) else {
-            return false;
-        };
+        if let Err(e) = self.raft.step(env.range_id, msg) {
+            tracing::debug!(range = %env.range_id, error = %e, "raft step failed");
+        }
         if from_leader {
             self.maybe_request_snapshot(store, env.range_id, leader, me, term);
         }
@@ -396,15 +387,25 @@ impl Loop {
                 }
             }
         }
-        let reset = super::apply::merge_apply::reset_stored_replica(store, range);
+        let reset = super::merge_apply::reset_stored_replica(store, range);
         let created = reset.and_then(|()| self.create_uninitialized(store, range, rep.replica_id));
         if let Err(e) = created {
             tracing::error!(range = %range, error = %e, "cannot reset the replica for a snapshot");
         }
+    }
+
+    /// Whether a snapshot's span is free on this store: a snapshot overlapping another local
+    /// replica (typically the left side of a split this store has not applied yet) is dropped;
+    /// the leader sends it again later. A frozen right-hand replica the snapshot's merged
+    /// range subsumed does not count: the snapshot replaces it (merge_apply.rs).
+    fn snapshot_fits(&self, store: &Store, env: &RaftEnvelope, msg: &Message) -> bool {
+        let Some(snap_desc) = super::apply::snapshot_desc(msg.get_snapshot().get_data()) else {
+            return false;
+        };
         !store.replicas().iter().any(|r| {
             r.range_id != env.range_id
                 && r.desc().is_some_and(|d| d.overlaps(&snap_desc))
-                && !super::apply::merge_apply::subsumed_by(store, r, &snap_desc)
+                && !super::merge_apply::subsumed_by(store, r, &snap_desc)
         })
     }
 
@@ -469,6 +470,7 @@ impl Loop {
                 }
                 store.replicas.write().remove(&range);
             }
+            PostAction::ResetForSnapshot(range) => self.reset_for_snapshot(store, range),
         }
     }
 
@@ -480,7 +482,6 @@ impl Loop {
         replica: ReplicaId,
         generation: Option<u64>,
     ) {
-            PostAction::ResetForSnapshot(range) => self.reset_for_snapshot(store, range),
         match store.destroy_replica_data(range, replica, generation) {
             Ok(true) => self.post(store, PostAction::Destroy(range)),
             Ok(false) => {}

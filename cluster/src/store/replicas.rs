@@ -312,35 +312,32 @@ fn conf_change_type(kind: ReplicaKind) -> ConfChangeType {
     }
 }
 
-/// Ranges of this process whose membership is being changed or frozen, by store address.
-static MEMBERSHIP_BUSY: parking_lot::Mutex<Vec<(usize, RangeId)>> =
-    parking_lot::Mutex::new(Vec::new());
-
 /// Held while a membership change of a range is proposed and applied, and by a merge from
-/// before it freezes the range until it is merged or unfrozen.
-pub struct MembershipGuard {
-    key: (usize, RangeId),
+/// before it freezes the range until it is merged or unfrozen (the store's
+/// `merge_state.membership_busy`).
+pub struct MembershipGuard<'a> {
+    store: &'a Store,
+    range: RangeId,
 }
 
-impl MembershipGuard {
+impl<'a> MembershipGuard<'a> {
     /// Waits until no change or merge of `range` runs on `store`, then holds it.
-    pub fn acquire(store: &Store, range: RangeId) -> MembershipGuard {
-        let key = (store as *const Store as usize, range);
+    pub fn acquire(store: &'a Store, range: RangeId) -> MembershipGuard<'a> {
         loop {
-            {
-                let mut busy = MEMBERSHIP_BUSY.lock();
-                if !busy.contains(&key) {
-                    busy.push(key);
-                    return MembershipGuard { key };
-                }
+            if store.merge_state.membership_busy.lock().insert(range) {
+                return MembershipGuard { store, range };
             }
             std::thread::sleep(Duration::from_millis(2));
         }
     }
 }
 
-impl Drop for MembershipGuard {
+impl Drop for MembershipGuard<'_> {
     fn drop(&mut self) {
-        MEMBERSHIP_BUSY.lock().retain(|k| *k != self.key);
+        self.store
+            .merge_state
+            .membership_busy
+            .lock()
+            .remove(&self.range);
     }
 }

@@ -11,44 +11,28 @@ use super::Store;
 use crate::desc::{Command, RangeDescriptor, MIN_SPLIT_KEY};
 use kv::engine::Visit;
 use kv::RangeId;
-use parking_lot::Mutex;
 use std::sync::Arc;
 
-#[path = "merge.rs"]
-pub mod merge;
-
-/// Split keys recently chosen by the size check, per store (by address: tests run several
-/// clusters in one process; bounded): a split at one of them
-/// is not sticky. A key missing here (the list overflowed, another node chose it) only makes
-/// the split sticky, i.e. never merged automatically: the safe side.
-static SIZE_SPLIT_KEYS: Mutex<Vec<(usize, Vec<u8>)>> = Mutex::new(Vec::new());
-
-/// How many size-chosen keys are remembered.
-const SIZE_SPLIT_KEYS_MAX: usize = 256;
-
-fn note_size_split_key(node: usize, key: &[u8]) {
-    let mut keys = SIZE_SPLIT_KEYS.lock();
-    if keys.len() >= SIZE_SPLIT_KEYS_MAX {
-        keys.remove(0);
-    }
-    keys.push((node, key.to_vec()));
-}
-
-fn take_size_split_key(node: usize, key: &[u8]) -> bool {
-    let mut keys = SIZE_SPLIT_KEYS.lock();
-    match keys.iter().position(|(n, k)| *n == node && k == key) {
-        Some(i) => {
-            keys.remove(i);
-            true
-        }
-        None => false,
-    }
-}
+/// How many automatically chosen split keys a store remembers (see
+/// [`Store::note_automatic_split`]). A key missing there (the list overflowed, another node
+/// chose it) only makes the split sticky, i.e. never merged automatically: the safe side.
+const AUTOMATIC_SPLIT_KEYS_MAX: usize = 256;
 
 impl Store {
-    /// Identifies this store within the process.
-    fn key(&self) -> usize {
-        self as *const Store as usize
+    fn note_size_split_key(&self, key: &[u8]) {
+        let mut keys = self.merge_state.automatic_split_keys.lock();
+        if keys.len() >= AUTOMATIC_SPLIT_KEYS_MAX {
+            keys.pop_front();
+        }
+        keys.push_back(key.to_vec());
+    }
+
+    fn take_size_split_key(&self, key: &[u8]) -> bool {
+        let mut keys = self.merge_state.automatic_split_keys.lock();
+        match keys.iter().position(|k| k == key) {
+            Some(i) => keys.remove(i).is_some(),
+            None => false,
+        }
     }
 
     /// Splits the local replica's range that holds `key` at `key`, the new right-hand range
@@ -72,7 +56,7 @@ impl Store {
             .ok_or(txn::Error::NotLeaseholder { leaseholder: None })?;
         if desc.start == key {
             // A `SPLIT AT` of an existing boundary makes it sticky (CockroachDB's too).
-            if !take_size_split_key(self.key(), key) && !self.is_sticky(key) {
+            if !self.take_size_split_key(key) && !self.is_sticky(key) {
                 self.ensure_lease(&rep)?;
                 self.write_plain(rep.range_id, vec![(merge_sticky_key(key), Some(vec![1]))])?;
             }
@@ -86,7 +70,7 @@ impl Store {
         if threshold > kv::Timestamp::ZERO {
             txn::range::stage_gc_threshold(&mut batch, key, threshold);
         }
-        if !take_size_split_key(self.key(), key) {
+        if !self.take_size_split_key(key) {
             batch.put(merge_sticky_key(key), vec![1]);
         }
         if batch.has_range_deletions() {
@@ -119,7 +103,7 @@ impl Store {
     /// merge queue may merge it away once the ranges are small). Splits chosen by load or
     /// size call this before splitting; `SPLIT AT` does not.
     pub fn note_automatic_split(&self, key: &[u8]) {
-        note_size_split_key(self.key(), key);
+        self.note_size_split_key(key);
     }
 
     /// The approximate bytes of a range's MVCC data (stops counting past `limit`).
@@ -172,12 +156,12 @@ impl Store {
         let middle = middle.filter(|m| desc.contains(m) && *m != desc.start);
         // The allocator splits at the middle when the size passes half its limit.
         if let Some(m) = middle.as_ref().filter(|_| total > limit / 2) {
-            note_size_split_key(self.key(), m);
+            self.note_size_split_key(m);
         }
         (total, middle)
     }
 }
 
 fn merge_sticky_key(key: &[u8]) -> Vec<u8> {
-    super::apply::merge_apply::sticky_key(key)
+    super::merge_apply::sticky_key(key)
 }
