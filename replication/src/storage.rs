@@ -34,6 +34,15 @@ use std::sync::Arc;
 pub trait SnapshotSource: Send + Sync {
     /// The range's replicated data as of the last applied command.
     fn snapshot_data(&self, range: RangeId) -> std::result::Result<Vec<u8>, String>;
+
+    /// The snapshot data for replica `to` of the range (what raft-rs sends it). A source
+    /// that streams the data out of band returns a small reference here and may refuse
+    /// (raft-rs retries later) while a snapshot to `to` is still on its way. Defaults to
+    /// [`SnapshotSource::snapshot_data`].
+    fn snapshot_data_to(&self, range: RangeId, to: u64) -> std::result::Result<Vec<u8>, String> {
+        let _ = to;
+        self.snapshot_data(range)
+    }
 }
 
 /// The key prefix of a range's Raft state.
@@ -401,13 +410,13 @@ impl raft::Storage for LogStore {
         Ok(self.last())
     }
 
-    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
         if self.applied < request_index {
             return Err(storage_err(StorageError::SnapshotTemporarilyUnavailable));
         }
         let term = self.term(self.applied)?;
-        let data = self.source.snapshot_data(self.range).map_err(|e| {
-            tracing::warn!(range = %self.range, error = %e, "cannot produce a snapshot");
+        let data = self.source.snapshot_data_to(self.range, to).map_err(|e| {
+            tracing::debug!(range = %self.range, error = %e, "cannot produce a snapshot");
             storage_err(StorageError::SnapshotTemporarilyUnavailable)
         })?;
         let mut snap = Snapshot::default();

@@ -17,12 +17,11 @@
 use super::{merge_apply, Replica, Store};
 
 use crate::desc::{self, Command, Lease, RangeDescriptor, ReplicaKind};
-use kv::engine::{Visit, WriteBatch};
+use kv::engine::WriteBatch;
 use kv::keys::META_PREFIX;
 use kv::{RangeId, ReplicaId};
 use raft::prelude::{ConfState, Snapshot};
 use replication::{Applied, SnapshotSource, StateMachine};
-use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 
@@ -56,17 +55,10 @@ enum Effect {
     Applied(RangeId, u64),
 }
 
-/// A snapshot's payload: the range's replicated state.
-#[derive(Serialize, Deserialize)]
-struct SnapshotData {
-    desc: RangeDescriptor,
-    lease: Lease,
-    kvs: Vec<(Vec<u8>, Vec<u8>)>,
-}
-
-/// The descriptor inside a snapshot's payload.
+/// The descriptor inside a snapshot message's header (the data travels in chunks:
+/// store/snapshot.rs).
 pub fn snapshot_desc(data: &[u8]) -> Option<RangeDescriptor> {
-    desc::decode::<SnapshotData>(data).ok().map(|s| s.desc)
+    super::snapshot::decode_header(data).ok().map(|h| h.desc)
 }
 
 /// The engine spans holding a range's replicated data: its MVCC keys (never the local span),
@@ -87,26 +79,14 @@ pub struct Snapshots(pub Weak<Store>);
 
 impl SnapshotSource for Snapshots {
     fn snapshot_data(&self, range: RangeId) -> Result<Vec<u8>, String> {
+        self.snapshot_data_to(range, 0)
+    }
+
+    /// A header standing for the range's data, which is spilled and streamed in chunks
+    /// (store/snapshot.rs).
+    fn snapshot_data_to(&self, range: RangeId, to: u64) -> Result<Vec<u8>, String> {
         let store = self.0.upgrade().ok_or("store stopped")?;
-        let replica = store.replica(range).ok_or("no replica")?;
-        let (desc, lease) = {
-            let st = replica.state.lock();
-            (
-                st.desc.clone().ok_or("replica not initialised")?,
-                st.lease.clone(),
-            )
-        };
-        let mut kvs = Vec::new();
-        for (s, e) in data_spans(&desc) {
-            store
-                .engine
-                .scan(&s, e.as_deref(), &mut |k, v| {
-                    kvs.push((k.to_vec(), v.to_vec()));
-                    Visit::Continue
-                })
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(desc::encode(&SnapshotData { desc, lease, kvs }))
+        store.build_snapshot(range, to)
     }
 }
 
@@ -347,6 +327,9 @@ impl<'a> Applier<'a> {
         if removed {
             if let Some(d) = self.view(range).0.clone() {
                 clear_spans(&d, batch);
+                // No stray message may re-create the removed replica (store/replica_gc.rs).
+                self.store
+                    .stage_replica_tombstone(batch, range, d.next_replica_id);
             }
             batch.delete(desc::replica_list_key(range));
             self.post.push(PostAction::Destroy(range));
@@ -441,7 +424,7 @@ impl StateMachine for Applier<'_> {
     }
 
     fn apply_snapshot(&mut self, range: RangeId, snap: &Snapshot, batch: &mut WriteBatch) {
-        let data = match desc::decode::<SnapshotData>(snap.get_data()) {
+        let data = match super::snapshot::decode_header(snap.get_data()) {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(range = %range, error = %e, "undecodable snapshot");
@@ -476,8 +459,8 @@ impl StateMachine for Applier<'_> {
         }
         batch.delete(desc::needs_snapshot_key(range));
         clear_spans(&data.desc, batch);
-        for (k, v) in data.kvs {
-            batch.put(k, v);
+        if let Err(e) = self.store.stage_received_snapshot(range, &data, batch) {
+            tracing::error!(range = %range, error = %e, "snapshot data incomplete");
         }
         *self.view(range) = (Some(data.desc), data.lease);
         self.state_effect(range);

@@ -34,6 +34,7 @@ pub mod raftloop;
 pub mod replica_gc;
 pub mod replicas;
 pub mod serve;
+pub mod snapshot;
 pub mod split;
 
 use crate::desc::{self, Command, Lease, RangeDescriptor, ReplicaDesc};
@@ -85,6 +86,10 @@ pub struct StoreConfig {
     pub replica_gc_interval: Duration,
     /// Load-based splitting and rebalancing (crate::load).
     pub load: crate::load::LoadConfig,
+    /// Keys and values per Raft snapshot chunk ([`snapshot`]).
+    pub snapshot_chunk_bytes: usize,
+    /// Where a sender spills the snapshots it streams (None: the system temp directory).
+    pub snapshot_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for StoreConfig {
@@ -102,6 +107,8 @@ impl Default for StoreConfig {
             gc_interval: Duration::from_secs(600),
             replica_gc_interval: Duration::from_secs(10),
             load: crate::load::LoadConfig::default(),
+            snapshot_chunk_bytes: snapshot::DEFAULT_CHUNK_BYTES,
+            snapshot_dir: None,
         }
     }
 }
@@ -203,6 +210,8 @@ pub struct Store {
     pub(crate) gc_lock: Mutex<()>,
     /// In-process state of splits, membership changes and merges ([`merge::MergeState`]).
     pub(crate) merge_state: merge::MergeState,
+    /// Snapshot streams in both directions ([`snapshot`]).
+    pub(crate) snap: snapshot::SnapshotQueues,
 }
 
 /// See [`Store::set_global_lookup`].
@@ -239,7 +248,9 @@ impl Store {
             queue_memo: Mutex::default(),
             gc_lock: Mutex::new(()),
             merge_state: merge::MergeState::default(),
+            snap: snapshot::SnapshotQueues::new(node_id),
         });
+        snapshot::clear_staging(engine.as_ref())?;
         let mut raft = replication::MultiRaft::new(engine.clone(), cfg.raft.clone());
         for range in store.stored_ranges()? {
             store.load_replica(&mut raft, range)?;
@@ -513,6 +524,10 @@ fn resolver_loop(store: Weak<Store>, rx: mpsc::Receiver<ResolveTask>) {
 impl Store {
     /// Hands incoming Raft messages to the Raft thread.
     pub fn deliver_raft(&self, batch: Vec<crate::transport::RaftEnvelope>) {
+        let batch = self.take_snapshot_traffic(batch);
+        if batch.is_empty() {
+            return;
+        }
         self.send_raft(RaftMsg::Raft(batch));
     }
 

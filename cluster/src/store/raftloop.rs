@@ -289,7 +289,11 @@ impl Loop {
             return;
         };
         self.peers.insert((env.range_id, msg.from), env.from);
-        if msg.get_msg_type() == MessageType::MsgSnapshot && !self.snapshot_fits(store, &env, &msg)
+        // A snapshot's data arrived in chunks first (store/snapshot.rs): step it only once
+        // every chunk is staged.
+        if msg.get_msg_type() == MessageType::MsgSnapshot
+            && (!self.snapshot_fits(store, &env, &msg)
+                || !store.snapshot_staged(env.range_id, env.from, &msg))
         {
             return;
         }
@@ -304,6 +308,11 @@ impl Loop {
                     | MessageType::MsgRequestVote
                     | MessageType::MsgRequestPreVote
             ) {
+                return;
+            }
+            if store.replica_tombstoned(env.range_id, ReplicaId(msg.to)) {
+                // A stray message for a replica destroyed here (store/replica_gc.rs).
+                tracing::trace!(range = %env.range_id, replica = msg.to, "message for a destroyed replica dropped");
                 return;
             }
             if let Err(e) = self.create_uninitialized(store, env.range_id, ReplicaId(msg.to)) {
@@ -444,6 +453,7 @@ impl Loop {
         for action in post {
             self.post(store, action);
         }
+        store.snapshots_after_iteration();
         self.send(store, out);
         Ok(())
     }
@@ -504,10 +514,13 @@ impl Loop {
                 continue;
             };
             if msg.get_msg_type() == MessageType::MsgSnapshot {
-                // The transport gives no delivery report; let the leader go back to probing
-                // (it sends another snapshot if this one was dropped).
+                // The stream reports nothing back to raft-rs; let the leader go back to
+                // probing (it asks for another snapshot if this one fails, which waits while
+                // this stream runs). The data goes in chunks first (store/snapshot.rs).
                 self.raft
                     .report_snapshot(range, msg.to, raft::SnapshotStatus::Finish);
+                Store::send_snapshot(self.store.clone(), range, to, msg);
+                continue;
             }
             let Ok(bytes) = msg.write_to_bytes() else {
                 continue;

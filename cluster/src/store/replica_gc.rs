@@ -35,14 +35,21 @@
 //!   meta record may also be a split's right side whose record is not written yet): every
 //!   replica drops its right-hand side when it applies the merge, and empty leftovers that
 //!   stray messages re-create are destroyed by `Store::collect_merged_leftovers` (merge.rs).
-//! - No tombstone records the destroyed replica id: a stray message for it from a node that
-//!   still believes the old configuration re-creates an empty, uninitialised replica, which the
-//!   next pass collects again.
+//!
+//! Replica tombstones (CockroachDB's `RangeTombstone`): destroying a replica, here or by
+//! applying its removal, leaves an unreplicated key `0x01 's' 't' <range>` holding the lowest
+//! replica id this store may still hold for the range (the destroyed id + 1, or the removing
+//! descriptor's `next_replica_id`; it only grows). A Raft message or snapshot chunk addressed
+//! to a lower replica id of that range (a stray message from a node that still believes the old
+//! configuration) no longer re-creates an empty replica; a re-add, which always gets a new,
+//! higher id, is not affected. The tombstone stays after the replica is re-added (a few bytes
+//! per range ever held).
 
 use super::apply::data_spans;
 use super::Store;
 use crate::desc::{self, RangeDescriptor};
 use kv::engine::WriteBatch;
+use kv::keys::LOCAL_PREFIX;
 use kv::{RangeId, ReplicaId};
 use std::time::{Duration, Instant};
 
@@ -166,6 +173,7 @@ impl Store {
             batch.delete_range(s, e);
         }
         batch.delete(desc::replica_list_key(range));
+        self.stage_replica_tombstone(&mut batch, range, replica.0 + 1);
         self.engine.write(batch, true).map_err(|e| e.to_string())?;
         Ok(true)
     }
@@ -175,6 +183,40 @@ impl Store {
         self.replicas()
             .iter()
             .any(|r| r.range_id != d.range_id && r.desc().is_some_and(|o| o.overlaps(d)))
+    }
+}
+
+/// The unreplicated key of `range`'s replica tombstone on this store (see the module doc).
+pub fn replica_tombstone_key(range: RangeId) -> Vec<u8> {
+    let mut k = vec![LOCAL_PREFIX, b's', b't'];
+    k.extend_from_slice(&range.0.to_be_bytes());
+    k
+}
+
+impl Store {
+    /// The lowest replica id of `range` this store may hold (None: no replica of it was ever
+    /// destroyed here).
+    pub fn replica_tombstone(&self, range: RangeId) -> Option<u64> {
+        let raw = self.engine.get(&replica_tombstone_key(range)).ok()??;
+        desc::decode::<u64>(&raw).ok()
+    }
+
+    /// Whether replica `replica` of `range` was destroyed here (its id is below the tombstone):
+    /// messages for it must not re-create it.
+    pub fn replica_tombstoned(&self, range: RangeId, replica: ReplicaId) -> bool {
+        self.replica_tombstone(range)
+            .is_some_and(|next| replica.0 < next)
+    }
+
+    /// Stages raising `range`'s tombstone to `next` (never lowers it).
+    pub(crate) fn stage_replica_tombstone(
+        &self,
+        batch: &mut WriteBatch,
+        range: RangeId,
+        next: u64,
+    ) {
+        let next = next.max(self.replica_tombstone(range).unwrap_or(0));
+        batch.put(replica_tombstone_key(range), desc::encode(&next));
     }
 }
 

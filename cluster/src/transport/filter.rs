@@ -10,6 +10,8 @@
 //!   removes them all);
 //! - a drop probability for Raft messages, drawn from a seeded xorshift generator so a test
 //!   with one seed drops the same share of messages;
+//! - a drop rule ([`Filters::set_drop_rule`]): a predicate on each Raft envelope, for tests
+//!   that lose one chosen message (a snapshot chunk, say);
 //! - per (sender region, destination region) message counters ([`Filters::counts`]), counted
 //!   when a message is sent, before any fault applies. A node without a locality counts under
 //!   region "";
@@ -68,11 +70,15 @@ struct FilterState {
     rtt: HashMap<(String, String), Duration>,
     partitions: Vec<(BTreeSet<NodeId>, BTreeSet<NodeId>)>,
     drop_probability: f64,
+    drop_rule: Option<DropRule>,
     rng: XorShift,
     counts: BTreeMap<(String, String), u64>,
     traffic: Counters,
     raft_dropped: u64,
 }
+
+/// A test's rule for dropping Raft envelopes ([`Filters::set_drop_rule`]).
+pub type DropRule = Arc<dyn Fn(&RaftEnvelope) -> bool + Send + Sync>;
 
 /// What the filters decided for one message.
 enum Verdict {
@@ -91,6 +97,7 @@ impl Filters {
                     rtt: HashMap::new(),
                     partitions: Vec::new(),
                     drop_probability: 0.0,
+                    drop_rule: None,
                     rng: XorShift::new(seed),
                     counts: BTreeMap::new(),
                     traffic: Counters::default(),
@@ -138,6 +145,12 @@ impl Filters {
     /// Drops each Raft message with probability `p` (clamped to 0..=1).
     pub fn set_drop_probability(&self, p: f64) {
         self.inner.state.lock().drop_probability = p.clamp(0.0, 1.0);
+    }
+
+    /// Drops every Raft envelope for which `rule` returns true (None: no rule). The rule runs
+    /// under the filters' lock: it must not call back into them.
+    pub fn set_drop_rule(&self, rule: Option<DropRule>) {
+        self.inner.state.lock().drop_rule = rule;
     }
 
     /// Messages sent per (sender region, destination region) since creation or the last
@@ -291,6 +304,9 @@ impl Transport for FilteredTransport {
                 match st.judge(self.node, Some(env.to)) {
                     Verdict::Blocked => st.raft_dropped += 1,
                     Verdict::Deliver(_) if st.maybe_drop() => st.raft_dropped += 1,
+                    Verdict::Deliver(_) if st.drop_rule.as_ref().is_some_and(|r| r(&env)) => {
+                        st.raft_dropped += 1
+                    }
                     Verdict::Deliver(rtt) if rtt.is_zero() => now_batch.push(env),
                     Verdict::Deliver(rtt) => {
                         delayed.entry((rtt / 2, env.to)).or_default().push(env)
@@ -551,6 +567,24 @@ mod tests {
         );
         ts[1].send_raft(vec![env(1, 2, 1, b"c")]);
         assert_eq!(recs[0].raft_len(), 1);
+    }
+
+    #[test]
+    fn a_drop_rule_loses_only_the_messages_it_names() {
+        let f = Filters::new(1);
+        let (_net, recs, ts) = cluster(&f);
+        f.set_drop_rule(Some(Arc::new(|e: &RaftEnvelope| e.msg == b"lost")));
+        ts[0].send_raft(vec![
+            env(1, 1, 2, b"a"),
+            env(1, 1, 2, b"lost"),
+            env(1, 1, 2, b"b"),
+        ]);
+        let got: Vec<Vec<u8>> = recs[1].raft.lock().iter().map(|e| e.msg.clone()).collect();
+        assert_eq!(got, vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(f.raft_dropped(), 1);
+        f.set_drop_rule(None);
+        ts[0].send_raft(vec![env(1, 1, 2, b"lost")]);
+        assert_eq!(recs[1].raft_len(), 3);
     }
 
     #[test]

@@ -38,11 +38,12 @@
 //! Receiving side ([`service_with_shutdown`], or [`service`] for servers that never shut down
 //! gracefully): `Call` runs `Handler::call` under `spawn_blocking` (handlers
 //! may block); `Raft` hands each received batch to `Handler::raft`, which only queues.
-//! Messages up to [`MAX_MESSAGE_BYTES`] are accepted (Raft snapshots travel as one message).
+//! Messages up to [`MAX_MESSAGE_BYTES`] are accepted (Raft snapshots travel as a header and
+//! chunks of a few MiB each: crate::store::snapshot).
 //!
 //! IMPLEMENTATION CAVEATS
-//! - A Raft message larger than [`MAX_MESSAGE_BYTES`] (minus framing) is dropped and counted:
-//!   snapshots beyond 256 MiB need chunking, which this transport does not do.
+//! - A Raft message larger than [`MAX_MESSAGE_BYTES`] (minus framing) is dropped and counted
+//!   (snapshots are chunked above the transport, so none comes near it).
 //! - The server does not check that envelopes (or calls) are meant for its own node id; after
 //!   an address is reused by another node the receiver must check `RaftEnvelope::to` (and the
 //!   node layer should name the destination inside its call payloads).
