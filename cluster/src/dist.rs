@@ -541,6 +541,7 @@ impl Router for DistSender {
                 key: key.clone(),
                 header: h.clone(),
                 request: req.clone(),
+                gateway: self.node_id,
             },
             |r| match r {
                 NodeResponse::Batch(x) => Some(x),

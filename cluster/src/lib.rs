@@ -35,6 +35,7 @@ pub mod config;
 pub mod demo;
 pub mod desc;
 pub mod dist;
+pub mod follow;
 pub mod gc;
 pub mod harness;
 pub mod http;

@@ -73,7 +73,23 @@ pub struct ReplicaLoad {
     qps_bits: AtomicU64,
     /// Whether requests' keys go to the sampler (the range is above the split threshold).
     sampling: AtomicBool,
+    /// Requests since the last tick by the node they came from (see [`OriginSlot`]).
+    origins: [OriginSlot; ORIGIN_SLOTS],
     state: Mutex<LoadState>,
+}
+
+/// How many origin nodes a replica tells apart (a range's requests come from the gateways
+/// of its clients; more than this many are counted under none).
+const ORIGIN_SLOTS: usize = 8;
+
+/// Requests from one origin node since the last tick: a slot claimed lock-free by the first
+/// request from that node (node 0: free), released at a tick that found it idle. A request
+/// racing that release may be counted for the next node to claim the slot: one request in a
+/// statistic.
+#[derive(Default)]
+struct OriginSlot {
+    node: AtomicU64,
+    requests: AtomicU64,
 }
 
 #[derive(Default)]
@@ -82,18 +98,83 @@ struct LoadState {
     /// Since when the rate has been above the split threshold.
     above_since: Option<Instant>,
     sampler: SplitSampler,
+    /// Smoothed requests per second by origin node (as the total rate is smoothed).
+    origin_rates: Vec<(u64, f64)>,
 }
 
 impl ReplicaLoad {
     /// Counts one request served under the lease (and samples its key while the range is
     /// above the split threshold). Never blocks.
-    pub fn record(&self, key: &[u8]) {
+    /// `origin` is the node whose DistSender sent it (0: unknown).
+    pub fn record(&self, key: &[u8], origin: u64) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        if origin != 0 {
+            self.count_origin(origin);
+        }
         if self.sampling.load(Ordering::Relaxed) {
             if let Some(mut st) = self.state.try_lock() {
                 st.sampler.record(key);
             }
         }
+    }
+
+    fn count_origin(&self, origin: u64) {
+        for slot in &self.origins {
+            let n = slot.node.load(Ordering::Relaxed);
+            let mine = n == origin
+                || (n == 0
+                    && match slot.node.compare_exchange(
+                        0,
+                        origin,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => true,
+                        Err(now) => now == origin,
+                    });
+            if mine {
+                slot.requests.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+
+    /// Smoothed requests per second by the node they came from (nodes not seen lately are
+    /// absent).
+    pub fn origin_rates(&self) -> Vec<(u64, f64)> {
+        self.state.lock().origin_rates.clone()
+    }
+
+    /// Folds the per-origin counts of the last `secs` seconds into `st`'s rates, smoothed
+    /// like the total: each rate is the mean of this interval's and the previous rate.
+    fn tick_origins(&self, st: &mut LoadState, secs: f64) {
+        let mut raw: Vec<(u64, f64)> = Vec::new();
+        for slot in &self.origins {
+            let node = slot.node.load(Ordering::Relaxed);
+            if node == 0 {
+                continue;
+            }
+            let n = slot.requests.swap(0, Ordering::Relaxed);
+            if n == 0 {
+                slot.node.store(0, Ordering::Relaxed);
+            }
+            raw.push((node, n as f64 / secs));
+        }
+        let mut nodes: Vec<u64> = raw
+            .iter()
+            .chain(&st.origin_rates)
+            .map(|(n, _)| *n)
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let rate_in = |v: &[(u64, f64)], n: u64| -> f64 {
+            v.iter().filter(|(o, _)| *o == n).map(|(_, r)| r).sum()
+        };
+        st.origin_rates = nodes
+            .into_iter()
+            .map(|n| (n, (rate_in(&raw, n) + rate_in(&st.origin_rates, n)) / 2.0))
+            .filter(|(_, r)| *r >= 0.1)
+            .collect();
     }
 
     /// Requests per second, smoothed (0 until measured).
@@ -108,6 +189,9 @@ impl ReplicaLoad {
         let Some(last) = st.last_tick else {
             st.last_tick = Some(now);
             self.requests.store(0, Ordering::Relaxed);
+            for slot in &self.origins {
+                slot.requests.store(0, Ordering::Relaxed);
+            }
             return;
         };
         let elapsed = now.saturating_duration_since(last);
@@ -117,6 +201,7 @@ impl ReplicaLoad {
         st.last_tick = Some(now);
         let n = self.requests.swap(0, Ordering::Relaxed) as f64;
         let rate = n / elapsed.as_secs_f64();
+        self.tick_origins(&mut st, elapsed.as_secs_f64());
         let qps = (self.qps() + rate) / 2.0;
         // Below one request in ten seconds is idle: let it reach zero.
         let qps = if qps < 0.1 { 0.0 } else { qps };
@@ -202,7 +287,7 @@ mod tests {
         let c = cfg(0.0);
         l.tick(t0, &c);
         for _ in 0..200 {
-            l.record(b"k");
+            l.record(b"k", 0);
         }
         l.tick(t0 + Duration::from_millis(500), &c);
         assert_eq!(l.qps(), 0.0, "measured more than once a second");
@@ -226,7 +311,7 @@ mod tests {
         let serve_one_second = |l: &ReplicaLoad| {
             for _ in 0..5 {
                 for k in &keys {
-                    l.record(k);
+                    l.record(k, 0);
                 }
             }
         };

@@ -36,8 +36,10 @@
 //! repairs come first and counts are in flux meanwhile.
 //!
 //! IMPLEMENTATION CAVEATS
-//! - By count only: neither leases nor replicas are balanced by load (QPS), and there is no
-//!   follow-the-workload lease placement.
+//! - Leases follow their workload ([`crate::follow`]: to the voter whose node sends most of a
+//!   range's requests) before counts are balanced, and a lease serving mostly its own node's
+//!   requests is not moved for counts. Otherwise by count: neither leases nor replicas are
+//!   balanced by load (QPS), and replicas do not move toward their load.
 //! - Counts are balanced within each region (leases and replicas only move inside a region);
 //!   how many voters each region holds is the planner's business.
 //! - Lease counts are each node's view over the ranges it holds a replica of: exact when
@@ -46,6 +48,7 @@
 
 use crate::desc::{RangeDescriptor, ReplicaDesc, ReplicaKind};
 use crate::dist::DistSender;
+use crate::follow;
 use crate::load::LoadConfig;
 use crate::placement::{self, Action, Goal, NodeView};
 use crate::store::Store;
@@ -246,7 +249,16 @@ struct Decided {
     desc: RangeDescriptor,
     /// This node holds an unexpired lease (else it leads a range whose lease lapsed).
     held: bool,
+    /// Requests per second by origin node (measured while this node held the lease).
+    origins: Vec<(u64, f64)>,
+    /// The lease is older than [`LEASE_SETTLE_MS`]: its workload has been measured.
+    settled: bool,
 }
+
+/// A lease acquired less than this long ago keeps its holder: its requests have not been
+/// measured yet, so neither its workload nor its anchoring is known (without this, a lease
+/// that just followed its workload could be moved back for counts before it is anchored).
+pub const LEASE_SETTLE_MS: u64 = 2_500;
 
 /// One rebalancing pass, if one is due (called by the allocator's pass with its node views
 /// and span configs).
@@ -376,18 +388,23 @@ fn lease_view(store: &Store) -> (LeaseCounts, Vec<Decided>) {
         };
         counts.add(&desc, holder);
         if holder == store.node_id {
+            let origins = rep.load.origin_rates();
+            let settled = !valid || lease.start.add_ms(LEASE_SETTLE_MS) <= now;
             decided.push(Decided {
                 rep,
                 desc,
                 held: valid,
+                origins,
+                settled,
             });
         }
     }
     (counts, decided)
 }
 
-/// Transfers leases away from this node while it holds more than its share; returns the
-/// ranges whose lease moved.
+/// Transfers leases to the node their requests come from ([`crate::follow`]), then away from
+/// this node while it holds more than its share (leases anchored by their own node's
+/// requests excepted); returns the ranges whose lease moved.
 fn rebalance_leases(
     store: &Arc<Store>,
     views: &[NodeView],
@@ -402,9 +419,20 @@ fn rebalance_leases(
         if out.len() >= MAX_LEASE_TRANSFERS_PER_PASS {
             break;
         }
+        if !d.settled {
+            continue;
+        }
         let g = goal(&d.desc);
         let t = cfg.rebalance_threshold;
-        let Some(to) = lease_target(&d.desc, me, &g, views, &counts, t) else {
+        let follow = follow::target(&d.desc, me, &g, views, &d.origins);
+        let by_count = || {
+            if follow::anchored(me, &d.origins) {
+                None
+            } else {
+                lease_target(&d.desc, me, &g, views, &counts, t)
+            }
+        };
+        let Some(to) = follow.or_else(by_count) else {
             continue;
         };
         if placement::plan(&d.desc, me, &g, views).is_some() {
@@ -416,7 +444,12 @@ fn rebalance_leases(
         }
         match store.transfer_lease(d.rep.range_id, to) {
             Ok(()) => {
-                tracing::debug!(range = %d.rep.range_id, to = %to, "lease rebalanced by count");
+                let why = if follow.is_some() {
+                    "its workload"
+                } else {
+                    "count"
+                };
+                tracing::debug!(range = %d.rep.range_id, to = %to, why, "lease rebalanced");
                 counts.moved(me, to);
                 out.push(d.rep.range_id);
             }

@@ -306,3 +306,39 @@ fn repeated_lease_decisions_converge() {
         "{counts:?}"
     );
 }
+
+#[test]
+fn the_lease_follows_a_dominant_origin_among_live_voters() {
+    use crate::follow::target;
+    let (d, g, v) = (desc(1, &[1, 2, 3]), goal(), nodes(3));
+    let me = NodeId(1);
+    assert_eq!(
+        target(&d, me, &g, &v, &[(2, 90.0), (1, 10.0)]),
+        Some(NodeId(2))
+    );
+    // Not a majority, or not twice the leaseholder's own: stays.
+    let split = [(2, 40.0), (3, 40.0), (1, 20.0)];
+    assert_eq!(target(&d, me, &g, &v, &split), None);
+    assert_eq!(target(&d, me, &g, &v, &[(2, 60.0), (1, 40.0)]), None);
+    // Idle: stays (count balancing decides).
+    assert_eq!(target(&d, me, &g, &v, &[(2, 0.5)]), None);
+    // A node without a voter, or a dead one, does not pull it.
+    assert_eq!(target(&d, me, &g, &v, &[(4, 90.0)]), None);
+    let mut dead = nodes(3);
+    dead[1].live = false;
+    assert_eq!(target(&d, me, &g, &dead, &[(2, 90.0)]), None);
+    // Lease preferences win.
+    let pinned = Goal {
+        lease_preferences: vec!["local".into()],
+        ..goal()
+    };
+    assert_eq!(target(&d, me, &pinned, &v, &[(2, 90.0)]), None);
+}
+
+#[test]
+fn a_lease_serving_its_own_node_is_anchored() {
+    use crate::follow::anchored;
+    assert!(anchored(NodeId(1), &[(1, 30.0), (2, 20.0)]));
+    assert!(!anchored(NodeId(1), &[(1, 10.0), (2, 20.0)]));
+    assert!(!anchored(NodeId(1), &[(1, 0.5)]), "idle");
+}

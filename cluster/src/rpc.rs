@@ -31,6 +31,8 @@ pub enum NodeRequest {
         header: Header,
         /// The request.
         request: Request,
+        /// The node whose DistSender sent it (its lease follows where its load comes from).
+        gateway: NodeId,
     },
     /// Which range holds `key` (answered by range 1's leaseholder from the meta records).
     Lookup {
@@ -65,6 +67,13 @@ pub enum NodeRequest {
         key: Vec<u8>,
         /// The new range's id (allocated by the caller).
         new_range: RangeId,
+    },
+    /// Removes the split enforcement of the range starting at `key` (`UNSPLIT AT`), at the
+    /// receiver's replica of it (it takes the lease if needed); answered with whether the
+    /// split was enforced.
+    Unsplit {
+        /// The range's start key.
+        key: Vec<u8>,
     },
     /// A node without an id asks to join; answered with a fresh node id.
     Join,
@@ -211,6 +220,8 @@ pub enum NodeResponse {
     Split(Result<Option<(RangeDescriptor, RangeDescriptor)>, WireError>),
     /// To MetaWrite, Init.
     Done(Result<(), WireError>),
+    /// To Unsplit: whether the split was enforced.
+    Unsplit(Result<bool, WireError>),
     /// To AllocId and Join.
     Id(Result<u64, WireError>),
     /// To Join: the new node id and the node records known so far.
@@ -338,8 +349,9 @@ impl NodeService {
                 key,
                 header,
                 request,
+                gateway,
             } => NodeResponse::Batch(self.store().and_then(|s| {
-                s.serve(range, &header, &request, &key)
+                s.serve(range, &header, &request, &key, gateway)
                     .map_err(WireError::from)
             })),
             NodeRequest::Lookup { key } => NodeResponse::Lookup(self.lookup(&key)),
@@ -364,6 +376,10 @@ impl NodeService {
             NodeRequest::Split { key, new_range } => NodeResponse::Split(
                 self.store()
                     .and_then(|s| s.split_at_local(&key, new_range).map_err(WireError::from)),
+            ),
+            NodeRequest::Unsplit { key } => NodeResponse::Unsplit(
+                self.store()
+                    .and_then(|s| s.unsplit_local(&key).map_err(WireError::from)),
             ),
             NodeRequest::Status => NodeResponse::Status(self.status()),
             NodeRequest::Decommission { node } => NodeResponse::Done(self.decommission(node)),

@@ -87,6 +87,7 @@ impl Store {
         h: &Header,
         req: &Request,
         key: &[u8],
+        gateway: NodeId,
     ) -> Result<Response, ServeError> {
         let Some(rep) = self.replica(range) else {
             return Err(ServeError::Mismatch(
@@ -109,7 +110,7 @@ impl Store {
         // below it.
         let arrived = self.clock.now();
         let r = self.ensure_lease(&rep)?;
-        rep.load.record(key);
+        rep.load.record(key, gateway.0);
         let router = self
             .router
             .get()

@@ -324,6 +324,7 @@ fn op_of(req: &NodeRequest) -> (&'static str, Option<RangeId>) {
         NodeRequest::Nodes => ("Nodes", None),
         NodeRequest::KnownNodes => ("KnownNodes", None),
         NodeRequest::Split { .. } => ("Split", None),
+        NodeRequest::Unsplit { .. } => ("Unsplit", None),
         NodeRequest::Join => ("Join", None),
         NodeRequest::Init => ("Init", None),
         NodeRequest::Status => ("Status", None),
@@ -432,6 +433,7 @@ mod tests {
                 key: b"k".to_vec(),
                 lock: None,
             },
+            gateway: kv::NodeId(1),
         };
         let enc = crate::desc::encode(&get);
         let c = classify_call(&enc);
