@@ -8,8 +8,8 @@
 //! - **Qualifies**: neither is range 1 and `L` starts in the table keyspace (the addressing
 //!   and system ranges stay apart); no span config boundary lies inside `L ∪ R` (different
 //!   zone configs or multi-region placements are never merged); `R`'s split is not sticky
-//!   (`SPLIT AT` splits are kept, as CockroachDB keeps manual splits until `UNSPLIT`:
-//!   `Store::unsplit_local`); the two hold less than [`MergeConfig::range_min_bytes`]
+//!   (`SPLIT AT` splits are kept, as CockroachDB keeps manual splits until `UNSPLIT AT`:
+//!   `TxnSource::unsplit_at`, `Store::unsplit_local`); the two hold less than [`MergeConfig::range_min_bytes`]
 //!   together (default a quarter of `--range-max-bytes`, so a range split by size, whose
 //!   halves hold about half of it each, is never merged straight back); this node's replicas
 //!   of both have applied the descriptors the meta records show.
@@ -35,8 +35,6 @@
 //! - Stickiness is a marker written by every split except those whose key this node's size
 //!   check chose (`Store::note_automatic_split`): splits at span config boundaries stay
 //!   sticky even after the configs go, and there is no `SPLIT AT ... WITH EXPIRATION`.
-//! - SQL `ALTER TABLE ... UNSPLIT AT/ALL` is not wired: the SQL layer reaches the cluster only
-//!   through `txn::TxnSource`, which has no unsplit method yet.
 //! - Sizes are counted by scanning the ranges' data (no MVCC statistics), up to the
 //!   threshold; a pair found too big is measured again only after [`SIZE_RECHECK`] (or a
 //!   descriptor change), so a range that shrank (rows deleted and garbage-collected) merges

@@ -6,6 +6,7 @@ use crate::dist::DistSender;
 use crate::rpc::{NodeRequest, NodeResponse};
 use kv::Timestamp;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use txn::coord::KvTxnSource;
 use txn::{NodeInfo, RangeInfo, Result, Transaction, TxnOptions, TxnSource};
 
@@ -82,6 +83,10 @@ impl TxnSource for ClusterTxns {
         self.dist.split(key)
     }
 
+    fn unsplit_at(&self, key: &[u8]) -> Result<bool> {
+        self.unsplit(key)
+    }
+
     fn locality(&self) -> Vec<(String, String)> {
         self.locality.clone()
     }
@@ -113,6 +118,43 @@ impl TxnSource for ClusterTxns {
                 leases: None,
             })
             .collect())
+    }
+}
+
+/// How long `UNSPLIT AT` looks for a replica that can remove the split enforcement.
+const UNSPLIT_DEADLINE: Duration = Duration::from_secs(10);
+
+impl ClusterTxns {
+    /// Removes the split enforcement at `key` at a replica of the range starting there (the
+    /// leaseholder, or one that takes a lapsed lease): each replica is asked in turn, the
+    /// range looked up again between rounds. Returns whether the split was enforced.
+    fn unsplit(&self, key: &[u8]) -> Result<bool> {
+        let deadline = Instant::now() + UNSPLIT_DEADLINE;
+        loop {
+            let d = self.dist.lookup(key)?;
+            if d.start != key {
+                return Err(txn::Error::RangeKeyMismatch(format!(
+                    "{} does not start at the key",
+                    d.range_id
+                )));
+            }
+            let mut last = txn::Error::Unavailable(format!("{} has no replicas", d.range_id));
+            for r in &d.replicas {
+                let req = NodeRequest::Unsplit { key: key.to_vec() };
+                match self.dist.call(r.node_id, req) {
+                    Ok(NodeResponse::Unsplit(Ok(was))) => return Ok(was),
+                    Ok(NodeResponse::Unsplit(Err(e))) => last = e.into_txn(),
+                    Ok(other) => {
+                        last = txn::Error::Internal(format!("unexpected answer: {other:?}"))
+                    }
+                    Err(e) => last = txn::Error::Unavailable(e.to_string()),
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(last);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 

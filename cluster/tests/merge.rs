@@ -1,8 +1,9 @@
 //! Range merges on an in-process three-node cluster (local transport):
-//! - a table split by `SPLIT AT` keeps its ranges (sticky splits) until they are unsplit; then
-//!   the merge queue joins them back into one while a writer inserts rows: every acknowledged
-//!   row is there exactly once, nothing else appears, `SHOW RANGES` shows one range, and no
-//!   node keeps a replica of a merged-away range;
+//! - a table split by `SPLIT AT` keeps its ranges (sticky splits) until SQL `UNSPLIT AT` /
+//!   `UNSPLIT ALL` remove the enforcement; then the merge queue joins them back into one while
+//!   a writer inserts rows: every acknowledged row is there exactly once, nothing else
+//!   appears, `SHOW RANGES` shows one range, and no node keeps a replica of a merged-away
+//!   range;
 //! - a merge with a partitioned replica: the freeze cannot reach it, so the merge is
 //!   abandoned and the right side serves again; a replica cut off after it applied the
 //!   freeze applies the merge from the log when it comes back, and its data is then exactly
@@ -154,29 +155,6 @@ struct Log {
     maybe_inserted: Vec<i64>,
 }
 
-/// Removes the stickiness of the split at `start`, at whichever node can take the lease.
-async fn unsplit(nodes: &[ClusterNode], start: Vec<u8>) {
-    let stores: Vec<Arc<Store>> = nodes.iter().map(|n| n.store.clone()).collect();
-    wait_for(30, "unsplit", || {
-        let stores = stores.clone();
-        let start = start.clone();
-        async move {
-            blocking(move || {
-                let mut last = String::new();
-                for s in &stores {
-                    match s.unsplit_local(&start) {
-                        Ok(_) => return Ok(()),
-                        Err(e) => last = e.to_string(),
-                    }
-                }
-                Err(last)
-            })
-            .await
-        }
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unsplit_ranges_merge_under_a_writer_without_losing_rows() {
     init_logging();
@@ -221,15 +199,41 @@ async fn unsplit_ranges_merge_under_a_writer_without_losing_rows() {
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    for d in &before[1..] {
-        unsplit(&nodes, d.start.clone()).await;
-    }
-    wait_for(60, "the table merged into one range", || async {
-        let got = table_ranges(&nodes[0]).await?;
-        if got.len() == 1 {
+    let c = sql(&nodes[1]).await;
+    let e = c
+        .batch_execute("ALTER TABLE t UNSPLIT AT VALUES (75)")
+        .await
+        .expect_err("no range starts at 75");
+    assert_eq!(e.code().map(|c| c.code()), Some("22023"), "{e:?}");
+    let out = c
+        .query("ALTER TABLE t UNSPLIT AT VALUES (50), (100)", &[])
+        .await
+        .expect("unsplit at");
+    let pretty: Vec<String> = out.iter().map(|r| r.get("pretty")).collect();
+    assert_eq!(
+        pretty,
+        [
+            format!("/Table/{TABLE_ID}/1/50"),
+            format!("/Table/{TABLE_ID}/1/100")
+        ]
+    );
+    // UNSPLIT ALL lists the splits still enforced: 150 (50 and 100 may be merged already).
+    let out = c
+        .query("ALTER TABLE t UNSPLIT ALL", &[])
+        .await
+        .expect("unsplit all");
+    let pretty: Vec<String> = out.iter().map(|r| r.get("pretty")).collect();
+    assert_eq!(pretty, [format!("/Table/{TABLE_ID}/1/150")]);
+    wait_for(60, "SHOW RANGES shows the table in one range", || async {
+        let c = sql(&nodes[0]).await;
+        let shown = c
+            .query("SHOW RANGES FROM TABLE t", &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        if shown.len() == 1 && table_ranges(&nodes[0]).await?.len() == 1 {
             Ok(())
         } else {
-            Err(format!("{} ranges", got.len()))
+            Err(format!("{} ranges", shown.len()))
         }
     })
     .await;

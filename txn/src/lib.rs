@@ -157,6 +157,17 @@ pub trait TxnSource: Send + Sync {
         ))
     }
 
+    /// Removes the split enforcement of the range starting at `key` (CockroachDB's `UNSPLIT
+    /// AT`): the merge queue may then merge it into its left neighbour. Returns whether the
+    /// split was enforced (false: nothing to do). The caller checks first that a range
+    /// starts at `key`.
+    fn unsplit_at(&self, key: &[u8]) -> Result<bool> {
+        let _ = key;
+        Err(Error::Internal(
+            "this node does not merge ranges (single-node store)".into(),
+        ))
+    }
+
     /// The nodes of the cluster.
     fn nodes(&self) -> Result<Vec<NodeInfo>> {
         Ok(Vec::new())

@@ -362,15 +362,19 @@ impl Store {
     }
 
     /// Removes the stickiness of the split at `start` (CockroachDB's `UNSPLIT AT`), through
-    /// the Raft log of the range starting there; this node must hold its lease. Returns false
-    /// when no range starts at `start` here.
+    /// the Raft log of the range starting there, under its lease (taken here if it lapsed).
+    /// Returns whether the split was sticky (false: nothing to do). Fails with a key
+    /// mismatch when no local replica starts at `start` (this replica may be behind).
     pub fn unsplit_local(self: &Arc<Self>, start: &[u8]) -> Result<bool, txn::Error> {
-        let Some(rep) = self.replica_for_key(start) else {
+        let rep = self
+            .replica_for_key(start)
+            .filter(|r| r.desc().is_some_and(|d| d.start == start));
+        let Some(rep) = rep else {
             return Err(txn::Error::RangeKeyMismatch(
-                "no local replica holds the key".into(),
+                "no local replica starts at the key".into(),
             ));
         };
-        if self.desc_of(&rep)?.start != start {
+        if !self.is_sticky(start) {
             return Ok(false);
         }
         let ops = vec![(sticky_key(start), None)];

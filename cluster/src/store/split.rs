@@ -5,7 +5,7 @@
 //! `store/merge.rs`) unless the key was chosen by the size-based split check
 //! ([`Store::size_and_middle`]) of this node: a marker local key at the split key, written
 //! through the left side's Raft log before the split, moves to the right side with its data.
-//! `Store::unsplit_local` removes it.
+//! `Store::unsplit_local` (SQL `UNSPLIT AT`) removes it.
 
 use super::Store;
 use crate::desc::{Command, RangeDescriptor, MIN_SPLIT_KEY};

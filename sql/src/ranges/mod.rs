@@ -1,8 +1,9 @@
-//! The SQL face of ranges: `SHOW RANGES`, `ALTER TABLE|INDEX ... SPLIT AT`, and the
-//! `crdb_internal.ranges` / `crdb_internal.gossip_nodes` virtual tables.
+//! The SQL face of ranges: `SHOW RANGES`, `ALTER TABLE|INDEX ... SPLIT AT` / `UNSPLIT AT` /
+//! `UNSPLIT ALL`, and the `crdb_internal.ranges` / `crdb_internal.gossip_nodes` virtual
+//! tables.
 //!
 //! The SQL layer never depends on the cluster crate: everything here asks the node's
-//! [`txn::TxnSource`] (`ranges`, `split_at`, `nodes`). On a single node the source's defaults
+//! [`txn::TxnSource`] (`ranges`, `split_at`, `unsplit_at`, `nodes`). On a single node the source's defaults
 //! answer: one range covering the whole key space, held by node 1, no node list, and no splits.
 //!
 //! - **Parsing** ([`parse`]): the dialect's statement hook recognises both statements and
@@ -15,14 +16,16 @@
 //!   of the key space.
 //! - **SPLIT AT** ([`split`]) encodes each row with the executor's own index key encoding
 //!   ([`crate::storage::index_key_prefix`]) and calls `split_at` once per row, in order.
+//! - **UNSPLIT AT / UNSPLIT ALL** ([`unsplit`]) remove the split enforcement (`unsplit_at`),
+//!   after which the cluster's merge queue may merge the ranges.
 //!
 //! IMPLEMENTATION CAVEATS
 //! - `SPLIT AT` on a single-node store fails with 0A000 "ranges cannot be split on a
 //!   single-node store". The source's error is recognised as the single-node one when the
 //!   source reports no nodes (txn's defaults); any other error keeps its own SQLSTATE.
 //! - Splits are not transactional (as in CockroachDB): rows before a failing one stay split,
-//!   and a ROLLBACK does not undo them. `WITH EXPIRATION`, `UNSPLIT AT` and `SCATTER` are not
-//!   supported; `split_enforced_until` is always NULL.
+//!   and a ROLLBACK does not undo them (nor unsplits). `WITH EXPIRATION` and `SCATTER` are
+//!   not supported; `split_enforced_until` is always NULL.
 //! - `SHOW RANGES FROM DATABASE d` (and plain `SHOW RANGES`) shows full keys, not relative
 //!   ones, and lists the ranges overlapping any of the database's tables; the `WITH DETAILS |
 //!   KEYS | TABLES | INDEXES` options are not supported (lease holders are always shown).
@@ -37,6 +40,9 @@ pub mod show;
 pub mod split;
 #[cfg(test)]
 mod tests;
+pub mod unsplit;
+#[cfg(test)]
+mod unsplit_tests;
 pub mod vtables;
 
 pub use parse::{
@@ -65,8 +71,17 @@ pub fn describe(
             let d = crate::plan::describe(ctx, &Statement::Query(rows), hints)?;
             Ok((d.params, split::columns()))
         }
+        Some(RangesStatement::Unsplit { rows, .. }) => match rows {
+            Some(rows) => {
+                let d = crate::plan::describe(ctx, &Statement::Query(rows), hints)?;
+                Ok((d.params, unsplit::columns()))
+            }
+            None => Ok((hints.to_vec(), unsplit::columns())),
+        },
         Some(RangesStatement::Show(_)) => Ok((hints.to_vec(), show::columns())),
-        None => Err(Error::internal("not a SHOW RANGES or SPLIT AT statement")),
+        None => Err(Error::internal(
+            "not a SHOW RANGES, SPLIT AT or UNSPLIT statement",
+        )),
     }
 }
 
@@ -80,7 +95,7 @@ pub fn execute(
     if let Statement::Explain { statement, .. } = stmt {
         if is_ranges_statement(statement) {
             return Err(Error::unsupported(
-                "EXPLAIN is not supported for SHOW RANGES and SPLIT AT",
+                "EXPLAIN is not supported for SHOW RANGES, SPLIT AT and UNSPLIT",
             ));
         }
     }
@@ -91,6 +106,9 @@ pub fn execute(
         RangesStatement::Show(target) => show::show_ranges(ctx, &target)?,
         RangesStatement::Split { target, rows } => {
             split::split_at(ctx, &target, &rows, params, param_types)?
+        }
+        RangesStatement::Unsplit { target, rows } => {
+            unsplit::unsplit(ctx, &target, rows.as_deref(), params, param_types)?
         }
     };
     Ok(Some(r))

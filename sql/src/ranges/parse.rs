@@ -10,7 +10,11 @@
 //!   FROM CURRENT_CATALOG]` is a `ShowVariable` whose words are
 //!   `["meridian show ranges", kind, name parts..., ["@", index]]`.
 //! - `ALTER TABLE t SPLIT AT <query>` and `ALTER INDEX t@i | i SPLIT AT <query>` are the
-//!   `<query>` (`VALUES ...` or `SELECT ...`) with `Query::settings` naming the target.
+//!   `<query>` (`VALUES ...` or `SELECT ...`) with `Query::settings` naming the target;
+//!   `... UNSPLIT AT <query>` the same with one more setting, [`UNSPLIT`].
+//! - `ALTER TABLE t UNSPLIT ALL` and `ALTER INDEX t@i | i UNSPLIT ALL` are a `ShowVariable`
+//!   whose words are `["meridian unsplit all", "table" | "index", name parts...,
+//!   ["@", index]]`.
 //!
 //! [`classify`] turns either back into a [`RangesStatement`]; the session routes on it before
 //! anything else looks at the statement.
@@ -29,6 +33,10 @@ const SPLIT_TABLE: &str = "meridian split at table";
 const SPLIT_INDEX: &str = "meridian split at index";
 /// Settings key holding `i` of `ALTER INDEX t@i SPLIT AT`.
 const SPLIT_AT_INDEX: &str = "meridian split at @";
+/// Settings key marking `ALTER ... UNSPLIT AT` (with the split keys naming the target).
+const UNSPLIT: &str = "meridian unsplit at";
+/// First word of an `ALTER ... UNSPLIT ALL` statement's variable list.
+const UNSPLIT_ALL: &str = "meridian unsplit all";
 /// Separator between a table name and its index in a `SHOW RANGES FROM INDEX` word list.
 const AT_SEPARATOR: &str = "@";
 
@@ -76,6 +84,13 @@ pub enum RangesStatement {
         /// The rows giving split points.
         rows: Box<Query>,
     },
+    /// `ALTER ... UNSPLIT AT <rows>` (`rows` as for `Split`) or `UNSPLIT ALL` (`rows` None).
+    Unsplit {
+        /// The index to unsplit.
+        target: SplitTarget,
+        /// The rows giving the split points to unsplit; None: every split of the index.
+        rows: Option<Box<Query>>,
+    },
 }
 
 fn marker(name: &str) -> Ident {
@@ -104,19 +119,44 @@ pub fn statement(parser: &mut Parser) -> Option<Result<Statement, ParserError>> 
     }
     if is_keyword(&first, Keyword::ALTER)
         && (is_keyword(&second, Keyword::TABLE) || is_keyword(&second, Keyword::INDEX))
-        && split_follows_name(parser)
     {
-        return Some(parse_split(parser));
+        return match verb_after_name(parser) {
+            Some(Verb::Split) | Some(Verb::UnsplitAt) => Some(parse_split(parser)),
+            Some(Verb::UnsplitAll) => Some(parse_unsplit_all(parser)),
+            None => None,
+        };
     }
     None
 }
 
-/// Whether the tokens after `ALTER TABLE|INDEX` are `name [@ index] SPLIT AT`.
-fn split_follows_name(parser: &Parser) -> bool {
+/// What follows `ALTER TABLE|INDEX name [@ index]`.
+enum Verb {
+    Split,
+    UnsplitAt,
+    UnsplitAll,
+}
+
+/// The statement of this module the tokens after `ALTER TABLE|INDEX` start, if any.
+fn verb_after_name(parser: &Parser) -> Option<Verb> {
+    let n = name_end(parser)?;
+    let tok = |n: usize| &parser.peek_nth_token_ref(n).token;
+    if is_word(tok(n), "split") && is_keyword(tok(n + 1), Keyword::AT) {
+        Some(Verb::Split)
+    } else if is_word(tok(n), "unsplit") && is_keyword(tok(n + 1), Keyword::AT) {
+        Some(Verb::UnsplitAt)
+    } else if is_word(tok(n), "unsplit") && is_keyword(tok(n + 1), Keyword::ALL) {
+        Some(Verb::UnsplitAll)
+    } else {
+        None
+    }
+}
+
+/// The token position after `ALTER TABLE|INDEX name [@ index]` (None: no name there).
+fn name_end(parser: &Parser) -> Option<usize> {
     let tok = |n: usize| &parser.peek_nth_token_ref(n).token;
     let mut n = 2;
     if !matches!(tok(n), Token::Word(_)) {
-        return false;
+        return None;
     }
     n += 1;
     while matches!(tok(n), Token::Period) && matches!(tok(n + 1), Token::Word(_)) {
@@ -125,7 +165,7 @@ fn split_follows_name(parser: &Parser) -> bool {
     if matches!(tok(n), Token::AtSign) && matches!(tok(n + 1), Token::Word(_)) {
         n += 2;
     }
-    is_word(tok(n), "split") && is_keyword(tok(n + 1), Keyword::AT)
+    Some(n)
 }
 
 /// `name [@ index]`.
@@ -189,7 +229,7 @@ fn parse_split(parser: &mut Parser) -> Result<Statement, ParserError> {
         parser.expect_keyword(Keyword::TABLE)?;
     }
     let target = parse_index_ref(parser)?;
-    parser.next_token(); // SPLIT
+    let unsplit = is_word(&parser.next_token().token, "unsplit"); // SPLIT or UNSPLIT
     parser.expect_keyword(Keyword::AT)?;
     let mut rows = parser.parse_query()?;
     if rows.settings.is_some() {
@@ -226,14 +266,56 @@ fn parse_split(parser: &mut Parser) -> Result<Statement, ParserError> {
         }
         (None, _) => {}
     }
+    if unsplit {
+        settings.push(Setting {
+            key: marker(UNSPLIT),
+            value: Expr::Identifier(Ident::new("true")),
+        });
+    }
     rows.settings = Some(settings);
     Ok(Statement::Query(rows))
+}
+
+/// `ALTER TABLE t UNSPLIT ALL` / `ALTER INDEX t@i | i UNSPLIT ALL`.
+fn parse_unsplit_all(parser: &mut Parser) -> Result<Statement, ParserError> {
+    parser.expect_keyword(Keyword::ALTER)?;
+    let is_index = parser.parse_keyword(Keyword::INDEX);
+    if !is_index {
+        parser.expect_keyword(Keyword::TABLE)?;
+    }
+    let target = parse_index_ref(parser)?;
+    parser.next_token(); // UNSPLIT
+    parser.expect_keyword(Keyword::ALL)?;
+    if target.index.is_some() && !is_index {
+        return Err(ParserError::ParserError(
+            "ALTER TABLE takes a table name; use ALTER INDEX t@idx to unsplit an index".into(),
+        ));
+    }
+    let mut words = vec![
+        marker(UNSPLIT_ALL),
+        Ident::new(if is_index { "index" } else { "table" }),
+    ];
+    for part in &target.name.0 {
+        let ident = part
+            .as_ident()
+            .cloned()
+            .ok_or_else(|| ParserError::ParserError(format!("invalid name: {part}")))?;
+        words.push(ident);
+    }
+    if let Some(i) = target.index {
+        words.push(marker(AT_SEPARATOR));
+        words.push(i);
+    }
+    Ok(Statement::ShowVariable { variable: words })
 }
 
 /// Reads a statement of this module back from the AST (`None` for every other statement).
 pub fn classify(stmt: &Statement) -> Option<RangesStatement> {
     match stmt {
-        Statement::ShowVariable { variable } => classify_show(variable).map(RangesStatement::Show),
+        Statement::ShowVariable { variable } => match variable.first() {
+            Some(w) if is_marker(w, UNSPLIT_ALL) => classify_unsplit_all(variable),
+            _ => classify_show(variable).map(RangesStatement::Show),
+        },
         Statement::Query(q) => classify_split(q),
         _ => None,
     }
@@ -242,9 +324,9 @@ pub fn classify(stmt: &Statement) -> Option<RangesStatement> {
 /// Whether `stmt` is a statement of this module (cheaper than [`classify`]: no cloning).
 pub fn is_ranges_statement(stmt: &Statement) -> bool {
     match stmt {
-        Statement::ShowVariable { variable } => {
-            variable.first().is_some_and(|w| is_marker(w, SHOW_MARKER))
-        }
+        Statement::ShowVariable { variable } => variable
+            .first()
+            .is_some_and(|w| is_marker(w, SHOW_MARKER) || is_marker(w, UNSPLIT_ALL)),
         Statement::Query(q) => q.settings.as_ref().is_some_and(|s| {
             s.iter()
                 .any(|s| is_marker(&s.key, SPLIT_TABLE) || is_marker(&s.key, SPLIT_INDEX))
@@ -273,6 +355,22 @@ fn classify_show(words: &[Ident]) -> Option<ShowTarget> {
     })
 }
 
+fn classify_unsplit_all(words: &[Ident]) -> Option<RangesStatement> {
+    let (kind, rest) = words.get(1..)?.split_first()?;
+    let sep = rest.iter().position(|w| is_marker(w, AT_SEPARATOR));
+    let (name, index) = match sep {
+        Some(p) => (&rest[..p], rest.get(p + 1).cloned()),
+        None => (rest, None),
+    };
+    let name = ObjectName::from(name.to_vec());
+    let target = if kind.value == "index" {
+        SplitTarget::Index(IndexRef { name, index })
+    } else {
+        SplitTarget::Table(name)
+    };
+    Some(RangesStatement::Unsplit { target, rows: None })
+}
+
 fn classify_split(q: &Query) -> Option<RangesStatement> {
     let settings = q.settings.as_ref()?;
     let name_of = |key: &str| {
@@ -298,7 +396,15 @@ fn classify_split(q: &Query) -> Option<RangesStatement> {
             });
         SplitTarget::Index(IndexRef { name, index })
     };
+    let unsplit = settings.iter().any(|s| is_marker(&s.key, UNSPLIT));
     let mut rows = Box::new(q.clone());
     rows.settings = None;
-    Some(RangesStatement::Split { target, rows })
+    Some(if unsplit {
+        RangesStatement::Unsplit {
+            target,
+            rows: Some(rows),
+        }
+    } else {
+        RangesStatement::Split { target, rows }
+    })
 }
