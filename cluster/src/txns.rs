@@ -32,6 +32,8 @@ impl ClusterTxns {
         &self.dist
     }
 
+    /// The node holding `d`'s lease, as its replicas report it: None when it lapsed, or while
+    /// the range is frozen for a merge (its lease is held by nobody, `FROZEN_HOLDER`).
     fn leaseholder(&self, d: &RangeDescriptor) -> Option<u64> {
         let now = self.dist.store().clock().now();
         d.replicas.iter().find_map(|r| {
@@ -40,7 +42,9 @@ impl ClusterTxns {
                 .call(r.node_id, NodeRequest::ReplicaInfo { range: d.range_id })
             {
                 Ok(NodeResponse::ReplicaInfo(Ok(i)))
-                    if i.lease_holder.0 != 0 && i.lease_expiration > now =>
+                    if i.lease_holder.0 != 0
+                        && i.lease_holder != crate::desc::FROZEN_HOLDER
+                        && i.lease_expiration > now =>
                 {
                     Some(i.lease_holder.0)
                 }

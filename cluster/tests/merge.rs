@@ -21,6 +21,7 @@ use cluster::server::{start_node, ClusterNode};
 use cluster::store::Store;
 use cluster::transport::filter::Filters;
 use cluster::transport::LocalNetwork;
+use cluster::txns::ClusterTxns;
 use common::{init_logging, node_config, sql, wait_for};
 use kv::engine::Visit;
 use kv::{NodeId, RangeId};
@@ -28,6 +29,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use txn::TxnSource;
 
 /// The table every test creates first gets this id.
 const TABLE_ID: u64 = 103;
@@ -480,12 +482,29 @@ async fn merge_then_heal(lose_rhs: bool) {
     let rest: Vec<NodeId> = all.iter().copied().filter(|n| *n != cut).collect();
     let dist = nodes[runner].dist.clone();
     let f = filters.clone();
+    let frozen_holder = Arc::new(Mutex::new(None));
+    let seen = frozen_holder.clone();
     let merged = blocking(move || {
-        let hook = move |_: &RangeDescriptor| f.partition(&[cut], &rest);
+        let txns = ClusterTxns::new(dist.clone(), Vec::new());
+        let hook = move |_: &RangeDescriptor| {
+            // SHOW RANGES while the right side is frozen: no lease holder, not a made-up one.
+            let (start, end) = table_span();
+            let shown = txns.ranges(&start, Some(&end)).expect("ranges");
+            *seen.lock().unwrap() = shown
+                .iter()
+                .find(|x| x.range_id == r.0)
+                .map(|x| x.leaseholder);
+            f.partition(&[cut], &rest)
+        };
         cluster::merge::merge_at(&dist, l, Some(&hook))
     })
     .await
     .expect("merge with a quorum");
+    assert_eq!(
+        *frozen_holder.lock().unwrap(),
+        Some(None),
+        "frozen range's lease holder"
+    );
     let cut_node = &nodes[other];
     let c = sql(&nodes[runner]).await;
     if lose_rhs {
