@@ -10,6 +10,7 @@ use crate::desc::{self, RangeDescriptor, ReplicaKind};
 use crate::transport::RaftEnvelope;
 use kv::engine::WriteBatch;
 use kv::{RangeId, ReplicaId};
+use parking_lot::Mutex;
 use protobuf::Message as _;
 use raft::prelude::{ConfChangeV2, ConfState, Message, MessageType};
 use replication::{LogStore, MultiRaft};
@@ -49,6 +50,10 @@ pub enum RaftMsg {
         cc: ConfChangeV2,
         /// The new descriptor, encoded.
         context: Vec<u8>,
+        /// Set (before the waiter is answered) when the leader refused the change for now:
+        /// the previous change is unfinished or the learner to promote is behind. The
+        /// proposer retries then (store/replicas.rs).
+        refused: Arc<Mutex<bool>>,
     },
     /// Create a group whose state was just written (bootstrap).
     CreateGroup {
@@ -181,8 +186,15 @@ impl Loop {
                 pid,
                 cc,
                 context,
+                refused,
             } => {
                 let r = self.raft.propose_conf_change(range, context, cc);
+                if matches!(
+                    r,
+                    Err(replication::Error::ChangeInProgress | replication::Error::LearnerBehind(_))
+                ) {
+                    *refused.lock() = true;
+                }
                 self.proposed(store, range, pid, r);
             }
             RaftMsg::CreateGroup {
@@ -544,13 +556,12 @@ impl Loop {
 ///   sender retries there; leases follow leadership).
 /// - A membership change refused because the previous one is unfinished
 ///   (`ChangeInProgress`) or the learner to promote has not caught up (`LearnerBehind`):
-///   only the leader refuses these, so the leader hint would name this very node, which a
-///   sender reads as "the lease is here" (or moved here). Nothing about the lease changed,
-///   so no hint. They stay `NotLeaseholder` because their only caller, the store's
-///   membership-change loop (`Store::change_retrying`, store/replicas.rs), retries on that
-///   variant until the learner catches up; the reason is logged here. Membership changes
-///   run on the leader's own store (the allocator calls the store directly), so these never
-///   reach the DistSender's lease cache.
+///   `Unavailable` with the reason, never "not leaseholder" (nothing about the lease
+///   changed; a leader hint would name this very node). The proposer learns that it may
+///   retry from the message's `refused` flag, not from this error ([`RaftMsg::ConfChange`],
+///   `Store::change_retrying` in store/replicas.rs); if it gives up, this is the error its
+///   caller (the allocator, the merge queue) sees. Membership changes run on the leader's
+///   own store, so these never reach the DistSender or a SQL client.
 /// - Anything else means the replica's Raft state cannot be trusted: `Internal`.
 pub(crate) fn proposal_error(
     range: RangeId,
@@ -560,7 +571,9 @@ pub(crate) fn proposal_error(
     match e {
         replication::Error::ChangeInProgress | replication::Error::LearnerBehind(_) => {
             tracing::debug!(range = %range, reason = %e, "membership change refused for now");
-            txn::Error::NotLeaseholder { leaseholder: None }
+            txn::Error::Unavailable(format!(
+                "the membership change of {range} was refused for now: {e}"
+            ))
         }
         e if e.is_deterministic() => txn::Error::NotLeaseholder {
             leaseholder: leader,
@@ -585,8 +598,14 @@ mod proposal_error_tests {
         assert_eq!(hint(R::NotLeader), Ok(leader));
         assert_eq!(hint(R::UnknownRange(range)), Ok(leader));
         // Refused by the leader itself: retried by the caller, the lease untouched.
-        assert_eq!(hint(R::ChangeInProgress), Ok(None));
-        assert_eq!(hint(R::LearnerBehind(4)), Ok(None));
+        assert!(matches!(
+            proposal_error(range, &R::ChangeInProgress, leader),
+            txn::Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            proposal_error(range, &R::LearnerBehind(4), leader),
+            txn::Error::Unavailable(_)
+        ));
         let corrupt = hint(R::Corrupt("bad hard state".into()));
         assert_eq!(
             corrupt,

@@ -216,8 +216,9 @@ impl Store {
 
     /// Proposes `cc` (turning descriptor `base` into `new`) until the leader accepts it: it
     /// refuses while the previous change is unfinished or a learner to promote has not caught
-    /// up (both reported as "not leaseholder" by the Raft thread). Gives up when this node
-    /// stops leading, the descriptor changed underneath, or [`CATCH_UP`] passed.
+    /// up ([`ChangeError::RefusedForNow`]). Gives up when this node stops leading, the
+    /// descriptor changed underneath, or [`CATCH_UP`] passed (then the refusal's error,
+    /// `Unavailable`).
     fn change_retrying(
         &self,
         range: RangeId,
@@ -229,8 +230,9 @@ impl Store {
         let mut backoff = Duration::from_millis(5);
         loop {
             match self.change(range, new, cc.clone()) {
-                Err(txn::Error::NotLeaseholder { .. }) if Instant::now() < deadline => {}
-                r => return r,
+                Ok(()) => return Ok(()),
+                Err(ChangeError::RefusedForNow(_)) if Instant::now() < deadline => {}
+                Err(ChangeError::RefusedForNow(e) | ChangeError::Failed(e)) => return Err(e),
             }
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_millis(200));
@@ -271,26 +273,43 @@ impl Store {
         range: RangeId,
         new: &RangeDescriptor,
         cc: ConfChangeV2,
-    ) -> Result<(), txn::Error> {
+    ) -> Result<(), ChangeError> {
         // Serialised with a merge freezing this range on this node (store/merge.rs): a
         // change is either applied before the freeze is proposed or refused after it.
         let _guard = MembershipGuard::acquire(self, range);
         if self.replica(range).is_some_and(|r| r.lease().is_frozen()) {
-            return Err(txn::Error::RangeKeyMismatch(format!(
+            return Err(ChangeError::Failed(txn::Error::RangeKeyMismatch(format!(
                 "{range} is frozen for a merge; its replicas cannot change"
-            )));
+            ))));
         }
         let pid = self.next_id().1;
+        let refused = Arc::new(parking_lot::Mutex::new(false));
         let msg = RaftMsg::ConfChange {
             range,
             pid,
             cc,
             context: desc::encode(new),
+            refused: refused.clone(),
         };
-        self.submit_and_wait(pid, msg, || {
+        let r = self.submit_and_wait(pid, msg, || {
             format!("the membership change of {range} did not apply")
-        })
+        });
+        match r {
+            Ok(()) => Ok(()),
+            // The Raft thread sets the flag before it answers the waiter.
+            Err(e) if *refused.lock() => Err(ChangeError::RefusedForNow(e)),
+            Err(e) => Err(ChangeError::Failed(e)),
+        }
     }
+}
+
+/// Why [`Store::change`] did not make a membership change.
+enum ChangeError {
+    /// The leader refused it for now (the previous change is unfinished, or the learner to
+    /// promote is behind): retrying may succeed. The error says why (`Unavailable`).
+    RefusedForNow(txn::Error),
+    /// Anything else: not retried.
+    Failed(txn::Error),
 }
 
 /// The replica of `d` on `node`.
