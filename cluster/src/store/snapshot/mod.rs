@@ -16,7 +16,9 @@
 //!    directory). Memory: one chunk. The header becomes the Raft snapshot's data.
 //! 2. **Stream (sender thread).** When the Raft thread would send that `MsgSnapshot`, it hands
 //!    it to a thread instead, which sends the chunks one by one as Raft envelopes over the
-//!    ordinary transport (local, fault-injecting or gRPC: nothing transport-specific) with at
+//!    ordinary transport (local, fault-injecting or gRPC: nothing transport-specific; chunks
+//!    are `MsgSnapshot` messages, acknowledgements `MsgSnapStatus`, a type raft-rs never sends
+//!    between nodes) with at
 //!    most [`WINDOW`] chunks unacknowledged, and only after the last chunk's acknowledgement
 //!    sends the small `MsgSnapshot` itself. A refused chunk or an acknowledgement missing for
 //!    [`ACK_TIMEOUT`] aborts the stream (spill file deleted); raft-rs asks for a new snapshot
@@ -59,10 +61,11 @@
 //! [`StoreConfig::snapshot_chunk_bytes`]: super::StoreConfig::snapshot_chunk_bytes
 //! [`StoreConfig::snapshot_dir`]: super::StoreConfig::snapshot_dir
 
-use super::apply::data_spans;
+mod send;
+
 use super::Store;
 use crate::desc::{self, Lease, RangeDescriptor};
-use crate::transport::{RaftEnvelope, Transport};
+use crate::transport::RaftEnvelope;
 use kv::engine::{Engine, Visit, WriteBatch};
 use kv::keys::LOCAL_PREFIX;
 use kv::{NodeId, RangeId, ReplicaId};
@@ -71,10 +74,9 @@ use protobuf::Message as _;
 use raft::prelude::{Message, MessageType};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, OnceLock, Weak};
+use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The default size of a snapshot chunk (keys and values, before encoding).
@@ -104,7 +106,8 @@ pub struct SnapHeader {
     pub bytes: u64,
 }
 
-/// Everything that travels in a `MsgSnapshot`'s data field.
+/// Everything that travels in a `MsgSnapshot`'s (or, acknowledgements, `MsgSnapStatus`'s)
+/// data field.
 #[derive(Serialize, Deserialize)]
 enum Wire {
     /// In the real Raft message, sent after every chunk was acknowledged.
@@ -248,20 +251,25 @@ pub fn clear_staging(engine: &dyn Engine) -> Result<(), String> {
     engine.write(batch, false).map_err(|e| e.to_string())
 }
 
-/// The encoded first bytes of every `MsgSnapshot` (its type is protobuf field 1, written
-/// first): lets incoming traffic be sorted without decoding every message.
-fn snapshot_prefix() -> &'static [u8] {
-    static PREFIX: OnceLock<Vec<u8>> = OnceLock::new();
-    PREFIX.get_or_init(|| {
-        let mut m = Message::default();
-        m.set_msg_type(MessageType::MsgSnapshot);
-        m.write_to_bytes().unwrap_or_default()
-    })
+/// The encoded first bytes of every message of type `t` (the type is protobuf field 1,
+/// written first): lets incoming traffic be sorted without decoding every message.
+fn type_prefix(t: MessageType) -> Vec<u8> {
+    let mut m = Message::default();
+    m.set_msg_type(t);
+    m.write_to_bytes().unwrap_or_default()
 }
 
+/// Whether a raw Raft message is a `MsgSnapshot` (a header or a chunk) or a `MsgSnapStatus`
+/// (a chunk's acknowledgement: raft-rs never sends that type between nodes).
 fn is_snapshot_msg(raw: &[u8]) -> bool {
-    let p = snapshot_prefix();
-    !p.is_empty() && raw.starts_with(p)
+    static PREFIXES: OnceLock<[Vec<u8>; 2]> = OnceLock::new();
+    let p = PREFIXES.get_or_init(|| {
+        [
+            type_prefix(MessageType::MsgSnapshot),
+            type_prefix(MessageType::MsgSnapStatus),
+        ]
+    });
+    p.iter().any(|p| !p.is_empty() && raw.starts_with(p))
 }
 
 /// The (id, seq) of a snapshot chunk envelope, for tests and fault injection.
@@ -283,7 +291,12 @@ fn wire_envelope(
     w: &Wire,
 ) -> Option<RaftEnvelope> {
     let mut m = Message::default();
-    m.set_msg_type(MessageType::MsgSnapshot);
+    // Acknowledgements go back from the receiver: not typed as snapshots (traffic counters
+    // tell a snapshot to a replica from an answer to its leader by type).
+    m.set_msg_type(match w {
+        Wire::Ack { .. } => MessageType::MsgSnapStatus,
+        _ => MessageType::MsgSnapshot,
+    });
     m.from = from.1;
     m.to = to.1;
     m.mut_snapshot().set_data(desc::encode(w).into());
@@ -295,171 +308,10 @@ fn wire_envelope(
     })
 }
 
-fn write_chunk(w: &mut impl Write, kvs: &mut Vec<(Vec<u8>, Vec<u8>)>) -> std::io::Result<()> {
-    let data = desc::encode(kvs);
-    kvs.clear();
-    w.write_all(&(data.len() as u64).to_be_bytes())?;
-    w.write_all(&data)
-}
-
-fn read_chunk(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 8];
-    r.read_exact(&mut len)?;
-    let mut data = vec![0u8; u64::from_be_bytes(len) as usize];
-    r.read_exact(&mut data)?;
-    Ok(data)
-}
-
-/// Scans `d`'s data spans into chunks in `path`: (chunks, bytes).
-fn spill(
-    engine: &dyn Engine,
-    d: &RangeDescriptor,
-    path: &Path,
-    chunk_bytes: usize,
-) -> Result<(u32, u64), String> {
-    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut w = BufWriter::new(file);
-    let (mut cur, mut cur_bytes, mut chunks, mut total) = (Vec::new(), 0usize, 0u32, 0u64);
-    let mut failed = None;
-    for (s, e) in data_spans(d) {
-        engine
-            .scan(&s, e.as_deref(), &mut |k, v| {
-                cur_bytes += k.len() + v.len();
-                cur.push((k.to_vec(), v.to_vec()));
-                if cur_bytes >= chunk_bytes {
-                    if let Err(e) = write_chunk(&mut w, &mut cur) {
-                        failed = Some(e.to_string());
-                        return Visit::Stop;
-                    }
-                    chunks += 1;
-                    total += cur_bytes as u64;
-                    cur_bytes = 0;
-                }
-                Visit::Continue
-            })
-            .map_err(|e| e.to_string())?;
-        if let Some(e) = failed.take() {
-            return Err(e);
-        }
-    }
-    if !cur.is_empty() || chunks == 0 {
-        write_chunk(&mut w, &mut cur).map_err(|e| e.to_string())?;
-        chunks += 1;
-        total += cur_bytes as u64;
-    }
-    w.flush().map_err(|e| e.to_string())?;
-    Ok((chunks, total))
-}
-
 impl Store {
     /// This store's snapshot counters.
     pub fn snapshot_stats(&self) -> SnapshotStats {
         *self.snap.stats.lock()
-    }
-
-    /// On the Raft thread (raft-rs asks the leader's storage): writes `range`'s data to a spill
-    /// file and returns the header that stands for it in the Raft message. Refused while a
-    /// stream to the same replica runs or too many streams run.
-    pub(crate) fn build_snapshot(&self, range: RangeId, to: u64) -> Result<Vec<u8>, String> {
-        let replica = self.replica(range).ok_or("no replica")?;
-        let (desc, lease) = {
-            let st = replica.state.lock();
-            (
-                st.desc.clone().ok_or("replica not initialised")?,
-                st.lease.clone(),
-            )
-        };
-        self.snap.expire_unsent();
-        {
-            let out = self.snap.outgoing.lock();
-            if out.values().any(|o| o.range == range && o.to == to) {
-                return Err("a snapshot to this replica is still being sent".into());
-            }
-            if out.len() >= MAX_OUTGOING {
-                return Err(format!("{MAX_OUTGOING} snapshots are being sent already"));
-            }
-        }
-        let id = self.snap.new_id();
-        let dir = self
-            .cfg
-            .snapshot_dir
-            .clone()
-            .unwrap_or_else(std::env::temp_dir);
-        let path = dir.join(format!("meridian-snapshot-{id:016x}"));
-        let chunk_bytes = self.cfg.snapshot_chunk_bytes.max(1);
-        let (chunks, bytes) = match spill(self.engine.as_ref(), &desc, &path, chunk_bytes) {
-            Ok(n) => n,
-            Err(e) => {
-                let _ = std::fs::remove_file(&path);
-                return Err(format!("spilling the snapshot: {e}"));
-            }
-        };
-        self.snap.outgoing.lock().insert(
-            id,
-            Outgoing {
-                range,
-                to,
-                path,
-                built: Instant::now(),
-                acks: None,
-            },
-        );
-        tracing::debug!(range = %range, to, id, chunks, bytes, "snapshot built");
-        Ok(desc::encode(&Wire::Header(SnapHeader {
-            id,
-            desc,
-            lease,
-            chunks,
-            bytes,
-        })))
-    }
-
-    /// On the Raft thread, instead of sending the `MsgSnapshot` raft-rs produced: starts the
-    /// thread that streams its chunks to `to_node` and then sends `msg`.
-    pub(crate) fn send_snapshot(store: Weak<Store>, range: RangeId, to_node: NodeId, msg: Message) {
-        let Some(s) = store.upgrade() else {
-            return;
-        };
-        let header = match decode_header(msg.get_snapshot().get_data()) {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(range = %range, error = %e, "snapshot message without a header dropped");
-                return;
-            }
-        };
-        let (tx, rx) = mpsc::channel();
-        let path = {
-            let mut out = s.snap.outgoing.lock();
-            match out.get_mut(&header.id) {
-                Some(o) if o.acks.is_none() => {
-                    o.acks = Some(tx);
-                    o.path.clone()
-                }
-                _ => return,
-            }
-        };
-        let (transport, node) = (s.transport.clone(), s.node_id);
-        drop(s);
-        let spawned = std::thread::Builder::new()
-            .name("snapshot-send".into())
-            .spawn(move || {
-                let to = (to_node, msg.to);
-                let r = stream(transport.as_ref(), range, (node, msg.from), to, &msg, &header, &path, rx);
-                if let Err(e) = &r {
-                    tracing::info!(range = %range, to = %to_node, id = header.id, error = %e, "snapshot stream aborted");
-                } else {
-                    tracing::debug!(range = %range, to = %to_node, id = header.id, "snapshot sent");
-                }
-                match store.upgrade() {
-                    Some(s) => s.snap.finish_outgoing(header.id, r.is_ok()),
-                    None => {
-                        let _ = std::fs::remove_file(&path);
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot start a snapshot sender");
-        }
     }
 
     /// Takes snapshot chunks and acknowledgements out of incoming Raft traffic (staging or
@@ -681,55 +533,6 @@ impl Store {
     }
 }
 
-/// Streams `h`'s chunks from `path`, then sends `msg` (see the module docs).
-#[allow(clippy::too_many_arguments)]
-fn stream(
-    transport: &dyn Transport,
-    range: RangeId,
-    from: (NodeId, u64),
-    to: (NodeId, u64),
-    msg: &Message,
-    h: &SnapHeader,
-    path: &Path,
-    acks: mpsc::Receiver<(u32, bool)>,
-) -> Result<(), String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut r = BufReader::new(file);
-    let mut acked = 0u32;
-    let wait = |acked: u32| -> Result<u32, String> {
-        match acks.recv_timeout(ACK_TIMEOUT) {
-            Ok((seq, true)) => Ok(acked.max(seq + 1)),
-            Ok((seq, false)) => Err(format!("the receiver refused chunk {seq}")),
-            Err(_) => Err(format!("no acknowledgement within {ACK_TIMEOUT:?}")),
-        }
-    };
-    for seq in 0..h.chunks {
-        while seq >= acked + WINDOW {
-            acked = wait(acked)?;
-        }
-        let data = read_chunk(&mut r).map_err(|e| format!("reading the spill file: {e}"))?;
-        let chunk = Wire::Chunk {
-            id: h.id,
-            seq,
-            of: h.chunks,
-            data,
-        };
-        let env = wire_envelope(range, from, to, &chunk).ok_or("cannot encode a chunk")?;
-        transport.send_raft(vec![env]);
-    }
-    while acked < h.chunks {
-        acked = wait(acked)?;
-    }
-    let bytes = msg.write_to_bytes().map_err(|e| e.to_string())?;
-    transport.send_raft(vec![RaftEnvelope {
-        range_id: range,
-        from: from.0,
-        to: to.0,
-        msg: bytes,
-    }]);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -766,25 +569,19 @@ mod tests {
         m.term = 5;
         m.from = 1;
         assert!(is_snapshot_msg(&m.write_to_bytes().expect("encode")));
-    }
-
-    #[test]
-    fn spilled_chunks_read_back_in_order() {
-        let mut buf = Vec::new();
-        let mut kvs = vec![
-            (b"a".to_vec(), b"1".to_vec()),
-            (b"b".to_vec(), vec![0; 100]),
-        ];
-        write_chunk(&mut buf, &mut kvs).expect("write");
-        assert!(kvs.is_empty());
-        let mut kvs = vec![(b"c".to_vec(), b"3".to_vec())];
-        write_chunk(&mut buf, &mut kvs).expect("write");
-        let mut r = &buf[..];
-        let a: Vec<(Vec<u8>, Vec<u8>)> = desc::decode(&read_chunk(&mut r).expect("1")).expect("d");
-        let b: Vec<(Vec<u8>, Vec<u8>)> = desc::decode(&read_chunk(&mut r).expect("2")).expect("d");
-        assert_eq!(a.len(), 2);
-        assert_eq!(b, vec![(b"c".to_vec(), b"3".to_vec())]);
-        assert!(read_chunk(&mut r).is_err());
+        let ack = wire_envelope(
+            RangeId(3),
+            (NodeId(2), 2),
+            (NodeId(1), 1),
+            &Wire::Ack {
+                id: 9,
+                seq: 4,
+                ok: true,
+            },
+        )
+        .expect("envelope");
+        assert!(is_snapshot_msg(&ack.msg));
+        assert_eq!(chunk_of(&ack), None);
     }
 
     #[test]
