@@ -154,7 +154,7 @@ pub fn real_time(txns: &[Committed<'_>]) -> Vec<String> {
 pub(crate) fn leftovers(world: &World) -> Vec<String> {
     let mut out = Vec::new();
     for k in 0..world.cfg.keys {
-        match world.mvcc.intent(&key_bytes(k)) {
+        match world.mvcc_for(&key_bytes(k)).intent(&key_bytes(k)) {
             Ok(None) => {}
             Ok(Some(i)) => out.push(format!(
                 "key {k} still has an intent (write ts {}) after the sweep",

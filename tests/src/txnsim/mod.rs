@@ -60,6 +60,8 @@
 pub mod check;
 pub mod driver;
 pub mod push;
+pub mod repl;
+pub mod replworld;
 pub mod util;
 pub mod world;
 
@@ -100,6 +102,9 @@ pub struct SimConfig {
     pub idle_clocks: bool,
     /// A bug to inject on purpose (to show the checkers catch it); None in CI's seeds.
     pub bug: Option<Bug>,
+    /// Voters per range: 0 runs every range on one shared engine; more runs every range as
+    /// a Raft group over the nodes' own engines ([`repl`], the full-stack simulation).
+    pub replicas: usize,
 }
 
 /// Bugs the simulation can inject, to prove that its checkers see what such bugs do.
@@ -110,6 +115,8 @@ pub enum Bug {
     LowWaterZero,
     /// Asynchronous intent resolution of an aborted transaction commits its intents.
     ResolveAbortAsCommit,
+    /// Replicated mode: a write reaches one follower's disk without going through Raft.
+    DivergentReplica,
 }
 
 impl SimConfig {
@@ -129,6 +136,17 @@ impl SimConfig {
             gc_ttl_ms: 4_000,
             idle_clocks: false,
             bug: None,
+            replicas: 0,
+        }
+    }
+
+    /// The full-stack configuration: four nodes, three voters per range, node crashes,
+    /// partitions, message loss and voter moves besides the transaction faults.
+    pub fn replicated(seed: u64, steps: u64) -> SimConfig {
+        SimConfig {
+            nodes: 4,
+            replicas: 3,
+            ..SimConfig::with_faults(seed, steps)
         }
     }
 }
@@ -154,6 +172,8 @@ pub struct Report {
     pub failures: Vec<String>,
     /// The last lines of the trace.
     pub tail: Vec<String>,
+    /// The replicated world's counters (replicated mode).
+    pub repl: Option<repl::ReplStats>,
 }
 
 impl Report {
@@ -171,7 +191,11 @@ impl Report {
         for l in &self.tail {
             let _ = writeln!(s, "    {l}");
         }
-        s.push_str(&replay_command(self.seed));
+        if self.repl.is_some() {
+            s.push_str(&replicated_replay_command(self.seed));
+        } else {
+            s.push_str(&replay_command(self.seed));
+        }
         s
     }
 }
@@ -181,6 +205,14 @@ pub fn replay_command(seed: u64) -> String {
     format!(
         "replay: MERIDIAN_TXN_SIM_SEED={seed} cargo test -p meridian-tests --test \
          txn_simulation -- --nocapture simulated_seeds"
+    )
+}
+
+/// The command that replays one seed of the full-stack (replicated) simulation.
+pub fn replicated_replay_command(seed: u64) -> String {
+    format!(
+        "replay: MERIDIAN_FULL_SIM_SEED={seed} cargo test -p meridian-tests --test \
+         full_simulation -- --nocapture replicated_seeds"
     )
 }
 
@@ -205,7 +237,10 @@ pub fn run(cfg: SimConfig) -> Report {
         one_step(&mut d);
     }
     let swept = wind_down(&mut d);
+    let (replica_failures, repl_stats) = world.check_replicated();
     let mut report = finish(&world, cfg.steps);
+    report.failures.extend(replica_failures);
+    report.repl = repl_stats;
     if !swept {
         report
             .failures
@@ -262,6 +297,7 @@ fn one_step(d: &mut Driver) {
                 w.abandon(i);
             }
         }
+        96 if faults && w.repl.is_some() => w.node_fault(),
         96 if faults => w.restart_store(),
         97 if faults => w.gc(cfg.gc_ttl_ms),
         _ => {
@@ -367,6 +403,7 @@ fn finish(world: &World, steps: u64) -> Report {
         elle_edges: elle.edges,
         failures,
         tail: rt.trace.tail.iter().cloned().collect(),
+        repl: None,
     }
 }
 

@@ -51,9 +51,11 @@ impl Replicate for SimWrite {
 #[derive(Clone)]
 pub(crate) struct SimRange {
     pub(crate) obj: Arc<Range>,
-    live: Arc<AtomicBool>,
+    pub(crate) live: Arc<AtomicBool>,
     /// The node holding the lease: the object reads that node's clock.
-    node: usize,
+    pub(crate) node: usize,
+    /// The lease sequence it serves under (replicated mode; 0 otherwise).
+    pub(crate) lease_seq: u64,
 }
 
 /// One simulated transaction as the driver sees it.
@@ -166,11 +168,14 @@ pub struct World {
     skews: Vec<i64>,
     /// Virtual time (ms after the HLC epoch).
     base_ms: std::sync::atomic::AtomicU64,
+    /// The one engine of the single-engine mode (unused when replicated).
     pub(crate) mvcc: Mvcc,
     engine: Arc<dyn Engine>,
+    /// The replicated world (`SimConfig::replicas` > 0): every node its own engine.
+    pub(crate) repl: Option<Arc<super::repl::Repl>>,
     pub(crate) rt: Mutex<Rt>,
-    resolver_tx: mpsc::Sender<ResolveTask>,
-    resolver_rx: Mutex<mpsc::Receiver<ResolveTask>>,
+    pub(crate) resolver_tx: mpsc::Sender<ResolveTask>,
+    pub(crate) resolver_rx: Mutex<mpsc::Receiver<ResolveTask>>,
     /// Set at the end: every request is ignored (dropping leftover coordinators).
     pub(crate) dead: AtomicBool,
 }
@@ -199,6 +204,26 @@ impl World {
                 ))
             })
             .collect();
+        let mut bounds: Vec<Vec<u8>> = splits.to_vec();
+        bounds.sort();
+        bounds.dedup();
+        let mut start = Vec::new();
+        let mut spans = Vec::new();
+        for b in bounds.into_iter().map(Some).chain([None]) {
+            spans.push(Span {
+                start: std::mem::take(&mut start),
+                end: b.clone(),
+            });
+            start = b.unwrap_or_default();
+        }
+        let repl = (cfg.replicas > 0).then(|| {
+            Arc::new(super::repl::Repl::new(
+                cfg.seed,
+                cfg.nodes.max(1),
+                cfg.replicas,
+                &spans,
+            ))
+        });
         let world = Arc::new(World {
             clock: clocks[0].clone(),
             clocks,
@@ -206,6 +231,7 @@ impl World {
             base_ms: std::sync::atomic::AtomicU64::new(START_MS),
             mvcc: Mvcc::new(engine.clone()),
             engine,
+            repl,
             rt: Mutex::new(Rt {
                 rng: Rng::new(cfg.seed),
                 ranges: Vec::new(),
@@ -226,19 +252,12 @@ impl World {
             dead: AtomicBool::new(false),
             cfg,
         });
-        let mut bounds: Vec<Vec<u8>> = splits.to_vec();
-        bounds.sort();
-        bounds.dedup();
-        let mut start = Vec::new();
-        let mut ranges = Vec::new();
-        for b in bounds.into_iter().map(Some).chain([None]) {
-            let span = Span {
-                start: std::mem::take(&mut start),
-                end: b.clone(),
-            };
-            ranges.push(world.new_range(span, 0));
-            start = b.unwrap_or_default();
+        if let Some(repl) = &world.repl {
+            let ranges = world.replicated_ranges(repl, &spans);
+            world.rt.lock().ranges = ranges;
+            return world;
         }
+        let ranges = spans.into_iter().map(|s| world.new_range(s, 0)).collect();
         world.rt.lock().ranges = ranges;
         world
     }
@@ -247,42 +266,65 @@ impl World {
     /// served so far is at or below it: requests move the clock, as in the cluster's store).
     fn new_range(&self, span: Span, node: usize) -> SimRange {
         let live = Arc::new(AtomicBool::new(true));
+        let writer = Arc::new(SimWrite {
+            engine: self.engine.clone(),
+            live: live.clone(),
+        });
+        self.range_object(span, node, self.mvcc.clone(), writer, live, 0)
+    }
+
+    /// A range object on `node` reading `mvcc` and writing through `writer` (see
+    /// [`World::new_range`] for its timestamp cache).
+    pub(crate) fn range_object(
+        &self,
+        span: Span,
+        node: usize,
+        mvcc: Mvcc,
+        writer: Arc<dyn Replicate>,
+        live: Arc<AtomicBool>,
+        lease_seq: u64,
+    ) -> SimRange {
         let clock = self.clocks[node].clone();
         let obj = Arc::new(Range::new(
             span,
-            self.mvcc.clone(),
+            mvcc,
             clock.clone(),
             RangeConfig {
                 txn_expiration_ms: self.cfg.expiration_ms,
                 sync: false,
             },
             self.resolver_tx.clone(),
-            Arc::new(SimWrite {
-                engine: self.engine.clone(),
-                live: live.clone(),
-            }),
+            writer,
             if self.cfg.bug == Some(super::Bug::LowWaterZero) {
                 Timestamp::ZERO
             } else {
                 clock.now()
             },
         ));
-        SimRange { obj, live, node }
+        SimRange {
+            obj,
+            live,
+            node,
+            lease_seq,
+        }
     }
 
     /// Retires a range object: it refuses to write and fails reads that were inside it.
-    fn retire(_rt: &mut Rt, r: SimRange) {
+    pub(crate) fn retire(_rt: &mut Rt, r: SimRange) {
         r.live.store(false, Ordering::SeqCst);
         r.obj.retire();
     }
 
-    fn index_for(ranges: &[SimRange], key: &[u8]) -> usize {
+    pub(crate) fn index_for(ranges: &[SimRange], key: &[u8]) -> usize {
         let i = ranges.partition_point(|r| r.obj.span.end.as_deref().is_some_and(|e| e <= key));
         i.min(ranges.len() - 1)
     }
 
     /// Splits the range holding `key` at `key` (nothing when a range starts there).
     pub(crate) fn split(&self, key: &[u8]) {
+        if self.repl.is_some() {
+            return; // Not in the replicated mode (see the module docs).
+        }
         let (left, right, node) = {
             let rt = self.rt.lock();
             let i = Self::index_for(&rt.ranges, key);
@@ -315,6 +357,9 @@ impl World {
 
     /// Merges the range starting at `key` into its left neighbour.
     pub(crate) fn merge(&self, key: &[u8]) {
+        if self.repl.is_some() {
+            return; // Not in the replicated mode (see the module docs).
+        }
         let (span, node, rhs_node) = {
             let rt = self.rt.lock();
             let i = Self::index_for(&rt.ranges, key);
@@ -344,6 +389,9 @@ impl World {
     /// Replaces the object of the range at index `i` (a lease transfer: the new holder starts
     /// with empty in-memory state and a low-water mark at its clock).
     pub(crate) fn transfer(&self, i: usize) {
+        if self.repl.is_some() {
+            return self.repl_transfer(i);
+        }
         let (span, from, to) = {
             let mut rt = self.rt.lock();
             let to = rt.rng.below(self.clocks.len() as u64) as usize;
@@ -365,7 +413,7 @@ impl World {
     }
 
     /// Moves node `to`'s clock past node `from`'s.
-    fn carry_clock(&self, from: usize, to: usize) {
+    pub(crate) fn carry_clock(&self, from: usize, to: usize) {
         let at = self.clocks[from].now();
         let _ = self.clocks[to].update(at);
     }
@@ -381,6 +429,7 @@ impl World {
                 c.now();
             }
         }
+        self.repl_steps(ms);
     }
 
     /// Virtual time (ms).
@@ -449,6 +498,12 @@ impl World {
     /// Garbage collects every range below `ttl_ms` ago, never above the oldest registered
     /// read (as the store's GC does).
     pub(crate) fn gc(&self, ttl_ms: u64) {
+        if self.repl.is_some() {
+            let n = self.rt.lock().ranges.len();
+            for i in 0..n {
+                let _ = self.ensure_holder(i);
+            }
+        }
         let now = self.clock.now();
         let (objs, oldest) = {
             let rt = self.rt.lock();
@@ -463,6 +518,13 @@ impl World {
         for o in objs {
             match o.gc(threshold) {
                 Ok(n) => removed += n,
+                // A replicated range may have lost its lease or quorum meanwhile.
+                Err(
+                    Error::NotLeaseholder { .. }
+                    | Error::RangeKeyMismatch(_)
+                    | Error::Ambiguous(_)
+                    | Error::Unavailable(_),
+                ) if self.repl.is_some() => {}
                 Err(e) => self.violation(format!("gc failed: {e}")),
             }
         }
@@ -552,6 +614,10 @@ impl World {
     pub(crate) fn dispatch(&self, h: &Header, req: &Request) -> Result<Response> {
         let key = txn::store::routing_key(h, req)?.to_vec();
         for _ in 0..MAX_ROUTE_ATTEMPTS {
+            if self.repl.is_some() {
+                let i = Self::index_for(&self.rt.lock().ranges, &key);
+                self.ensure_holder(i)?;
+            }
             let (target, i, race) = {
                 let mut rt = self.rt.lock();
                 rt.routed_this_step += 1;

@@ -1,0 +1,728 @@
+//! The replicated world under the transaction simulation: N nodes, each with its own
+//! simulated disk ([`disk`]), engine and Raft groups ([`node`], the replication crate's
+//! `MultiRaft` as the cluster's store runs it), talking over a simulated network ([`net`])
+//! with delays, loss and partitions; every range a Raft group with `replicas` voters.
+//!
+//! A range object's writes ([`txn::range::Replicate`]) become a `Write` command proposed on
+//! the leaseholder's replica; the proposer "waits" by stepping this world (network, ticks,
+//! every node's Raft iteration) until the command applies on its own replica or a deadline
+//! passes (then the write is ambiguous, as the cluster's `propose_and_wait`). Everything runs
+//! on the driver's thread and every choice comes from one RNG derived from the seed, so a
+//! wait is as deterministic as the rest.
+//!
+//! Leases: a lease names a holder node and the holder's liveness epoch; it is valid while the
+//! holder is up in that epoch and has applied it. A restart bumps the epoch (as an
+//! epoch-based lease dies with its node's liveness record), so a node never serves from state
+//! it lost in a crash: a new lease goes through the log first, and applying it means every
+//! earlier command is applied on the new holder. Transfers are proposed by the holder (which
+//! stops serving first); an invalid lease is acquired by the Raft leader's node.
+//!
+//! Faults (chosen by the driver): a node crash (its disk keeps a random prefix of its
+//! unsynced writes) and a later restart; a node isolated by a partition and later healed;
+//! message loss and delays throughout; a voter moved to a node without a replica (added as
+//! a learner, caught up by a snapshot, then promoted while the old voter is removed, in one
+//! joint configuration), after which the removed replica is garbage collected.
+
+pub mod disk;
+pub mod net;
+pub mod node;
+
+use super::util::Rng;
+use kv::RangeId;
+use net::{Envelope, Net};
+use node::{Cmd, Node, RangeState};
+use parking_lot::Mutex;
+use replication::raft::prelude::{ConfChangeType, ConfState, Message};
+use replication::RaftConfig;
+use std::collections::{BTreeMap, BTreeSet};
+use txn::range::latch::Span;
+use txn::{Error, Result};
+
+/// Steps between two Raft ticks of a node (a step is one virtual millisecond of network).
+const TICK_EVERY: u64 = 10;
+/// Steps a proposal waits for its outcome before it is ambiguous.
+const PROPOSAL_TIMEOUT: u64 = 1_500;
+/// Steps a lease acquisition may take.
+const LEASE_TIMEOUT: u64 = 3_000;
+/// Steps a membership change may take.
+const CHANGE_TIMEOUT: u64 = 3_000;
+
+/// Counters of the replicated world.
+#[derive(Debug, Default, Clone)]
+pub struct ReplStats {
+    /// Network steps run.
+    pub steps: u64,
+    /// Commands proposed (writes and leases).
+    pub proposals: u64,
+    /// Proposals that timed out (ambiguous).
+    pub ambiguous: u64,
+    /// Commands refused at apply (evaluated under an old lease).
+    pub refused: u64,
+    /// Leases acquired (not transfers).
+    pub acquisitions: u64,
+    /// Node crashes and restarts.
+    pub crashes: u64,
+    /// Unsynced writes lost by crashes.
+    pub lost_writes: u64,
+    /// Partitions (a node isolated).
+    pub partitions: u64,
+    /// Membership changes completed (voter moves).
+    pub moves: u64,
+    /// Membership changes that did not complete in time.
+    pub moves_abandoned: u64,
+    /// Messages sent, lost, and dropped by partitions.
+    pub msgs_sent: u64,
+    pub msgs_lost: u64,
+    pub msgs_partitioned: u64,
+}
+
+/// The mutable replicated world.
+pub(crate) struct ReplState {
+    rng: Rng,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) up: Vec<bool>,
+    net: Net,
+    now: u64,
+    next_id: u64,
+    /// (range, replica id) -> node. Replica ids are never reused.
+    addr: BTreeMap<(RangeId, u64), usize>,
+    /// Each range's replicas: replica id -> node (the descriptor the cluster keeps in meta).
+    pub(crate) members: BTreeMap<RangeId, BTreeMap<u64, usize>>,
+    next_rid: BTreeMap<RangeId, u64>,
+    pub(crate) stats: ReplStats,
+    /// Events for the run's trace (drained by the world).
+    pub(crate) events: Vec<String>,
+}
+
+/// The replicated world: one lock, held while stepping (nothing in here calls out).
+pub(crate) struct Repl {
+    pub(crate) st: Mutex<ReplState>,
+}
+
+fn raft_config(node: usize) -> RaftConfig {
+    // Staggered, fixed election timeouts: raft-rs would draw them from a thread RNG.
+    let min = 10 + 3 * node;
+    RaftConfig {
+        election_ticks: 10,
+        heartbeat_ticks: 2,
+        max_log_entries: 200,
+        max_size_per_msg: 1 << 16,
+        sync: true,
+        quiesce_ticks: 20,
+        min_election_ticks: min,
+        max_election_ticks: min + 1,
+    }
+}
+
+fn raft_err(e: replication::Error) -> Error {
+    Error::Internal(format!("sim raft: {e}"))
+}
+
+impl Repl {
+    /// `nodes` nodes and one range per span with `replicas` voters on consecutive nodes; the
+    /// first replica holds the first lease.
+    pub(crate) fn new(seed: u64, nodes: usize, replicas: usize, spans: &[Span]) -> Repl {
+        let mut st = ReplState {
+            rng: Rng::new(seed ^ 0x7e91),
+            nodes: (0..nodes).map(|n| Node::new(raft_config(n))).collect(),
+            up: vec![true; nodes],
+            net: Net::new(0.01),
+            now: 0,
+            next_id: 0,
+            addr: BTreeMap::new(),
+            members: BTreeMap::new(),
+            next_rid: BTreeMap::new(),
+            stats: ReplStats::default(),
+            events: Vec::new(),
+        };
+        let replicas = replicas.min(nodes).max(1);
+        for (i, span) in spans.iter().enumerate() {
+            let range = RangeId(i as u64 + 1);
+            let first = i % nodes;
+            let on: Vec<usize> = (0..replicas).map(|r| (first + r) % nodes).collect();
+            let rids: Vec<u64> = (1..=replicas as u64).collect();
+            let state = RangeState {
+                span: span.clone(),
+                lease_seq: 1,
+                holder: first,
+                epoch: 1,
+            };
+            for (&n, &rid) in on.iter().zip(&rids) {
+                if let Err(e) = st.nodes[n].create_replica(range, rid, &state, &rids) {
+                    st.nodes[n]
+                        .problems
+                        .push(format!("bootstrap of {range}: {e}"));
+                }
+                st.addr.insert((range, rid), n);
+            }
+            st.members
+                .insert(range, on.iter().zip(&rids).map(|(&n, &r)| (r, n)).collect());
+            st.next_rid.insert(range, replicas as u64 + 1);
+            if let Some(raft) = st.nodes[first].raft.as_mut() {
+                let _ = raft.campaign(range);
+            }
+        }
+        Repl { st: Mutex::new(st) }
+    }
+}
+
+impl ReplState {
+    fn send_all(&mut self, from: usize, msgs: Vec<(RangeId, Message)>) {
+        for (range, msg) in msgs {
+            let Some(&to) = self.addr.get(&(range, msg.to)) else {
+                continue;
+            };
+            let env = Envelope {
+                from,
+                to,
+                range,
+                msg,
+            };
+            self.net.send(&mut self.rng, self.now, env);
+        }
+    }
+
+    /// One network step: ticks (each node on its own phase), deliveries, and every node's
+    /// Raft iteration.
+    pub(crate) fn step(&mut self) {
+        self.now += 1;
+        self.stats.steps += 1;
+        for n in 0..self.nodes.len() {
+            if !self.up[n] || (self.now + 3 * n as u64) % TICK_EVERY != 0 {
+                continue;
+            }
+            let msgs = match self.nodes[n].raft.as_mut() {
+                Some(r) => r.tick(),
+                None => continue,
+            };
+            self.send_all(n, msgs);
+        }
+        for env in self.net.due(self.now) {
+            if !self.up[env.to] {
+                continue;
+            }
+            let node = &mut self.nodes[env.to];
+            if node.rids.get(&env.range) != Some(&env.msg.to) {
+                continue;
+            }
+            let Some(raft) = node.raft.as_mut() else {
+                continue;
+            };
+            if let Err(e) = raft.step(env.range, env.msg) {
+                if !e.is_deterministic() {
+                    let msg = format!("node {}: step into {}: {e}", env.to, env.range);
+                    node.problems.push(msg);
+                }
+            }
+        }
+        for n in 0..self.nodes.len() {
+            if self.up[n] {
+                let msgs = self.nodes[n].process(n);
+                self.send_all(n, msgs);
+            }
+        }
+        self.stats.msgs_sent = self.net.sent;
+        self.stats.msgs_lost = self.net.lost;
+        self.stats.msgs_partitioned = self.net.partitioned;
+    }
+
+    /// Steps `n` times.
+    pub(crate) fn steps(&mut self, n: u64) {
+        for _ in 0..n {
+            self.step();
+        }
+    }
+
+    /// Proposes `make(id)` on `node`'s replica of `range` and steps until it applies there
+    /// (its outcome) or the deadline passes (ambiguous once proposed).
+    pub(crate) fn propose_and_wait(
+        &mut self,
+        node: usize,
+        range: RangeId,
+        make: impl FnOnce(u64) -> Cmd,
+    ) -> Result<()> {
+        if !self.up[node] {
+            return Err(Error::NotLeaseholder { leaseholder: None });
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        let data = make(id).encode();
+        self.stats.proposals += 1;
+        let deadline = self.now + PROPOSAL_TIMEOUT;
+        let mut proposed = false;
+        loop {
+            if !proposed {
+                let raft = self.nodes[node]
+                    .raft
+                    .as_mut()
+                    .ok_or(Error::NotLeaseholder { leaseholder: None })?;
+                match raft.propose(range, data.clone()) {
+                    Ok(_) => proposed = true,
+                    Err(replication::Error::NotLeader) => {}
+                    Err(e) => return Err(raft_err(e)),
+                }
+            }
+            self.step();
+            if let Some(r) = self.nodes[node].replies.remove(&id) {
+                if r.is_err() {
+                    self.stats.refused += 1;
+                }
+                return r;
+            }
+            if self.now >= deadline {
+                if !proposed {
+                    return Err(Error::Unavailable(format!("sim: no leader for {range}")));
+                }
+                self.stats.ambiguous += 1;
+                self.events
+                    .push(format!("proposal {id} to {range} on node {node} ambiguous"));
+                return Err(Error::Ambiguous(format!(
+                    "sim: proposal to {range} timed out"
+                )));
+            }
+        }
+    }
+
+    /// The newest lease any live replica applied: (sequence, holder, epoch).
+    fn newest_lease(&self, range: RangeId) -> Option<(u64, usize, u64)> {
+        (0..self.nodes.len())
+            .filter(|&n| self.up[n])
+            .filter_map(|n| self.nodes[n].states.get(&range))
+            .map(|s| (s.lease_seq, s.holder, s.epoch))
+            .max()
+    }
+
+    /// The valid lease of `range` as (holder, sequence): its holder is up in the lease's
+    /// epoch, still a replica, and has applied it.
+    pub(crate) fn valid_lease(&self, range: RangeId) -> Option<(usize, u64)> {
+        let (seq, holder, epoch) = self.newest_lease(range)?;
+        let h = self.nodes.get(holder)?;
+        let applied = h.states.get(&range).map(|s| s.lease_seq);
+        (self.up[holder] && h.epoch == epoch && applied == Some(seq)).then_some((holder, seq))
+    }
+
+    /// Whether the newest lease's holder is up in its epoch but has not applied it yet.
+    fn lease_pending(&self, range: RangeId) -> bool {
+        self.newest_lease(range).is_some_and(|(_, holder, epoch)| {
+            self.up[holder] && self.nodes[holder].epoch == epoch && self.is_member(range, holder)
+        })
+    }
+
+    fn is_member(&self, range: RangeId, node: usize) -> bool {
+        self.members
+            .get(&range)
+            .is_some_and(|m| m.values().any(|&n| n == node))
+    }
+
+    /// The live node whose replica leads `range`'s Raft group.
+    fn leader_node(&self, range: RangeId) -> Option<usize> {
+        (0..self.nodes.len()).find(|&n| {
+            self.up[n]
+                && self.nodes[n]
+                    .raft
+                    .as_ref()
+                    .and_then(|r| r.leader(range))
+                    .is_some_and(|(_, me)| me)
+        })
+    }
+
+    /// Makes sure `range` has a valid lease, acquiring one on the Raft leader's node when
+    /// it has none (or waiting for a holder to apply its lease). Returns (holder, sequence).
+    pub(crate) fn ensure_lease(&mut self, range: RangeId) -> Result<(usize, u64)> {
+        let deadline = self.now + LEASE_TIMEOUT;
+        loop {
+            if let Some(v) = self.valid_lease(range) {
+                return Ok(v);
+            }
+            if self.now >= deadline {
+                return Err(Error::Unavailable(format!("sim: no lease for {range}")));
+            }
+            if self.lease_pending(range) {
+                self.step();
+                continue;
+            }
+            let Some(cand) = self.leader_node(range) else {
+                self.step();
+                continue;
+            };
+            let Some(prev) = self.nodes[cand].states.get(&range).map(|s| s.lease_seq) else {
+                self.step();
+                continue;
+            };
+            let epoch = self.nodes[cand].epoch;
+            let r = self.propose_and_wait(cand, range, |id| Cmd::Lease {
+                id,
+                origin: cand,
+                prev_seq: prev,
+                holder: cand,
+                epoch,
+            });
+            match r {
+                Ok(()) => {
+                    self.stats.acquisitions += 1;
+                    self.events
+                        .push(format!("lease of {range} acquired by node {cand}"));
+                }
+                Err(Error::NotLeaseholder { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Moves the valid lease of `range` from `from` to `to` (proposed by `from`).
+    pub(crate) fn transfer_lease(&mut self, range: RangeId, from: usize, to: usize) -> Result<()> {
+        let Some((holder, seq)) = self.valid_lease(range) else {
+            return Ok(());
+        };
+        if holder != from || !self.up[to] || !self.is_member(range, to) {
+            return Ok(());
+        }
+        let epoch = self.nodes[to].epoch;
+        let r = self.propose_and_wait(from, range, |id| Cmd::Lease {
+            id,
+            origin: from,
+            prev_seq: seq,
+            holder: to,
+            epoch,
+        });
+        self.events
+            .push(format!("lease of {range}: node {from} -> {to}: {}", ok(&r)));
+        r
+    }
+
+    /// The replica nodes of `range`.
+    pub(crate) fn replica_nodes(&self, range: RangeId) -> Vec<usize> {
+        self.members
+            .get(&range)
+            .map(|m| m.values().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Nodes down or isolated.
+    pub(crate) fn faulty(&self) -> Vec<usize> {
+        let mut f: Vec<usize> = (0..self.nodes.len()).filter(|&n| !self.up[n]).collect();
+        f.extend(self.net.isolated);
+        f
+    }
+
+    /// Crashes `node`: its disk keeps a random prefix of its unsynced writes.
+    pub(crate) fn crash(&mut self, node: usize) {
+        let unsynced = self.nodes[node].disk.unsynced();
+        let keep = self.rng.below(unsynced as u64 + 1) as usize;
+        let lost = self.nodes[node].crash(keep);
+        self.up[node] = false;
+        self.stats.crashes += 1;
+        self.stats.lost_writes += lost as u64;
+        self.events.push(format!(
+            "node {node} crashes ({lost} of {unsynced} unsynced writes lost)"
+        ));
+        self.wake_all();
+    }
+
+    /// Restarts a crashed node from its disk (a new epoch).
+    pub(crate) fn restart(&mut self, node: usize) {
+        if self.up[node] {
+            return;
+        }
+        if let Err(e) = self.nodes[node].restart() {
+            self.nodes[node].problems.push(format!("restart: {e}"));
+        }
+        self.up[node] = true;
+        self.events.push(format!("node {node} restarts"));
+        self.gc_replicas();
+    }
+
+    /// Cuts `node` off from every other node (None heals).
+    pub(crate) fn isolate(&mut self, node: Option<usize>) {
+        if node.is_some() {
+            self.stats.partitions += 1;
+        }
+        self.net.isolated = node;
+        self.events.push(format!("partition: {node:?} isolated"));
+        self.wake_all();
+    }
+
+    /// Wakes every quiesced group (the cluster does so when a node's liveness changes).
+    fn wake_all(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(r) = n.raft.as_mut() {
+                let ranges: Vec<RangeId> = r.ranges().collect();
+                for range in ranges {
+                    r.wake(range);
+                }
+            }
+        }
+    }
+
+    /// Destroys replicas the directory no longer lists (replica GC).
+    fn gc_replicas(&mut self) {
+        for n in 0..self.nodes.len() {
+            if !self.up[n] {
+                continue;
+            }
+            let mine: Vec<(RangeId, u64)> =
+                self.nodes[n].rids.iter().map(|(r, id)| (*r, *id)).collect();
+            for (range, rid) in mine {
+                let listed = self
+                    .members
+                    .get(&range)
+                    .is_some_and(|m| m.get(&rid) == Some(&n));
+                if !listed {
+                    if let Err(e) = self.nodes[n].destroy_replica(range) {
+                        self.nodes[n].problems.push(format!("replica GC: {e}"));
+                    }
+                    self.events
+                        .push(format!("replica {rid} of {range} on node {n} removed"));
+                }
+            }
+        }
+    }
+
+    /// Moves a voter of `range` that is neither on `keep` nor on `to` to node `to` (which
+    /// has no replica): learner, snapshot, then one joint change that promotes it and
+    /// removes the old voter. The caller keeps the leaseholder as `keep`.
+    pub(crate) fn move_voter(&mut self, range: RangeId, keep: usize, to: usize) {
+        let members = self.members.get(&range).cloned().unwrap_or_default();
+        if !self.up[to] || members.values().any(|&n| n == to) {
+            return;
+        }
+        let victims: Vec<(u64, usize)> = members
+            .iter()
+            .filter(|(_, &n)| n != keep)
+            .map(|(&r, &n)| (r, n))
+            .collect();
+        if victims.is_empty() {
+            return;
+        }
+        let (old_rid, old_node) = victims[self.rng.below(victims.len() as u64) as usize];
+        let rid = self.next_rid.get(&range).copied().unwrap_or(100);
+        self.next_rid.insert(range, rid + 1);
+        self.addr.insert((range, rid), to);
+        if let Err(e) = self.nodes[to].create_learner(range, rid) {
+            self.nodes[to].problems.push(format!("learner: {e}"));
+            return;
+        }
+        self.events.push(format!(
+            "move {range}: add learner {rid} on node {to}, then remove {old_rid} on node {old_node}"
+        ));
+        let learner = replication::joint::simple_change(replication::joint::single(
+            ConfChangeType::AddLearnerNode,
+            rid,
+        ));
+        let joint = replication::joint::joint_change(vec![
+            replication::joint::single(ConfChangeType::AddNode, rid),
+            replication::joint::single(ConfChangeType::RemoveNode, old_rid),
+        ]);
+        let done = self.change(range, learner, |cs| cs.learners.contains(&rid))
+            && self.change(range, joint, |cs| {
+                cs.voters.contains(&rid)
+                    && !cs.voters.contains(&old_rid)
+                    && cs.voters_outgoing.is_empty()
+            });
+        // The descriptor follows what the log decided, whatever the waits saw: a learner is
+        // a replica too (it holds data), a removed voter is not.
+        let cs = self.applied_conf(range);
+        let m = self.members.entry(range).or_default();
+        for (r, n) in [(rid, to), (old_rid, old_node)] {
+            match &cs {
+                Some(cs) if !replication::joint::is_voter(cs, r) && !cs.learners.contains(&r) => {
+                    m.remove(&r);
+                }
+                _ => {
+                    m.insert(r, n);
+                }
+            }
+        }
+        if done {
+            self.stats.moves += 1;
+        } else {
+            self.stats.moves_abandoned += 1;
+        }
+        self.events.push(format!(
+            "move {range} {}",
+            if done { "done" } else { "abandoned" }
+        ));
+        self.gc_replicas();
+    }
+
+    /// The configuration applied by `range`'s leader (None without a live leader).
+    fn applied_conf(&mut self, range: RangeId) -> Option<ConfState> {
+        let deadline = self.now + CHANGE_TIMEOUT;
+        loop {
+            if let Some(l) = self.leader_node(range) {
+                let raft = self.nodes[l].raft.as_ref()?;
+                let applied = raft
+                    .status(range)
+                    .is_some_and(|s| s.applied == s.last_index);
+                if applied {
+                    return raft.conf_state(range);
+                }
+            }
+            if self.now >= deadline {
+                return None;
+            }
+            self.step();
+        }
+    }
+
+    /// Proposes a membership change on the leader until it is accepted, then steps until
+    /// the leader's applied configuration satisfies `done`. False on timeout.
+    fn change(
+        &mut self,
+        range: RangeId,
+        cc: replication::raft::prelude::ConfChangeV2,
+        done: impl Fn(&ConfState) -> bool,
+    ) -> bool {
+        let deadline = self.now + CHANGE_TIMEOUT;
+        let mut proposed = false;
+        while self.now < deadline {
+            if let Some(l) = self.leader_node(range) {
+                let raft = self.nodes[l].raft.as_mut();
+                if let Some(raft) = raft {
+                    if raft.conf_state(range).is_some_and(|cs| done(&cs)) {
+                        return true;
+                    }
+                    if !proposed {
+                        proposed = raft
+                            .propose_conf_change(range, Vec::new(), cc.clone())
+                            .is_ok();
+                    }
+                }
+            }
+            self.step();
+        }
+        false
+    }
+
+    /// Heals every fault, then steps until every replica of every range applied its
+    /// leader's whole log (false if that takes too long).
+    pub(crate) fn heal_and_catch_up(&mut self) -> bool {
+        self.isolate(None);
+        for n in 0..self.nodes.len() {
+            self.restart(n);
+        }
+        self.net.loss = 0.0;
+        for _ in 0..30_000 {
+            if self.caught_up() {
+                return true;
+            }
+            self.step();
+        }
+        false
+    }
+
+    fn caught_up(&self) -> bool {
+        self.members.iter().all(|(&range, m)| {
+            let Some(l) = self.leader_node(range) else {
+                return false;
+            };
+            let Some(ls) = self.nodes[l].raft.as_ref().and_then(|r| r.status(range)) else {
+                return false;
+            };
+            ls.commit == ls.last_index
+                && m.values().all(|&n| {
+                    self.nodes[n]
+                        .raft
+                        .as_ref()
+                        .and_then(|r| r.status(range))
+                        .is_some_and(|s| s.applied == ls.last_index)
+                })
+        })
+    }
+
+    /// Replica equality: every replica of every range holds exactly the leaseholder's data
+    /// for the range's span (call after [`ReplState::heal_and_catch_up`]).
+    pub(crate) fn check_replicas(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let ranges: Vec<RangeId> = self.members.keys().copied().collect();
+        for range in ranges {
+            let holder = match self.ensure_lease(range) {
+                Ok((h, _)) => h,
+                Err(e) => {
+                    out.push(format!("{range}: no lease after healing: {e}"));
+                    continue;
+                }
+            };
+            let Some(span) = self.nodes[holder]
+                .states
+                .get(&range)
+                .map(|s| s.span.clone())
+            else {
+                continue;
+            };
+            let want = node::range_data(self.nodes[holder].disk.as_ref(), &span);
+            for n in self.replica_nodes(range) {
+                let got = node::range_data(self.nodes[n].disk.as_ref(), &span);
+                if got != want {
+                    let differ = got.iter().zip(&want).position(|(a, b)| a != b);
+                    out.push(format!(
+                        "{range}: replica on node {n} has {} entries, leaseholder node {holder} \
+                         has {} (first difference at entry {:?})",
+                        got.len(),
+                        want.len(),
+                        differ
+                    ));
+                }
+            }
+        }
+        for (n, node) in self.nodes.iter().enumerate() {
+            out.extend(node.problems.iter().map(|p| format!("node {n}: {p}")));
+        }
+        out
+    }
+
+    /// The injected bug [`super::Bug::DivergentReplica`]: a version of `key` written to the
+    /// disk of one replica of the first range that is not its leaseholder, behind Raft.
+    pub(crate) fn diverge(&mut self, key: &[u8]) {
+        let range = RangeId(1);
+        let holder = self.valid_lease(range).map(|(h, _)| h);
+        let Some(n) = self
+            .replica_nodes(range)
+            .into_iter()
+            .find(|&n| Some(n) != holder)
+        else {
+            return;
+        };
+        let mvcc_key = kv::mvcc::meta_key(key);
+        let mut b = kv::engine::WriteBatch::new();
+        b.put(mvcc_key, b"divergent".to_vec());
+        let _ = kv::engine::Engine::write(self.nodes[n].disk.as_ref(), b, true);
+        self.events.push(format!("bug: node {n} diverges"));
+    }
+
+    /// A random member of `range` other than `not`, up, for a lease transfer.
+    pub(crate) fn pick_replica(&mut self, range: RangeId, not: usize) -> Option<usize> {
+        let cands: Vec<usize> = self
+            .replica_nodes(range)
+            .into_iter()
+            .filter(|&n| n != not && self.up[n])
+            .collect();
+        (!cands.is_empty()).then(|| cands[self.rng.below(cands.len() as u64) as usize])
+    }
+
+    /// A random number below `n` from the world's RNG.
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.rng.below(n)
+    }
+
+    /// Members, in-flight messages and time, for a final trace line.
+    pub(crate) fn summary(&self) -> String {
+        let m: BTreeSet<String> = self
+            .members
+            .iter()
+            .map(|(r, m)| format!("{r}:{:?}", m.values().collect::<Vec<_>>()))
+            .collect();
+        format!(
+            "replicas {m:?}, {} messages in flight at step {}",
+            self.net.in_flight(),
+            self.now
+        )
+    }
+}
+
+fn ok(r: &Result<()>) -> String {
+    match r {
+        Ok(()) => "ok".into(),
+        Err(e) => super::world::error_kind(e),
+    }
+}
