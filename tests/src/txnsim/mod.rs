@@ -311,6 +311,7 @@ fn one_step(d: &mut Driver) {
 /// locks and reads every key (pushing away whatever abandoned transactions left) and scans.
 fn wind_down(d: &mut Driver) -> bool {
     let w = d.world.clone();
+    w.heal_faults();
     for idx in d.live() {
         while w.rt.lock().txns[idx].state == driver::TxnState::Live {
             w.step_txn(idx, 0.9);

@@ -220,6 +220,13 @@ impl World {
         st.move_voter(range_id(i), holder, to);
     }
 
+    /// Ends the replicated faults (before the final sweep).
+    pub(crate) fn heal_faults(&self) {
+        let Some(repl) = &self.repl else { return };
+        repl.st.lock().heal();
+        self.drain_repl_events();
+    }
+
     /// The engine of the node serving `key` (the one engine when not replicated).
     pub(crate) fn mvcc_for(&self, key: &[u8]) -> Mvcc {
         let Some(repl) = &self.repl else {

@@ -476,16 +476,17 @@ impl World {
                     }
                 }
             }
-            let r = self.route(&h, &req);
+            let r = txn::range::resolve_everywhere(self, &h, req.clone());
             let mut rt = self.rt.lock();
             rt.stats.resolves += 1;
             let desc = match &r {
                 Ok(_) => "ok".to_string(),
                 Err(e) => error_kind(e),
             };
-            if let Request::Resolve { key, .. } = &req {
+            if let Request::Resolve { keys, .. } = &req {
+                let shown: Vec<String> = keys.iter().map(|k| show_key(k)).collect();
                 rt.trace
-                    .event(format!("async resolve {} -> {desc}", show_key(key)));
+                    .event(format!("async resolve {} -> {desc}", shown.join(",")));
             }
         }
     }

@@ -32,7 +32,8 @@ use kv::RangeId;
 use net::{Envelope, Net};
 use node::{Cmd, Node, RangeState};
 use parking_lot::Mutex;
-use replication::raft::prelude::{ConfChangeType, ConfState, Message};
+use replication::raft::prelude::{ConfChangeType, ConfState, Message, MessageType};
+use replication::raft::SnapshotStatus;
 use replication::RaftConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use txn::range::latch::Span;
@@ -46,6 +47,9 @@ const PROPOSAL_TIMEOUT: u64 = 1_500;
 const LEASE_TIMEOUT: u64 = 3_000;
 /// Steps a membership change may take.
 const CHANGE_TIMEOUT: u64 = 3_000;
+/// Steps after which an isolated node's liveness record expires: its epoch is incremented
+/// (by the others) and its leases end.
+const LIVENESS_EXPIRY: u64 = 900;
 
 /// Counters of the replicated world.
 #[derive(Debug, Default, Clone)]
@@ -66,6 +70,8 @@ pub struct ReplStats {
     pub lost_writes: u64,
     /// Partitions (a node isolated).
     pub partitions: u64,
+    /// Epochs incremented because an isolated node's liveness expired.
+    pub liveness_expiries: u64,
     /// Membership changes completed (voter moves).
     pub moves: u64,
     /// Membership changes that did not complete in time.
@@ -89,6 +95,8 @@ pub(crate) struct ReplState {
     /// Each range's replicas: replica id -> node (the descriptor the cluster keeps in meta).
     pub(crate) members: BTreeMap<RangeId, BTreeMap<u64, usize>>,
     next_rid: BTreeMap<RangeId, u64>,
+    /// When the isolated node was cut off.
+    isolated_at: u64,
     pub(crate) stats: ReplStats,
     /// Events for the run's trace (drained by the world).
     pub(crate) events: Vec<String>,
@@ -132,6 +140,7 @@ impl Repl {
             addr: BTreeMap::new(),
             members: BTreeMap::new(),
             next_rid: BTreeMap::new(),
+            isolated_at: 0,
             stats: ReplStats::default(),
             events: Vec::new(),
         };
@@ -172,13 +181,24 @@ impl ReplState {
             let Some(&to) = self.addr.get(&(range, msg.to)) else {
                 continue;
             };
+            let (rid, snapshot) = (msg.to, msg.get_msg_type() == MessageType::MsgSnapshot);
             let env = Envelope {
                 from,
                 to,
                 range,
                 msg,
             };
-            self.net.send(&mut self.rng, self.now, env);
+            if !self.net.send(&mut self.rng, self.now, env) && snapshot {
+                self.report_snapshot(from, range, rid, SnapshotStatus::Failure);
+            }
+        }
+    }
+
+    /// Tells the sender of a snapshot whether it arrived (raft-rs waits for this before it
+    /// sends the replica anything else), as the cluster's snapshot stream does.
+    fn report_snapshot(&mut self, from: usize, range: RangeId, rid: u64, s: SnapshotStatus) {
+        if let Some(r) = self.nodes[from].raft.as_mut() {
+            r.report_snapshot(range, rid, s);
         }
     }
 
@@ -198,6 +218,14 @@ impl ReplState {
             self.send_all(n, msgs);
         }
         for env in self.net.due(self.now) {
+            if env.msg.get_msg_type() == MessageType::MsgSnapshot && self.up[env.from] {
+                let s = if self.up[env.to] {
+                    SnapshotStatus::Finish
+                } else {
+                    SnapshotStatus::Failure
+                };
+                self.report_snapshot(env.from, env.range, env.msg.to, s);
+            }
             if !self.up[env.to] {
                 continue;
             }
@@ -331,6 +359,7 @@ impl ReplState {
     pub(crate) fn ensure_lease(&mut self, range: RangeId) -> Result<(usize, u64)> {
         let deadline = self.now + LEASE_TIMEOUT;
         loop {
+            self.expire_isolated();
             if let Some(v) = self.valid_lease(range) {
                 return Ok(v);
             }
@@ -432,10 +461,25 @@ impl ReplState {
         self.gc_replicas();
     }
 
+    /// An isolated node cannot heartbeat its liveness record: once it expired, another node
+    /// increments its epoch and every lease it held ends (the node itself stops serving at
+    /// the same moment: the simulation has no clock gap between the two).
+    fn expire_isolated(&mut self) {
+        let Some(n) = self.net.isolated else { return };
+        if self.now >= self.isolated_at + LIVENESS_EXPIRY && self.up[n] {
+            self.nodes[n].epoch += 1;
+            self.isolated_at = u64::MAX / 2;
+            self.stats.liveness_expiries += 1;
+            self.events
+                .push(format!("node {n}: liveness expired, epoch incremented"));
+        }
+    }
+
     /// Cuts `node` off from every other node (None heals).
     pub(crate) fn isolate(&mut self, node: Option<usize>) {
         if node.is_some() {
             self.stats.partitions += 1;
+            self.isolated_at = self.now;
         }
         self.net.isolated = node;
         self.events.push(format!("partition: {node:?} isolated"));
@@ -594,13 +638,18 @@ impl ReplState {
         false
     }
 
-    /// Heals every fault, then steps until every replica of every range applied its
-    /// leader's whole log (false if that takes too long).
-    pub(crate) fn heal_and_catch_up(&mut self) -> bool {
+    /// Restarts every crashed node and heals the partition.
+    pub(crate) fn heal(&mut self) {
         self.isolate(None);
         for n in 0..self.nodes.len() {
             self.restart(n);
         }
+    }
+
+    /// Heals every fault, then steps until every replica of every range applied its
+    /// leader's whole log (false if that takes too long).
+    pub(crate) fn heal_and_catch_up(&mut self) -> bool {
+        self.heal();
         self.net.loss = 0.0;
         for _ in 0..30_000 {
             if self.caught_up() {

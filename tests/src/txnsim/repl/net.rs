@@ -39,23 +39,25 @@ impl Net {
         }
     }
 
-    /// Sends `env` at step `now`: it arrives 1 to 4 steps later unless lost or partitioned.
-    pub(crate) fn send(&mut self, rng: &mut Rng, now: u64, env: Envelope) {
+    /// Sends `env` at step `now`: it arrives 1 to 4 steps later unless lost or partitioned
+    /// (then false).
+    pub(crate) fn send(&mut self, rng: &mut Rng, now: u64, env: Envelope) -> bool {
         self.sent += 1;
         let cut = self
             .isolated
             .is_some_and(|n| env.from != env.to && (env.from == n || env.to == n));
         if cut {
             self.partitioned += 1;
-            return;
+            return false;
         }
         if rng.chance(self.loss) {
             self.lost += 1;
-            return;
+            return false;
         }
         let due = now + rng.range(1, 4);
         self.seq += 1;
         self.queue.insert((due, self.seq), env);
+        true
     }
 
     /// The messages due at or before `now`, in delivery order.
