@@ -134,3 +134,21 @@ fn replica_checker_catches_divergence() {
         r.failures
     );
 }
+
+#[test]
+fn checkers_catch_a_leaseholder_serving_before_it_applied_its_lease() {
+    let (mut failed, mut first) = (0, String::new());
+    for seed in 1..=12 {
+        let mut cfg = SimConfig::replicated(seed, 400);
+        cfg.bug = Some(txnsim::Bug::ServeBeforeApplied);
+        let r = txnsim::run(cfg);
+        if !r.failures.is_empty() {
+            failed += 1;
+            if first.is_empty() {
+                first = r.failures.join("\n");
+            }
+        }
+    }
+    println!("leaseholder serving before applying: {failed}/12 seeds failed, first:\n{first}");
+    assert!(failed > 0, "no seed caught a leaseholder serving unapplied state");
+}

@@ -117,6 +117,9 @@ pub enum Bug {
     ResolveAbortAsCommit,
     /// Replicated mode: a write reaches one follower's disk without going through Raft.
     DivergentReplica,
+    /// Replicated mode: a new leaseholder serves before it applied its lease (so before it
+    /// applied the writes committed under the previous lease).
+    ServeBeforeApplied,
 }
 
 impl SimConfig {

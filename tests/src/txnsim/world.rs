@@ -217,12 +217,9 @@ impl World {
             start = b.unwrap_or_default();
         }
         let repl = (cfg.replicas > 0).then(|| {
-            Arc::new(super::repl::Repl::new(
-                cfg.seed,
-                cfg.nodes.max(1),
-                cfg.replicas,
-                &spans,
-            ))
+            let mut repl = super::repl::Repl::new(cfg.seed, cfg.nodes.max(1), cfg.replicas, &spans);
+            repl.st.get_mut().serve_unapplied = cfg.bug == Some(super::Bug::ServeBeforeApplied);
+            Arc::new(repl)
         });
         let world = Arc::new(World {
             clock: clocks[0].clone(),

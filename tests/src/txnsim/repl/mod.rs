@@ -97,6 +97,8 @@ pub(crate) struct ReplState {
     next_rid: BTreeMap<RangeId, u64>,
     /// When the isolated node was cut off.
     isolated_at: u64,
+    /// The injected bug `ServeBeforeApplied`: a lease is valid before its holder applied it.
+    pub(crate) serve_unapplied: bool,
     pub(crate) stats: ReplStats,
     /// Events for the run's trace (drained by the world).
     pub(crate) events: Vec<String>,
@@ -141,6 +143,7 @@ impl Repl {
             members: BTreeMap::new(),
             next_rid: BTreeMap::new(),
             isolated_at: 0,
+            serve_unapplied: false,
             stats: ReplStats::default(),
             events: Vec::new(),
         };
@@ -326,7 +329,8 @@ impl ReplState {
         let (seq, holder, epoch) = self.newest_lease(range)?;
         let h = self.nodes.get(holder)?;
         let applied = h.states.get(&range).map(|s| s.lease_seq);
-        (self.up[holder] && h.epoch == epoch && applied == Some(seq)).then_some((holder, seq))
+        let applied = applied == Some(seq) || (self.serve_unapplied && applied.is_some());
+        (self.up[holder] && h.epoch == epoch && applied).then_some((holder, seq))
     }
 
     /// Whether the newest lease's holder is up in its epoch but has not applied it yet.
