@@ -135,10 +135,12 @@ pub enum Request {
         /// Its anchor.
         anchor: Vec<u8>,
     },
-    /// Resolve the intent of `txn` on `key` and release its locks there.
+    /// Resolve the intents of `txn` on `keys` and release its locks there: one request (one
+    /// replicated write) per range. Routed by the first key; the range resolves the keys it
+    /// holds and hands back the others ([`Response::rest_keys`]) for the next range.
     Resolve {
-        /// The key.
-        key: Vec<u8>,
+        /// The keys (at least one).
+        keys: Vec<Vec<u8>>,
         /// The transaction.
         txn: TxnId,
         /// Commit timestamp, or None for an abort.

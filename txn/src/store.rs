@@ -169,7 +169,7 @@ impl Store {
 fn resolver_loop(store: Weak<Store>, rx: mpsc::Receiver<ResolveTask>) {
     while let Ok((h, req)) = rx.recv() {
         let Some(store) = store.upgrade() else { return };
-        if let Err(e) = store.route(&h, &req) {
+        if let Err(e) = crate::range::resolve_everywhere(store.as_ref(), &h, req) {
             tracing::debug!(error = %e, "async intent resolution failed; readers will resolve it");
         }
     }
@@ -178,7 +178,11 @@ fn resolver_loop(store: Weak<Store>, rx: mpsc::Receiver<ResolveTask>) {
 /// The key that decides which range serves a request.
 pub fn routing_key<'a>(h: &'a Header, req: &'a Request) -> Result<&'a [u8]> {
     Ok(match req {
-        Request::Get { key, .. } | Request::Resolve { key, .. } => key,
+        Request::Get { key, .. } => key,
+        Request::Resolve { keys, .. } => match keys.first() {
+            Some(key) => key,
+            None => return Err(Error::Internal("a resolve request without keys".into())),
+        },
         Request::GetMany { keys } => match keys.first() {
             Some(key) => key,
             None => return Err(Error::Internal("a read request without keys".into())),

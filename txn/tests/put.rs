@@ -1,5 +1,5 @@
-//! Put requests at a range: many keys' intents written as one batch, keys outside the range
-//! handed back.
+//! Put and Resolve requests at a range: many keys' intents written (or resolved) as one batch,
+//! keys outside the range handed back.
 
 use kv::engine::MemoryEngine;
 use kv::mvcc::{Mvcc, TxnId, TxnMeta};
@@ -91,4 +91,38 @@ fn a_future_write_raises_the_observed_limit() {
         range.observed_limit(&reader, observed),
         Timestamp::from_parts(1_200, 0)
     );
+}
+
+/// One Resolve request per range resolves every intent of the transaction there, hands back
+/// the keys of other ranges, and `resolve_everywhere` follows them to the next range.
+#[test]
+fn a_range_resolves_its_keys_and_hands_back_the_others() {
+    let (store, mvcc) = store();
+    let keys = ["a", "b", "x", "y"];
+    store.route(&header(1, "a"), &put(&keys[..2])).unwrap();
+    store.route(&header(1, "a"), &put(&keys[2..])).unwrap();
+    let commit = Timestamp::from_parts(1_000, 5);
+    let resolve = |keys: &[&str]| Request::Resolve {
+        keys: keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
+        txn: TxnId(1),
+        commit_ts: Some(commit),
+        ignored: Vec::new(),
+    };
+    let left = &store.ranges()[0];
+    let r = left
+        .execute(store.as_ref(), &header(1, "a"), &resolve(&keys))
+        .unwrap();
+    assert_eq!(r.rest_keys, vec![b"x".to_vec(), b"y".to_vec()]);
+    assert!(mvcc.intent(b"a").unwrap().is_none());
+    assert!(mvcc.intent(b"b").unwrap().is_none());
+    assert!(mvcc.intent(b"x").unwrap().is_some());
+    // Following the rest resolves the right-hand range's keys too.
+    txn::range::resolve_everywhere(store.as_ref(), &header(1, "a"), resolve(&["x", "y"])).unwrap();
+    for k in keys {
+        assert!(mvcc.intent(k.as_bytes()).unwrap().is_none(), "{k}");
+        let v = mvcc
+            .get(k.as_bytes(), Timestamp::from_parts(2_000, 0))
+            .unwrap();
+        assert_eq!(v, Some(b"v".to_vec()), "{k}");
+    }
 }

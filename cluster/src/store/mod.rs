@@ -515,7 +515,7 @@ fn resolver_loop(store: Weak<Store>, rx: mpsc::Receiver<ResolveTask>) {
             continue;
         };
         drop(store);
-        if let Err(e) = router.route(&h, &req) {
+        if let Err(e) = txn::range::resolve_everywhere(router.as_ref(), &h, req) {
             tracing::debug!(error = %e, "async intent resolution failed; readers will resolve it");
         }
     }

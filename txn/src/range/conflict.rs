@@ -49,7 +49,7 @@ pub(super) fn handle(router: &dyn Router, h: &Header, pushee: TxnMeta, key: Vec<
     router.route(
         h,
         &Request::Resolve {
-            key,
+            keys: vec![key],
             txn: pushee.id,
             commit_ts,
             ignored: r.ignored,

@@ -287,24 +287,35 @@ impl Range {
 
     pub(super) fn eval_resolve(
         &self,
-        key: &[u8],
+        keys: &[Vec<u8>],
         txn: TxnId,
         commit_ts: Option<Timestamp>,
         ignored: &[(Seq, Seq)],
     ) -> Result<Eval> {
-        let _latch = self.latches.acquire(vec![LatchSpan {
-            span: Span::key(key),
-            write: true,
-        }]);
+        let (mine, others): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
+            keys.iter().partition(|k| self.span.contains(k));
+        let _latch = self.latches.acquire(
+            mine.iter()
+                .map(|k| LatchSpan {
+                    span: Span::key(k),
+                    write: true,
+                })
+                .collect(),
+        );
         let mut batch = WriteBatch::new();
-        self.resolve_into(&mut batch, key, txn, commit_ts, ignored)?;
+        for key in mine {
+            self.resolve_into(&mut batch, key, txn, commit_ts, ignored)?;
+        }
         if !batch.is_empty() {
             if let Some(ts) = commit_ts {
                 self.note_written(ts);
             }
             self.writer.write(batch, false)?;
         }
-        Ok(Eval::Done(Response::default()))
+        Ok(Eval::Done(Response {
+            rest_keys: others.into_iter().cloned().collect(),
+            ..Response::default()
+        }))
     }
 
     /// Adds resolving `txn`'s intent on `key` (if it is still there) to `batch` and releases

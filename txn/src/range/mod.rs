@@ -55,7 +55,7 @@ use tscache::TsCache;
 use waitq::WaitQueue;
 
 pub use gc::{check_threshold, gc_threshold_key, read_gc_threshold, stage_gc_threshold};
-pub use record::{record_key, record_span};
+pub use record::{record_key, record_span, resolve_everywhere};
 
 /// Sends a request to whichever range owns its key (the store now, the distributed sender in
 /// a cluster).
@@ -248,11 +248,11 @@ impl Range {
             } => self.eval_scan(h, start, end.as_deref(), *limit, *lock),
             Request::Put { writes } => self.eval_put(h, writes),
             Request::Resolve {
-                key,
+                keys,
                 txn,
                 commit_ts,
                 ignored,
-            } => self.eval_resolve(key, *txn, *commit_ts, ignored),
+            } => self.eval_resolve(keys, *txn, *commit_ts, ignored),
             Request::Refresh { spans, to } => self.eval_refresh(h, spans, *to),
             Request::EndTxn {
                 commit,

@@ -223,7 +223,8 @@ impl Range {
         }))
     }
 
-    /// Hands intents on other ranges to the background resolver.
+    /// Hands intents on other ranges to the background resolver: one task for all of them,
+    /// which it sends as one request per range ([`resolve_everywhere`]).
     fn resolve_async(
         &self,
         h: &Header,
@@ -231,20 +232,21 @@ impl Range {
         commit_ts: Option<Timestamp>,
         keys: Vec<Vec<u8>>,
     ) {
-        let tx = self.resolver.lock();
-        for key in keys {
-            let req = Request::Resolve {
-                key,
-                txn: id,
-                commit_ts,
-                ignored: h.ignored.clone(),
-            };
-            // The resolver only stops when the store shuts down; then cleanup is moot.
-            let _ = tx.send((h.clone(), req));
+        if keys.is_empty() {
+            return;
         }
+        let req = Request::Resolve {
+            keys,
+            txn: id,
+            commit_ts,
+            ignored: h.ignored.clone(),
+        };
+        // The resolver only stops when the store shuts down; then cleanup is moot.
+        let _ = self.resolver.lock().send((h.clone(), req));
     }
 
-    /// A transaction that finds itself aborted still releases what it holds.
+    /// A transaction that finds itself aborted still releases what it holds: the keys here at
+    /// once, the others through the background resolver.
     fn release_after_abort(
         &self,
         router: &dyn Router,
@@ -252,19 +254,18 @@ impl Range {
         txn: &TxnMeta,
         keys: &[Vec<u8>],
     ) {
-        for key in keys {
+        let (mine, others): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+            keys.iter().cloned().partition(|k| self.span.contains(k));
+        if !mine.is_empty() {
             let req = Request::Resolve {
-                key: key.clone(),
+                keys: mine,
                 txn: txn.id,
                 commit_ts: None,
                 ignored: h.ignored.clone(),
             };
-            if self.span.contains(key) {
-                let _ = self.execute(router, h, &req);
-            } else {
-                let _ = self.resolver.lock().send((h.clone(), req));
-            }
+            let _ = self.execute(router, h, &req);
         }
+        self.resolve_async(h, txn.id, None, others);
         self.waitq.finished();
     }
 
@@ -381,5 +382,28 @@ impl Range {
             dependents: self.waitq.dependents(id),
             ..Response::default()
         })
+    }
+}
+
+/// Sends a [`Request::Resolve`] to every range its keys are in, one range after another (each
+/// range resolves its keys in one write and hands back the rest): how the background
+/// resolvers run the tasks [`Range`]s queue.
+pub fn resolve_everywhere(router: &dyn Router, h: &Header, req: Request) -> Result<()> {
+    let mut req = req;
+    loop {
+        let rest = router.route(h, &req)?.rest_keys;
+        if rest.is_empty() {
+            return Ok(());
+        }
+        if let Request::Resolve { keys, .. } = &mut req {
+            if rest.len() >= keys.len() {
+                return Err(Error::Internal(
+                    "a range resolved none of the keys routed to it".into(),
+                ));
+            }
+            *keys = rest;
+        } else {
+            return Ok(());
+        }
     }
 }
