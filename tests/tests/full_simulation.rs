@@ -150,5 +150,8 @@ fn checkers_catch_a_leaseholder_serving_before_it_applied_its_lease() {
         }
     }
     println!("leaseholder serving before applying: {failed}/12 seeds failed, first:\n{first}");
-    assert!(failed > 0, "no seed caught a leaseholder serving unapplied state");
+    assert!(
+        failed > 0,
+        "no seed caught a leaseholder serving unapplied state"
+    );
 }

@@ -22,6 +22,27 @@
 //! message loss and delays throughout; a voter moved to a node without a replica (added as
 //! a learner, caught up by a snapshot, then promoted while the old voter is removed, in one
 //! joint configuration), after which the removed replica is garbage collected.
+//!
+//! At the end, every fault heals, every replica catches up with its leader's whole log, and
+//! [`ReplState::check_replicas`] compares each replica's data for its range's span with the
+//! leaseholder's.
+//!
+//! IMPLEMENTATION CAVEATS
+//! - No splits or merges: the ranges are fixed when the run starts (the driver's split and
+//!   merge choices do nothing in this mode). Splits through the log, with the right-hand
+//!   group created when a replica applies the split, are not simulated.
+//! - The commands and state machine are this simulation's, modelled on
+//!   cluster/src/store/apply.rs, not the cluster's own `Command`/`Applier`; leases and
+//!   liveness are simplified (an epoch per node, no expiration times, acquisition on the Raft
+//!   leader's node, no lease/leader co-location).
+//! - Only Raft traffic is on the simulated network: requests from gateways reach the
+//!   leaseholder directly (no lost RPCs, no cross-node DistSender retries). No follower reads
+//!   and no closed timestamps.
+//! - One node is faulty at a time; no disk errors, no torn batches, no multi-node partitions;
+//!   messages are delayed and lost, not duplicated.
+//! - Network steps do not move the nodes' clocks (proposals wait in steps while the HLCs stay
+//!   still); the driver's time advances run up to 500 network steps.
+//! - A crash drops every queued asynchronous intent resolution (one queue per run).
 
 pub mod disk;
 pub mod net;
@@ -211,7 +232,7 @@ impl ReplState {
         self.now += 1;
         self.stats.steps += 1;
         for n in 0..self.nodes.len() {
-            if !self.up[n] || (self.now + 3 * n as u64) % TICK_EVERY != 0 {
+            if !self.up[n] || !(self.now + 3 * n as u64).is_multiple_of(TICK_EVERY) {
                 continue;
             }
             let msgs = match self.nodes[n].raft.as_mut() {
