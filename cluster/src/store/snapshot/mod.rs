@@ -54,6 +54,8 @@
 //!   crashed sender leaves its spill file in the temp directory.
 //! - Chunks are written to the staging area on the transport's receiving thread (a gRPC
 //!   worker), an unsynced engine write of one chunk.
+//! - The staged chunks of a stream its sender abandoned silently (a sender that died) stay in
+//!   the engine until the range's next stream replaces them or the store restarts.
 //! - The leader reports a snapshot finished to raft-rs when streaming starts (as it did when
 //!   the transport gave no delivery report); while a stream to that replica runs, raft-rs's
 //!   further requests for a snapshot are answered "temporarily unavailable".
