@@ -11,8 +11,9 @@
 //! nodes (on the 3-node TPC-C benchmark, spreading leases by count with one gateway cost a
 //! third of the throughput).
 //!
-//! A lease that serves mostly its own node's requests is **anchored**: the count-based
-//! balancing leaves it alone, and balances leases with the idle or evenly used ranges only.
+//! A busy range's lease on the node that sends the most of its requests is **anchored**:
+//! the count-based balancing leaves it alone, and balances the leases of idle ranges (and of
+//! ranges whose leaseholder's node is not their main origin) only.
 //! Against flapping: the other node must send a majority ([`FOLLOW_SHARE`]) and at least
 //! [`FOLLOW_RATIO`] times the leaseholder node's own requests, the range must be busy enough
 //! to measure ([`FOLLOW_MIN_QPS`]), and a moved range waits out the rebalancer's cooldown;
@@ -45,11 +46,15 @@ fn rate_of(rates: &[(u64, f64)], n: NodeId) -> f64 {
         .sum()
 }
 
-/// Whether the lease of a range on `me`, whose requests came from `rates` (requests/s by
-/// origin node), serves mostly `me`'s own requests: the count balancing leaves it alone.
+/// Whether the lease of a busy range on `me`, whose requests came from `rates` (requests/s
+/// by origin node), is where its workload is: no other node sends more of its requests. The
+/// count balancing leaves such a lease alone. (Not "a majority from `me`": a busy range also
+/// serves intent resolutions and pushes sent by other ranges' leaseholders, and those must
+/// not make it movable.)
 pub fn anchored(me: NodeId, rates: &[(u64, f64)]) -> bool {
     let total: f64 = rates.iter().map(|(_, r)| r).sum();
-    total >= FOLLOW_MIN_QPS && rate_of(rates, me) >= FOLLOW_SHARE * total
+    let mine = rate_of(rates, me);
+    total >= FOLLOW_MIN_QPS && rates.iter().all(|(n, r)| *n == me.0 || *r <= mine)
 }
 
 /// The voter the lease of `d` (held by `me`) should move to because its node sends most of

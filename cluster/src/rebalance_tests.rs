@@ -339,6 +339,8 @@ fn the_lease_follows_a_dominant_origin_among_live_voters() {
 fn a_lease_serving_its_own_node_is_anchored() {
     use crate::follow::anchored;
     assert!(anchored(NodeId(1), &[(1, 30.0), (2, 20.0)]));
+    // The main origin, though not a majority (others' resolutions and pushes).
+    assert!(anchored(NodeId(1), &[(1, 30.0), (2, 20.0), (3, 20.0)]));
     assert!(!anchored(NodeId(1), &[(1, 10.0), (2, 20.0)]));
     assert!(!anchored(NodeId(1), &[(1, 0.5)]), "idle");
 }
