@@ -135,11 +135,14 @@ fn replica_checker_catches_divergence() {
     );
 }
 
+/// Seeds run with an injected bug.
+const BUG_SEEDS: u64 = 24;
+
 #[test]
 fn checkers_catch_a_leaseholder_serving_before_it_applied_its_lease() {
     let (mut failed, mut first) = (0, String::new());
-    for seed in 1..=12 {
-        let mut cfg = SimConfig::replicated(seed, 400);
+    for seed in 1..=BUG_SEEDS {
+        let mut cfg = SimConfig::replicated(seed, 600);
         cfg.bug = Some(txnsim::Bug::ServeBeforeApplied);
         let r = txnsim::run(cfg);
         if !r.failures.is_empty() {
@@ -149,7 +152,9 @@ fn checkers_catch_a_leaseholder_serving_before_it_applied_its_lease() {
             }
         }
     }
-    println!("leaseholder serving before applying: {failed}/12 seeds failed, first:\n{first}");
+    println!(
+        "leaseholder serving before applying: {failed}/{BUG_SEEDS} seeds failed, first:\n{first}"
+    );
     assert!(
         failed > 0,
         "no seed caught a leaseholder serving unapplied state"

@@ -16,7 +16,8 @@
 //!   across ranges, writes undone by a savepoint) on several gateways' coordinators.
 //! - [`repl`] and [`replworld`]: the full-stack mode ([`SimConfig::replicated`]): every range
 //!   a Raft group over the nodes' own simulated disks and a simulated network, with node
-//!   crashes, partitions, lease moves, voter moves and a replica-equality check (see there).
+//!   crashes, partitions, lease moves, splits through the log, voter moves and a
+//!   replica-equality check (see there).
 //! - [`check`]: after a final sweep that reads (and locks) every key, the Elle list-append
 //!   checker ([`crate::elle`]) for serializability, a serial replay in commit-timestamp order
 //!   (every read explained by the timestamp order), no stale reads (a read contains every
@@ -49,8 +50,8 @@
 //! - By default one engine is shared by every node: no Raft, no replicas, no network, no
 //!   follower reads. A store restart keeps the engine's contents (a replicated write is
 //!   durable in a quorum's log) and rebuilds every range object; a node's HLC is kept across
-//!   it. The full-stack mode ([`repl`]) replicates, but has no splits or merges (its own
-//!   caveats are listed there).
+//!   it. The full-stack mode ([`repl`]) replicates and splits through the log, but has no
+//!   merges (its own caveats are listed there).
 //! - No truly concurrent evaluation: two requests never hold latches at once, a request never
 //!   waits in a wait queue, so deadlock detection through the wait queues and latch waits are
 //!   not exercised (a cycle of pushes aborts the pusher, as detection would abort one side).

@@ -24,6 +24,7 @@ struct ReplWrite {
     range: RangeId,
     node: usize,
     lease_seq: u64,
+    generation: u64,
     live: Arc<AtomicBool>,
 }
 
@@ -37,7 +38,8 @@ impl Replicate for ReplWrite {
                 "a range's writes cannot include range deletions (not replicated)".into(),
             ));
         }
-        let (node, lease_seq, ops) = (self.node, self.lease_seq, batch.ops);
+        let (node, lease_seq, generation) = (self.node, self.lease_seq, self.generation);
+        let ops = batch.ops;
         self.repl
             .st
             .lock()
@@ -45,6 +47,7 @@ impl Replicate for ReplWrite {
                 id,
                 origin: node,
                 lease_seq,
+                generation,
                 ops,
             })
     }
@@ -53,6 +56,9 @@ impl Replicate for ReplWrite {
 fn range_id(i: usize) -> RangeId {
     RangeId(i as u64 + 1)
 }
+
+/// Attempts to find a key's range with a settled leaseholder before giving up.
+const SETTLE_ATTEMPTS: usize = 3_000;
 
 impl World {
     /// The first range objects: each on its range's first leaseholder.
@@ -68,7 +74,7 @@ impl World {
             .enumerate()
             .map(|(i, (span, lease))| {
                 let (node, seq) = lease.unwrap_or((0, 0));
-                self.repl_object(repl, span.clone(), i, node, seq)
+                self.repl_object(repl, span.clone(), range_id(i), node, seq)
             })
             .collect()
     }
@@ -77,20 +83,106 @@ impl World {
         &self,
         repl: &Arc<Repl>,
         span: Span,
-        i: usize,
+        range: RangeId,
         node: usize,
         seq: u64,
     ) -> SimRange {
         let live = Arc::new(AtomicBool::new(true));
+        let (mvcc, generation): (Mvcc, u64) = {
+            let st = repl.st.lock();
+            let g = st.span_at(node, range).map_or(0, |s| s.1);
+            (st.nodes[node].mvcc.clone(), g)
+        };
         let writer = Arc::new(ReplWrite {
             repl: repl.clone(),
-            range: range_id(i),
+            range,
             node,
             lease_seq: seq,
+            generation,
             live: live.clone(),
         });
-        let mvcc: Mvcc = repl.st.lock().nodes[node].mvcc.clone();
-        self.range_object(span, node, mvcc, writer, live, seq)
+        let mut r = self.range_object(span, node, mvcc, writer, live, seq);
+        r.range = range.0;
+        r
+    }
+
+    /// Makes the range list follow the replicated directory (splits applied since): ranges
+    /// whose span changed get a retired placeholder that [`World::ensure_holder`] replaces.
+    pub(crate) fn sync_ranges(&self) {
+        let Some(repl) = &self.repl else { return };
+        let view = repl.st.lock().ranges_view();
+        let same = {
+            let rt = self.rt.lock();
+            rt.ranges.len() == view.len()
+                && rt
+                    .ranges
+                    .iter()
+                    .zip(&view)
+                    .all(|(r, (id, span))| r.range == id.0 && r.obj.span == *span)
+        };
+        if same || view.is_empty() {
+            return;
+        }
+        let old = std::mem::take(&mut self.rt.lock().ranges);
+        let mut fresh = Vec::new();
+        let mut kept = Vec::new();
+        for (id, span) in view {
+            match old.iter().find(|r| r.range == id.0 && r.obj.span == span) {
+                Some(r) => {
+                    kept.push(r.range);
+                    fresh.push(r.clone());
+                }
+                None => {
+                    let p = self.repl_object(repl, span, id, 0, 0);
+                    p.live.store(false, Ordering::SeqCst);
+                    p.obj.retire();
+                    fresh.push(p);
+                }
+            }
+        }
+        let mut rt = self.rt.lock();
+        for r in old.into_iter().filter(|r| !kept.contains(&r.range)) {
+            World::retire(&mut rt, r);
+        }
+        rt.ranges = fresh;
+    }
+
+    /// The index of the range holding `key`, once the directory, the range list and the
+    /// leaseholder agree on its span (stepping the network while a replica catches up).
+    pub(crate) fn settle(&self, key: &[u8]) -> Result<usize> {
+        for _ in 0..SETTLE_ATTEMPTS {
+            self.sync_ranges();
+            let i = World::index_for(&self.rt.lock().ranges, key);
+            if self.ensure_holder(i)? {
+                return Ok(i);
+            }
+            if let Some(repl) = &self.repl {
+                repl.st.lock().step();
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "sim: the range of {} did not settle",
+            super::world::show_key(key)
+        )))
+    }
+
+    /// Splits the range holding `key` at `key` through its Raft log.
+    pub(crate) fn repl_split(&self, key: &[u8]) {
+        let Some(repl) = &self.repl else { return };
+        let Ok(i) = self.settle(key) else { return };
+        let cur = self.rt.lock().ranges[i].clone();
+        if cur.obj.span.start == key {
+            return;
+        }
+        let r = repl
+            .st
+            .lock()
+            .split(RangeId(cur.range), cur.node, key.to_vec());
+        self.drain_repl_events();
+        if r.is_ok() {
+            self.rt.lock().stats.splits += 1;
+        }
+        self.sync_ranges();
     }
 
     /// Moves the replicated world's events into the trace.
@@ -106,42 +198,49 @@ impl World {
     /// Makes range `i`'s object the one of its valid lease, acquiring a lease if none is
     /// valid; the new object's node first carries the old holder's clock (a lease starts
     /// above every timestamp the previous holder served).
-    pub(crate) fn ensure_holder(&self, i: usize) -> Result<()> {
+    /// False (nothing changed) while the holder's applied span differs from the list's.
+    pub(crate) fn ensure_holder(&self, i: usize) -> Result<bool> {
         let Some(repl) = &self.repl else {
-            return Ok(());
+            return Ok(true);
         };
-        let lease = repl.st.lock().ensure_lease(range_id(i));
+        let range = RangeId(self.rt.lock().ranges[i].range);
+        let lease = repl.st.lock().ensure_lease(range);
         self.drain_repl_events();
         let (holder, seq) = lease?;
+        let span = repl.st.lock().span_at(holder, range).map(|s| s.0);
         let cur = self.rt.lock().ranges[i].clone();
+        if span.as_ref() != Some(&cur.obj.span) {
+            return Ok(false);
+        }
         if cur.node == holder && cur.lease_seq == seq && cur.live.load(Ordering::SeqCst) {
-            return Ok(());
+            return Ok(true);
         }
         self.carry_clock(cur.node, holder);
-        let fresh = self.repl_object(repl, cur.obj.span.clone(), i, holder, seq);
+        let fresh = self.repl_object(repl, cur.obj.span.clone(), range, holder, seq);
         let mut rt = self.rt.lock();
         let old = std::mem::replace(&mut rt.ranges[i], fresh);
         World::retire(&mut rt, old);
         rt.trace
-            .event(format!("range {i} served by node {holder} (lease {seq})"));
-        Ok(())
+            .event(format!("{range} served by node {holder} (lease {seq})"));
+        Ok(true)
     }
 
     /// A lease transfer of range `i` to another live replica, proposed by the holder, which
     /// stops serving first.
     pub(crate) fn repl_transfer(&self, i: usize) {
         let Some(repl) = &self.repl else { return };
-        if self.ensure_holder(i).is_err() {
+        if !matches!(self.ensure_holder(i), Ok(true)) {
             return;
         }
         let cur = self.rt.lock().ranges[i].clone();
-        let Some(to) = repl.st.lock().pick_replica(range_id(i), cur.node) else {
+        let range = RangeId(cur.range);
+        let Some(to) = repl.st.lock().pick_replica(range, cur.node) else {
             return;
         };
         cur.live.store(false, Ordering::SeqCst);
         cur.obj.retire();
         self.carry_clock(cur.node, to);
-        let _ = repl.st.lock().transfer_lease(range_id(i), cur.node, to);
+        let _ = repl.st.lock().transfer_lease(range, cur.node, to);
         self.rt.lock().stats.transfers += 1;
         self.drain_repl_events();
     }
@@ -202,14 +301,18 @@ impl World {
 
     fn move_voter(&self) {
         let Some(repl) = &self.repl else { return };
+        self.sync_ranges();
         let n = self.rt.lock().ranges.len() as u64;
         let i = repl.st.lock().below(n) as usize;
-        if self.ensure_holder(i).is_err() {
+        if !matches!(self.ensure_holder(i), Ok(true)) {
             return;
         }
-        let holder = self.rt.lock().ranges[i].node;
+        let (holder, range) = {
+            let rt = self.rt.lock();
+            (rt.ranges[i].node, RangeId(rt.ranges[i].range))
+        };
         let mut st = repl.st.lock();
-        let have = st.replica_nodes(range_id(i));
+        let have = st.replica_nodes(range);
         let free: Vec<usize> = (0..self.clocks.len())
             .filter(|n| !have.contains(n) && st.up[*n])
             .collect();
@@ -217,7 +320,7 @@ impl World {
             return;
         }
         let to = free[st.below(free.len() as u64) as usize];
-        st.move_voter(range_id(i), holder, to);
+        st.move_voter(range, holder, to);
     }
 
     /// Ends the replicated faults (before the final sweep).
@@ -232,8 +335,9 @@ impl World {
         let Some(repl) = &self.repl else {
             return self.mvcc.clone();
         };
-        let i = World::index_for(&self.rt.lock().ranges, key);
-        let _ = self.ensure_holder(i);
+        let i = self
+            .settle(key)
+            .unwrap_or_else(|_| World::index_for(&self.rt.lock().ranges, key));
         let node = self.rt.lock().ranges[i].node;
         repl.st.lock().nodes[node].mvcc.clone()
     }

@@ -56,6 +56,8 @@ pub(crate) struct SimRange {
     pub(crate) node: usize,
     /// The lease sequence it serves under (replicated mode; 0 otherwise).
     pub(crate) lease_seq: u64,
+    /// Its Raft group's range id (replicated mode; 0 otherwise).
+    pub(crate) range: u64,
 }
 
 /// One simulated transaction as the driver sees it.
@@ -303,6 +305,7 @@ impl World {
             live,
             node,
             lease_seq,
+            range: 0,
         }
     }
 
@@ -320,7 +323,7 @@ impl World {
     /// Splits the range holding `key` at `key` (nothing when a range starts there).
     pub(crate) fn split(&self, key: &[u8]) {
         if self.repl.is_some() {
-            return; // Not in the replicated mode (see the module docs).
+            return self.repl_split(key);
         }
         let (left, right, node) = {
             let rt = self.rt.lock();
@@ -497,6 +500,7 @@ impl World {
     /// read (as the store's GC does).
     pub(crate) fn gc(&self, ttl_ms: u64) {
         if self.repl.is_some() {
+            self.sync_ranges();
             let n = self.rt.lock().ranges.len();
             for i in 0..n {
                 let _ = self.ensure_holder(i);
@@ -613,8 +617,7 @@ impl World {
         let key = txn::store::routing_key(h, req)?.to_vec();
         for _ in 0..MAX_ROUTE_ATTEMPTS {
             if self.repl.is_some() {
-                let i = Self::index_for(&self.rt.lock().ranges, &key);
-                self.ensure_holder(i)?;
+                self.settle(&key)?;
             }
             let (target, i, race) = {
                 let mut rt = self.rt.lock();

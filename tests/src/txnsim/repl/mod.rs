@@ -23,14 +23,21 @@
 //! a learner, caught up by a snapshot, then promoted while the old voter is removed, in one
 //! joint configuration), after which the removed replica is garbage collected.
 //!
+//! Splits go through the log: a `Split` command (checked against the lease sequence and
+//! the range generation, which it bumps) shrinks the range on every replica that applies it
+//! and creates the right-hand range there with the same replicas and lease; the node then
+//! creates the right-hand Raft group (the cluster's `CreateGroup` post action). A replica
+//! that never applies the split (a snapshot of the left side skipped it) gets an empty
+//! right-hand replica when the right-hand group's messages reach it, filled by a snapshot.
+//! Writes carry the generation they were evaluated under: one evaluated before a split
+//! applies is refused on every replica (RangeKeyMismatch), as in the cluster.
+//!
 //! At the end, every fault heals, every replica catches up with its leader's whole log, and
 //! [`ReplState::check_replicas`] compares each replica's data for its range's span with the
 //! leaseholder's.
 //!
 //! IMPLEMENTATION CAVEATS
-//! - No splits or merges: the ranges are fixed when the run starts (the driver's split and
-//!   merge choices do nothing in this mode). Splits through the log, with the right-hand
-//!   group created when a replica applies the split, are not simulated.
+//! - No merges: the driver's merge choice does nothing in this mode (ranges only split).
 //! - The commands and state machine are this simulation's, modelled on
 //!   cluster/src/store/apply.rs, not the cluster's own `Command`/`Applier`; leases and
 //!   liveness are simplified (an epoch per node, no expiration times, acquisition on the Raft
@@ -55,7 +62,7 @@ use node::{Cmd, Node, RangeState};
 use parking_lot::Mutex;
 use replication::raft::prelude::{ConfChangeType, ConfState, Message, MessageType};
 use replication::raft::SnapshotStatus;
-use replication::RaftConfig;
+use replication::{LogStore, RaftConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use txn::range::latch::Span;
 use txn::{Error, Result};
@@ -116,6 +123,8 @@ pub(crate) struct ReplState {
     /// Each range's replicas: replica id -> node (the descriptor the cluster keeps in meta).
     pub(crate) members: BTreeMap<RangeId, BTreeMap<u64, usize>>,
     next_rid: BTreeMap<RangeId, u64>,
+    /// The next range id a split takes.
+    next_range: u64,
     /// When the isolated node was cut off.
     isolated_at: u64,
     /// The injected bug `ServeBeforeApplied`: a lease is valid before its holder applied it.
@@ -163,6 +172,7 @@ impl Repl {
             addr: BTreeMap::new(),
             members: BTreeMap::new(),
             next_rid: BTreeMap::new(),
+            next_range: spans.len() as u64 + 1,
             isolated_at: 0,
             serve_unapplied: false,
             stats: ReplStats::default(),
@@ -179,6 +189,7 @@ impl Repl {
                 lease_seq: 1,
                 holder: first,
                 epoch: 1,
+                generation: 0,
             };
             for (&n, &rid) in on.iter().zip(&rids) {
                 if let Err(e) = st.nodes[n].create_replica(range, rid, &state, &rids) {
@@ -218,6 +229,132 @@ impl ReplState {
         }
     }
 
+    /// A message for a replica the directory places on its node, which has no group for the
+    /// range yet (the right side of a split it has not applied, or never will because a
+    /// snapshot of the left side skipped it): an empty replica is created, which a snapshot
+    /// fills (as the cluster creates uninitialised replicas).
+    fn maybe_create_uninitialized(&mut self, env: &Envelope) {
+        let creates = matches!(
+            env.msg.get_msg_type(),
+            MessageType::MsgAppend
+                | MessageType::MsgHeartbeat
+                | MessageType::MsgSnapshot
+                | MessageType::MsgRequestVote
+                | MessageType::MsgRequestPreVote
+        );
+        let listed = self
+            .members
+            .get(&env.range)
+            .is_some_and(|m| m.get(&env.msg.to) == Some(&env.to));
+        let node = &mut self.nodes[env.to];
+        if !creates || !listed || node.rids.contains_key(&env.range) || node.raft.is_none() {
+            return;
+        }
+        if let Err(e) = node.create_learner(env.range, env.msg.to) {
+            node.problems
+                .push(format!("uninitialised {}: {e}", env.range));
+        }
+    }
+
+    /// Creates the right-hand groups of the splits `node` just applied, with the left
+    /// group's voters, and registers the new ranges in the directory.
+    fn create_split_replicas(&mut self, n: usize) {
+        for (left, right, origin) in std::mem::take(&mut self.nodes[n].splits) {
+            if !self.members.contains_key(&right) {
+                let m = self.members.get(&left).cloned().unwrap_or_default();
+                for (&rid, &node) in &m {
+                    self.addr.insert((right, rid), node);
+                }
+                self.members.insert(right, m);
+                let next = self.next_rid.get(&left).copied().unwrap_or(100);
+                self.next_rid.insert(right, next);
+                self.next_range = self.next_range.max(right.0 + 1);
+            }
+            let node = &mut self.nodes[n];
+            let snapshots = node.snapshots();
+            let (Some(raft), Some(&rid)) = (node.raft.as_mut(), node.rids.get(&left)) else {
+                continue;
+            };
+            let voters = raft.conf_state(left).map(|c| c.voters).unwrap_or_default();
+            let r = LogStore::open(node.disk.as_ref(), right, snapshots)
+                .map_err(|e| e.to_string())
+                .and_then(|store| {
+                    let conf = ConfState {
+                        voters,
+                        ..ConfState::default()
+                    };
+                    raft.create_group(right, rid, store, 5, 5, conf)
+                        .map_err(|e| e.to_string())
+                });
+            match r {
+                Ok(()) => {
+                    node.rids.insert(right, rid);
+                    if origin == n {
+                        let _ = raft.campaign(right);
+                    }
+                }
+                Err(e) => node.problems.push(format!("split {left} -> {right}: {e}")),
+            }
+        }
+    }
+
+    /// Splits `range` at `key` through its log, proposed by the leaseholder `holder`.
+    pub(crate) fn split(&mut self, range: RangeId, holder: usize, key: Vec<u8>) -> Result<()> {
+        let Some(st) = self.nodes[holder].states.get(&range).cloned() else {
+            return Err(Error::NotLeaseholder { leaseholder: None });
+        };
+        let right = self.next_range;
+        self.next_range += 1;
+        let shown = super::world::show_key(&key);
+        let r = self.propose_and_wait(holder, range, |id| Cmd::Split {
+            id,
+            origin: holder,
+            lease_seq: st.lease_seq,
+            generation: st.generation,
+            key,
+            right,
+        });
+        self.events.push(format!(
+            "split {range} at {shown} into r{right}: {}",
+            ok(&r)
+        ));
+        r
+    }
+
+    /// The ranges in key order with their spans, as the up replicas that applied the most
+    /// recent splits know them (the meta ranges' view).
+    pub(crate) fn ranges_view(&self) -> Vec<(RangeId, Span)> {
+        let mut newest: BTreeMap<RangeId, &RangeState> = BTreeMap::new();
+        for (n, node) in self.nodes.iter().enumerate() {
+            if !self.up[n] {
+                continue;
+            }
+            for (r, st) in &node.states {
+                let listed = self
+                    .members
+                    .get(r)
+                    .is_some_and(|m| m.values().any(|&x| x == n));
+                let e = newest.entry(*r).or_insert(st);
+                if listed && st.generation > e.generation {
+                    *e = st;
+                }
+            }
+        }
+        let mut v: Vec<(RangeId, Span)> = newest
+            .into_iter()
+            .filter(|(r, _)| self.members.contains_key(r))
+            .map(|(r, st)| (r, st.span.clone()))
+            .collect();
+        v.sort_by(|a, b| a.1.start.cmp(&b.1.start));
+        v
+    }
+
+    /// The span of `range` as `node` applied it.
+    pub(crate) fn span_at(&self, node: usize, range: RangeId) -> Option<(Span, u64)> {
+        let st = self.nodes.get(node)?.states.get(&range)?;
+        Some((st.span.clone(), st.generation))
+    }
+
     /// Tells the sender of a snapshot whether it arrived (raft-rs waits for this before it
     /// sends the replica anything else), as the cluster's snapshot stream does.
     fn report_snapshot(&mut self, from: usize, range: RangeId, rid: u64, s: SnapshotStatus) {
@@ -253,6 +390,7 @@ impl ReplState {
             if !self.up[env.to] {
                 continue;
             }
+            self.maybe_create_uninitialized(&env);
             let node = &mut self.nodes[env.to];
             if node.rids.get(&env.range) != Some(&env.msg.to) {
                 continue;
@@ -271,6 +409,7 @@ impl ReplState {
             if self.up[n] {
                 let msgs = self.nodes[n].process(n);
                 self.send_all(n, msgs);
+                self.create_split_replicas(n);
             }
         }
         self.stats.msgs_sent = self.net.sent;

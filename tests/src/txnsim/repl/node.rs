@@ -34,6 +34,8 @@ pub(crate) enum Cmd {
         origin: usize,
         /// The lease sequence the batch was evaluated under.
         lease_seq: u64,
+        /// The range generation (bumped by splits) it was evaluated under.
+        generation: u64,
         /// The point writes.
         ops: Vec<kv::engine::BatchOp>,
     },
@@ -47,6 +49,16 @@ pub(crate) enum Cmd {
         holder: usize,
         /// The holder's liveness epoch (a restart ends every lease of the node).
         epoch: u64,
+    },
+    /// A split at `key`: the range keeps the left side, `right` (a new range with the same
+    /// replicas and lease) gets the rest.
+    Split {
+        id: u64,
+        origin: usize,
+        lease_seq: u64,
+        generation: u64,
+        key: Vec<u8>,
+        right: u64,
     },
 }
 
@@ -87,10 +99,12 @@ impl Cmd {
                 id,
                 origin,
                 lease_seq,
+                generation,
                 ops,
             } => {
                 out.push(b'W');
-                for v in [*id, *origin as u64, *lease_seq, ops.len() as u64] {
+                let head = [*id, *origin as u64, *lease_seq, *generation];
+                for v in head.into_iter().chain([ops.len() as u64]) {
                     out.extend_from_slice(&v.to_be_bytes());
                 }
                 for (k, v) in ops {
@@ -116,6 +130,20 @@ impl Cmd {
                     out.extend_from_slice(&v.to_be_bytes());
                 }
             }
+            Cmd::Split {
+                id,
+                origin,
+                lease_seq,
+                generation,
+                key,
+                right,
+            } => {
+                out.push(b'S');
+                for v in [*id, *origin as u64, *lease_seq, *generation, *right] {
+                    out.extend_from_slice(&v.to_be_bytes());
+                }
+                put_bytes(&mut out, key);
+            }
         }
         out
     }
@@ -124,7 +152,8 @@ impl Cmd {
         let mut c = Cursor(b);
         match c.u8()? {
             b'W' => {
-                let (id, origin, lease_seq, n) = (c.u64()?, c.u64()?, c.u64()?, c.u64()?);
+                let (id, origin, lease_seq) = (c.u64()?, c.u64()?, c.u64()?);
+                let (generation, n) = (c.u64()?, c.u64()?);
                 let mut ops = Vec::new();
                 for _ in 0..n {
                     let k = c.bytes()?;
@@ -138,9 +167,18 @@ impl Cmd {
                     id,
                     origin: origin as usize,
                     lease_seq,
+                    generation,
                     ops,
                 })
             }
+            b'S' => Some(Cmd::Split {
+                id: c.u64()?,
+                origin: c.u64()? as usize,
+                lease_seq: c.u64()?,
+                generation: c.u64()?,
+                right: c.u64()?,
+                key: c.bytes()?,
+            }),
             b'L' => Some(Cmd::Lease {
                 id: c.u64()?,
                 origin: c.u64()? as usize,
@@ -163,6 +201,8 @@ pub(crate) struct RangeState {
     pub(crate) holder: usize,
     /// The holder's epoch when it got the lease.
     pub(crate) epoch: u64,
+    /// Bumped by every split of the range.
+    pub(crate) generation: u64,
 }
 
 impl RangeState {
@@ -176,7 +216,12 @@ impl RangeState {
             }
             None => out.push(0),
         }
-        for v in [self.lease_seq, self.holder as u64, self.epoch] {
+        for v in [
+            self.lease_seq,
+            self.holder as u64,
+            self.epoch,
+            self.generation,
+        ] {
             out.extend_from_slice(&v.to_be_bytes());
         }
         out
@@ -193,6 +238,7 @@ impl RangeState {
             lease_seq: c.u64()?,
             holder: c.u64()? as usize,
             epoch: c.u64()?,
+            generation: c.u64()?,
         })
     }
 }
@@ -275,6 +321,9 @@ pub(crate) struct Node {
     pub(crate) epoch: u64,
     /// Apply problems (undecodable commands, snapshots): reported as violations.
     pub(crate) problems: Vec<String>,
+    /// Splits applied by the last iteration whose right-hand replica must be created:
+    /// (left, right, proposer).
+    pub(crate) splits: Vec<(RangeId, RangeId, usize)>,
     cfg: RaftConfig,
 }
 
@@ -292,6 +341,7 @@ impl Node {
             replies: BTreeMap::new(),
             epoch: 1,
             problems: Vec::new(),
+            splits: Vec::new(),
             cfg,
         }
     }
@@ -350,12 +400,12 @@ impl Node {
     }
 
     fn log_store(&self, range: RangeId) -> Result<LogStore, String> {
-        LogStore::open(
-            self.disk.as_ref(),
-            range,
-            Arc::new(Snapshots(self.disk.clone())),
-        )
-        .map_err(|e| e.to_string())
+        LogStore::open(self.disk.as_ref(), range, self.snapshots()).map_err(|e| e.to_string())
+    }
+
+    /// The snapshot source of this node's replicas.
+    pub(crate) fn snapshots(&self) -> Arc<dyn SnapshotSource> {
+        Arc::new(Snapshots(self.disk.clone()))
     }
 
     /// A crash: the groups and in-memory state are gone, the disk keeps its first `keep`
@@ -412,8 +462,10 @@ impl Node {
         let mut sm = Sm {
             node,
             states: &mut self.states,
+            rids: &self.rids,
             replies: &mut self.replies,
             problems: &mut self.problems,
+            splits: &mut self.splits,
         };
         match raft.process(&mut sm) {
             Ok(out) => out,
@@ -430,8 +482,10 @@ impl Node {
 struct Sm<'a> {
     node: usize,
     states: &'a mut BTreeMap<RangeId, RangeState>,
+    rids: &'a BTreeMap<RangeId, u64>,
     replies: &'a mut BTreeMap<u64, txn::Result<()>>,
     problems: &'a mut Vec<String>,
+    splits: &'a mut Vec<(RangeId, RangeId, usize)>,
 }
 
 impl Sm<'_> {
@@ -451,18 +505,62 @@ impl Sm<'_> {
         let refused = |st: &RangeState| txn::Error::NotLeaseholder {
             leaseholder: Some(kv::NodeId(st.holder as u64 + 1)),
         };
+        let changed = |range: RangeId| {
+            txn::Error::RangeKeyMismatch(format!("{range} changed while the write was replicated"))
+        };
         let (id, origin, r) = match cmd {
             Cmd::Write {
                 id,
                 origin,
                 lease_seq,
+                generation,
                 ops,
             } => {
-                let r = if lease_seq == st.lease_seq {
+                let r = if lease_seq != st.lease_seq {
+                    Err(refused(st))
+                } else if generation != st.generation {
+                    Err(changed(range))
+                } else {
                     batch.ops.extend(ops);
                     Ok(())
-                } else {
+                };
+                (id, origin, r)
+            }
+            Cmd::Split {
+                id,
+                origin,
+                lease_seq,
+                generation,
+                key,
+                right,
+            } => {
+                let inside = key > st.span.start && st.span.end.as_ref().is_none_or(|e| key < *e);
+                let r = if lease_seq != st.lease_seq {
                     Err(refused(st))
+                } else if generation != st.generation || !inside {
+                    Err(changed(range))
+                } else {
+                    let rs = RangeState {
+                        span: Span {
+                            start: key.clone(),
+                            end: st.span.end.take(),
+                        },
+                        generation: 0,
+                        ..st.clone()
+                    };
+                    st.span.end = Some(key);
+                    st.generation += 1;
+                    batch.put(state_key(range), st.encode());
+                    let right = RangeId(right);
+                    // A right-hand replica created meanwhile (by a message from its group)
+                    // gets its state from a snapshot instead.
+                    if let (None, Some(&rid)) = (self.rids.get(&right), self.rids.get(&range)) {
+                        batch.put(state_key(right), rs.encode());
+                        batch.put(replica_key(right), rid.to_be_bytes().to_vec());
+                        self.states.insert(right, rs);
+                        self.splits.push((range, right, origin));
+                    }
+                    Ok(())
                 };
                 (id, origin, r)
             }
@@ -516,11 +614,9 @@ impl StateMachine for Sm<'_> {
             ));
             return;
         };
-        let mut spans = data_spans(&st.span);
-        if let Some(old) = self.states.get(&range) {
-            spans.extend(data_spans(&old.span));
-        }
-        for (s, e) in spans {
+        // Only the snapshot's own span: the rest of an older, wider span (before a split the
+        // snapshot is past) may belong to the right-hand replica here.
+        for (s, e) in data_spans(&st.span) {
             batch.delete_range(s, e);
         }
         for (k, v) in kvs {
@@ -545,6 +641,7 @@ mod tests {
             id: 7,
             origin: 2,
             lease_seq: 3,
+            generation: 2,
             ops: vec![(b"a".to_vec(), Some(b"x".to_vec())), (b"b".to_vec(), None)],
         };
         let raw = w.encode();
@@ -558,5 +655,14 @@ mod tests {
             epoch: 2,
         };
         assert_eq!(Cmd::decode(&l.encode()), Some(l));
+        let s = Cmd::Split {
+            id: 2,
+            origin: 1,
+            lease_seq: 4,
+            generation: 0,
+            key: b"k005".to_vec(),
+            right: 9,
+        };
+        assert_eq!(Cmd::decode(&s.encode()), Some(s));
     }
 }
