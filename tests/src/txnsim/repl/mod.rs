@@ -100,6 +100,8 @@ pub struct ReplStats {
     pub partitions: u64,
     /// Epochs incremented because an isolated node's liveness expired.
     pub liveness_expiries: u64,
+    /// Snapshots refused because another local replica still held part of their span.
+    pub snapshots_refused: u64,
     /// Membership changes completed (voter moves).
     pub moves: u64,
     /// Membership changes that did not complete in time.
@@ -227,6 +229,36 @@ impl ReplState {
                 self.report_snapshot(from, range, rid, SnapshotStatus::Failure);
             }
         }
+    }
+
+    /// Steps one message into its replica; false when it was dropped (node down, no such
+    /// replica, or a snapshot refused because another local replica overlaps its span).
+    fn deliver(&mut self, to: usize, range: RangeId, env: &Envelope) -> bool {
+        if !self.up[to] {
+            return false;
+        }
+        self.maybe_create_uninitialized(env);
+        let node = &mut self.nodes[to];
+        if node.rids.get(&range) != Some(&env.msg.to) {
+            return false;
+        }
+        if env.msg.get_msg_type() == MessageType::MsgSnapshot {
+            let span = node::snapshot_span(env.msg.get_snapshot().get_data());
+            if span.is_some_and(|s| node.snapshot_overlaps(range, &s)) {
+                self.stats.snapshots_refused += 1;
+                return false;
+            }
+        }
+        let Some(raft) = node.raft.as_mut() else {
+            return false;
+        };
+        if let Err(e) = raft.step(range, env.msg.clone()) {
+            if !e.is_deterministic() {
+                node.problems
+                    .push(format!("node {to}: step into {range}: {e}"));
+            }
+        }
+        true
     }
 
     /// A message for a replica the directory places on its node, which has no group for the
@@ -379,30 +411,15 @@ impl ReplState {
             self.send_all(n, msgs);
         }
         for env in self.net.due(self.now) {
-            if env.msg.get_msg_type() == MessageType::MsgSnapshot && self.up[env.from] {
-                let s = if self.up[env.to] {
+            let snapshot = env.msg.get_msg_type() == MessageType::MsgSnapshot;
+            let delivered = self.deliver(env.to, env.range, &env);
+            if snapshot && self.up[env.from] {
+                let s = if delivered {
                     SnapshotStatus::Finish
                 } else {
                     SnapshotStatus::Failure
                 };
                 self.report_snapshot(env.from, env.range, env.msg.to, s);
-            }
-            if !self.up[env.to] {
-                continue;
-            }
-            self.maybe_create_uninitialized(&env);
-            let node = &mut self.nodes[env.to];
-            if node.rids.get(&env.range) != Some(&env.msg.to) {
-                continue;
-            }
-            let Some(raft) = node.raft.as_mut() else {
-                continue;
-            };
-            if let Err(e) = raft.step(env.range, env.msg) {
-                if !e.is_deterministic() {
-                    let msg = format!("node {}: step into {}: {e}", env.to, env.range);
-                    node.problems.push(msg);
-                }
             }
         }
         for n in 0..self.nodes.len() {

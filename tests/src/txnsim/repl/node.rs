@@ -305,6 +305,18 @@ impl SnapshotSource for Snapshots {
     }
 }
 
+/// The span a snapshot's payload covers (None when it does not decode).
+pub(crate) fn snapshot_span(data: &[u8]) -> Option<Span> {
+    let raw = Cursor(data).bytes()?;
+    RangeState::decode(&mut Cursor(&raw)).map(|s| s.span)
+}
+
+fn overlaps(a: &Span, b: &Span) -> bool {
+    let a_before_b = a.end.as_ref().is_some_and(|e| *e <= b.start);
+    let b_before_a = b.end.as_ref().is_some_and(|e| *e <= a.start);
+    !a_before_b && !b_before_a
+}
+
 /// A node of the replicated world.
 pub(crate) struct Node {
     pub(crate) disk: Arc<SimDisk>,
@@ -406,6 +418,16 @@ impl Node {
     /// The snapshot source of this node's replicas.
     pub(crate) fn snapshots(&self) -> Arc<dyn SnapshotSource> {
         Arc::new(Snapshots(self.disk.clone()))
+    }
+
+    /// Whether a snapshot of `range` covering `span` must be refused: another replica here
+    /// still holds part of that span (the left side has not applied the split that created
+    /// `range`; its later commands would overwrite the snapshot's newer data), as the
+    /// cluster refuses it.
+    pub(crate) fn snapshot_overlaps(&self, range: RangeId, span: &Span) -> bool {
+        self.states
+            .iter()
+            .any(|(r, st)| *r != range && overlaps(&st.span, span))
     }
 
     /// A crash: the groups and in-memory state are gone, the disk keeps its first `keep`
