@@ -22,6 +22,13 @@
 //!   or the group is joint, and the promotion of a learner that has not caught up with the
 //!   leader (CockroachDB's rule: a voter is added as a learner, receives its snapshot, and
 //!   only then becomes a voter, so the new quorum never waits on a replica with no data).
+//!   Caught up means: the leader replicates to it from the log (`Replicate`: it has its
+//!   snapshot) and it trails the commit index by at most [`LEARNER_MAX_LAG`] entries *or*
+//!   every entry it lacks is still in the leader's log. The second half matters under load
+//!   over slow links: a learner trails by about (write rate x round trip) entries, so with
+//!   a fixed bound alone a range taking more than 64 entries per 300 ms round trip could never
+//!   promote its learner and stayed under-replicated (found by tests/tests/simulated_latency.rs:
+//!   a single-voter range taking fast writes never got its second voter).
 //! - The joint `ConfState` (`voters_outgoing`, `learners_next`, `auto_leave`) is persisted
 //!   with every applied change and travels in snapshots ([`crate::storage`]); raft-rs
 //!   restores a joint configuration from it on restart.
@@ -33,7 +40,8 @@ use raft::prelude::{
 };
 use raft::{ProgressState, RawNode, StateRole};
 
-/// How far (in entries) a learner may trail the leader's commit index and still be promoted.
+/// How far (in entries) a learner may trail the leader's commit index and still be promoted
+/// even when the leader's log no longer holds everything it lacks (see the module doc).
 pub const LEARNER_MAX_LAG: u64 = 64;
 
 /// Whether a configuration is joint (it has outgoing voters).
@@ -88,13 +96,16 @@ pub(crate) fn check_proposal(node: &RawNode<LogStore>, cc: &ConfChangeV2) -> Res
     }
     let learners = &node.store().conf_state().learners;
     let committed = raft.raft_log.committed;
+    let first_index = raft.raft_log.first_index();
     for c in cc.get_changes() {
         let id = c.node_id;
         if c.get_change_type() != ConfChangeType::AddNode || !learners.contains(&id) {
             continue;
         }
         let caught_up = raft.prs().get(id).is_some_and(|p| {
-            p.state == ProgressState::Replicate && p.matched + LEARNER_MAX_LAG >= committed
+            let close = p.matched + LEARNER_MAX_LAG >= committed;
+            let from_log = p.matched + 1 >= first_index;
+            p.state == ProgressState::Replicate && (close || from_log)
         });
         if !caught_up {
             return Err(Error::LearnerBehind(id));

@@ -3,17 +3,25 @@
 //! other's localities from their node records (the liveness loop, every 2 s), every write —
 //! replicated to a quorum of two over the filtered gRPC transport — takes at least one RTT.
 //!
-//! The test waits on conditions, each phase with its own bound, rather than on one budget for
-//! everything. Under CI load it once failed after 60 s in total, the nodes having got ids 1,
-//! 3 and 6. That id pattern shows even on a quiet machine, and why: after `init`, node 1 first
-//! spends 10 s looking for peers (`learn_peers` in cluster/src/server.rs, which runs before
-//! it bootstraps range 1 because its peer list is empty), and Join calls reaching it meanwhile
-//! wait for range 1 past the joiner's 5 s timeout; each retry allocates another id once range
-//! 1 exists. So node 1 serves SQL only after about 10.5 s and the other nodes join late, and
-//! under load the little budget left for up-replication ran out. Phases now: node 1 serves SQL
-//! (CREATE TABLE succeeds), bounded by [`SQL_WITHIN`]; then writes until three in a row wait
-//! for the RTT (the range has a second voter on a node whose locality is known), bounded by
-//! [`SLOW_WITHIN`]. A failure names the phase, how long each took and what the writes saw.
+//! Under CI load this test failed after 60 s with no slow write, the nodes having got ids 1,
+//! 3 and 6. Two causes, found by running it in a loop and in-process:
+//! - the product bug (fixed in replication/src/joint.rs, regression test
+//!   cluster/tests/snapshot_latency.rs): the table's range starts with one voter, and the
+//!   loop below writes to it as fast as it can (hundreds of writes per second, no round trip).
+//!   The new replica, a learner fed over 300 ms links, trails by several hundred entries, and
+//!   the leader refused to promote a learner more than 64 entries behind, so the range never
+//!   got its second voter and every write stayed fast (reproduced: 130 s without a slow
+//!   write, the learner in `Replicate` about 450 entries behind);
+//! - slow cluster formation, which left little of one 60 s budget: after `init` node 1 first
+//!   spends 10 s looking for peers (`learn_peers` in cluster/src/server.rs runs before it
+//!   bootstraps range 1 because its peer list is empty); Join calls reaching it meanwhile wait
+//!   for range 1 past the joiner's 5 s timeout and each retry allocates another node id (ids 1,
+//!   3, 6 on a quiet machine too). Not fixed here (server.rs is not this test's).
+//!
+//! So the test waits on conditions, each phase with its own bound: node 1 serves SQL (CREATE
+//! TABLE succeeds) within [`SQL_WITHIN`]; then three writes in a row wait for the RTT (the
+//! range has a second voter on a node whose locality is known) within [`SLOW_WITHIN`]. A
+//! failure names the phase, how long each took and what the writes saw.
 
 use meridian_tests::cluster::{try_connect, ProcessCluster};
 use std::time::{Duration, Instant};
