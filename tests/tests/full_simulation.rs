@@ -58,7 +58,7 @@ fn replicated_seeds() {
     let started = Instant::now();
     let (mut committed, mut edges) = (0, 0);
     let mut total = txnsim::repl::ReplStats::default();
-    let mut transfers = 0;
+    let (mut transfers, mut splits) = (0, 0);
     for &seed in &seeds {
         let r = run_seed(SimConfig::replicated(seed, steps));
         if seeds.len() == 1 {
@@ -68,6 +68,7 @@ fn replicated_seeds() {
         committed += r.elle_committed;
         edges += r.elle_edges;
         transfers += r.stats.transfers;
+        splits += r.stats.splits;
         let s = r.repl.unwrap_or_default();
         total.steps += s.steps;
         total.proposals += s.proposals;
@@ -79,15 +80,17 @@ fn replicated_seeds() {
         total.partitions += s.partitions;
         total.moves += s.moves;
         total.moves_abandoned += s.moves_abandoned;
+        total.liveness_expiries += s.liveness_expiries;
+        total.snapshots_refused += s.snapshots_refused;
         total.msgs_sent += s.msgs_sent;
         total.msgs_lost += s.msgs_lost;
     }
     println!(
         "full-stack simulation: {} seeds x {steps} steps in {:.1?}: {committed} committed \
          transactions, {edges} Elle edges; {} network steps, {} proposals ({} ambiguous, {} \
-         refused at apply), {} lease acquisitions, {transfers} lease transfers, {} crashes \
-         ({} unsynced writes lost), {} partitions, {} voter moves ({} abandoned), {} \
-         messages ({} lost)",
+         refused at apply), {} lease acquisitions, {transfers} lease transfers, {splits} \
+         splits, {} crashes ({} unsynced writes lost), {} partitions ({} liveness expiries), \
+         {} voter moves ({} abandoned), {} snapshots refused (overlap), {} messages ({} lost)",
         seeds.len(),
         started.elapsed(),
         total.steps,
@@ -98,8 +101,10 @@ fn replicated_seeds() {
         total.crashes,
         total.lost_writes,
         total.partitions,
+        total.liveness_expiries,
         total.moves,
         total.moves_abandoned,
+        total.snapshots_refused,
         total.msgs_sent,
         total.msgs_lost,
     );
