@@ -235,11 +235,12 @@ impl ReplState {
 
     /// Steps one message into its replica; false when it was dropped (node down, no such
     /// replica, or a snapshot refused because another local replica overlaps its span).
-    fn deliver(&mut self, to: usize, range: RangeId, env: &Envelope) -> bool {
+    fn deliver(&mut self, env: Envelope) -> bool {
+        let (to, range) = (env.to, env.range);
         if !self.up[to] {
             return false;
         }
-        self.maybe_create_uninitialized(env);
+        self.maybe_create_uninitialized(&env);
         let node = &mut self.nodes[to];
         if node.rids.get(&range) != Some(&env.msg.to) {
             return false;
@@ -254,7 +255,7 @@ impl ReplState {
         let Some(raft) = node.raft.as_mut() else {
             return false;
         };
-        if let Err(e) = raft.step(range, env.msg.clone()) {
+        if let Err(e) = raft.step(range, env.msg) {
             if !e.is_deterministic() {
                 node.problems
                     .push(format!("node {to}: step into {range}: {e}"));
@@ -288,14 +289,15 @@ impl ReplState {
         }
         for env in self.net.due(self.now) {
             let snapshot = env.msg.get_msg_type() == MessageType::MsgSnapshot;
-            let delivered = self.deliver(env.to, env.range, &env);
-            if snapshot && self.up[env.from] {
+            let (from, range, rid) = (env.from, env.range, env.msg.to);
+            let delivered = self.deliver(env);
+            if snapshot && self.up[from] {
                 let s = if delivered {
                     SnapshotStatus::Finish
                 } else {
                     SnapshotStatus::Failure
                 };
-                self.report_snapshot(env.from, env.range, env.msg.to, s);
+                self.report_snapshot(from, range, rid, s);
             }
         }
         for n in 0..self.nodes.len() {
