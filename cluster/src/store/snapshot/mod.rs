@@ -21,7 +21,7 @@
 //!    between nodes) with at
 //!    most [`WINDOW`] chunks unacknowledged, and only after the last chunk's acknowledgement
 //!    sends the small `MsgSnapshot` itself. A refused chunk or an acknowledgement missing for
-//!    [`ACK_TIMEOUT`] aborts the stream (spill file deleted); raft-rs asks for a new snapshot
+//!    [`ACK_TIMEOUT`] aborts the stream (spill file closed); raft-rs asks for a new snapshot
 //!    later. One stream per (range, destination replica), at most [`MAX_OUTGOING`] per store.
 //! 3. **Stage (receiver, transport thread).** Chunks and acknowledgements are taken out of the
 //!    incoming Raft traffic before it reaches the Raft thread ([`Store::take_snapshot_traffic`]).
@@ -50,8 +50,9 @@
 //! - The sender spills to a file rather than streaming from a RocksDB snapshot: the engine
 //!   exposes no snapshot handle, and a scan of the memory engine holds its lock. Building the
 //!   file still runs on the Raft thread (as building the in-memory snapshot did).
-//! - The server does not set [`StoreConfig::snapshot_dir`] to the store's directory yet; a
-//!   crashed sender leaves its spill file in the temp directory.
+//! - The server does not set [`StoreConfig::snapshot_dir`] to the store's directory yet. The
+//!   spill file is unlinked as soon as it is created (the sender keeps it open), so a crashed
+//!   sender leaves nothing behind; a platform that cannot unlink open files is not supported.
 //! - Chunks are written to the staging area on the transport's receiving thread (a gRPC
 //!   worker), an unsynced engine write of one chunk.
 //! - The staged chunks of a stream its sender abandoned silently (a sender that died) stay in
@@ -76,7 +77,7 @@ use protobuf::Message as _;
 use raft::prelude::{Message, MessageType};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
@@ -151,7 +152,9 @@ pub struct SnapshotStats {
 struct Outgoing {
     range: RangeId,
     to: u64,
-    path: PathBuf,
+    /// The spill file, already unlinked (see `send::spill`): taken by the streaming thread;
+    /// closing it frees the space.
+    file: Option<File>,
     built: Instant,
     acks: Option<mpsc::Sender<(u32, bool)>>,
 }
@@ -197,29 +200,15 @@ impl SnapshotQueues {
     }
 
     fn finish_outgoing(&self, id: u64, ok: bool) {
-        if let Some(o) = self.outgoing.lock().remove(&id) {
-            let _ = std::fs::remove_file(&o.path);
-        }
+        self.outgoing.lock().remove(&id);
         self.count(|s| if ok { s.sent += 1 } else { s.aborted += 1 });
     }
 
     /// Drops built snapshots whose stream never started.
     fn expire_unsent(&self) {
-        self.outgoing.lock().retain(|_, o| {
-            let keep = o.acks.is_some() || o.built.elapsed() < UNSENT_EXPIRY;
-            if !keep {
-                let _ = std::fs::remove_file(&o.path);
-            }
-            keep
-        });
-    }
-}
-
-impl Drop for SnapshotQueues {
-    fn drop(&mut self) {
-        for o in self.outgoing.lock().values() {
-            let _ = std::fs::remove_file(&o.path);
-        }
+        self.outgoing
+            .lock()
+            .retain(|_, o| o.acks.is_some() || o.built.elapsed() < UNSENT_EXPIRY);
     }
 }
 

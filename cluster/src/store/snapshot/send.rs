@@ -13,7 +13,8 @@ use kv::engine::{Engine, Visit};
 use kv::{NodeId, RangeId};
 use protobuf::Message as _;
 use raft::prelude::Message;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::{mpsc, Weak};
 use std::time::Instant;
@@ -33,15 +34,23 @@ fn read_chunk(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
     Ok(data)
 }
 
-/// Scans `d`'s data spans into chunks in `path`: (chunks, bytes).
+/// Scans `d`'s data spans into chunks in a new file at `path`, which is unlinked at once (the
+/// returned handle keeps it: nothing is left behind whatever happens to the process), rewound
+/// for reading: (file, chunks, bytes).
 fn spill(
     engine: &dyn Engine,
     d: &RangeDescriptor,
     path: &Path,
     chunk_bytes: usize,
-) -> Result<(u32, u64), String> {
-    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut w = BufWriter::new(file);
+) -> Result<(File, u32, u64), String> {
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::remove_file(path).map_err(|e| format!("unlinking {}: {e}", path.display()))?;
+    let mut w = BufWriter::new(&mut file);
     let (mut cur, mut cur_bytes, mut chunks, mut total) = (Vec::new(), 0usize, 0u32, 0u64);
     let mut failed = None;
     for (s, e) in data_spans(d) {
@@ -71,7 +80,9 @@ fn spill(
         total += cur_bytes as u64;
     }
     w.flush().map_err(|e| e.to_string())?;
-    Ok((chunks, total))
+    drop(w);
+    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    Ok((file, chunks, total))
 }
 
 impl Store {
@@ -105,7 +116,7 @@ impl Store {
             .unwrap_or_else(std::env::temp_dir);
         let path = dir.join(format!("meridian-snapshot-{id:016x}"));
         let chunk_bytes = self.cfg.snapshot_chunk_bytes.max(1);
-        let (chunks, bytes) = match spill(self.engine.as_ref(), &desc, &path, chunk_bytes) {
+        let (file, chunks, bytes) = match spill(self.engine.as_ref(), &desc, &path, chunk_bytes) {
             Ok(n) => n,
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
@@ -117,7 +128,7 @@ impl Store {
             Outgoing {
                 range,
                 to,
-                path,
+                file: Some(file),
                 built: Instant::now(),
                 acks: None,
             },
@@ -146,15 +157,18 @@ impl Store {
             }
         };
         let (tx, rx) = mpsc::channel();
-        let path = {
+        let file = {
             let mut out = s.snap.outgoing.lock();
             match out.get_mut(&header.id) {
                 Some(o) if o.acks.is_none() => {
                     o.acks = Some(tx);
-                    o.path.clone()
+                    o.file.take()
                 }
-                _ => return,
+                _ => None,
             }
+        };
+        let Some(file) = file else {
+            return;
         };
         let (transport, node) = (s.transport.clone(), s.node_id);
         drop(s);
@@ -162,17 +176,14 @@ impl Store {
             .name("snapshot-send".into())
             .spawn(move || {
                 let to = (to_node, msg.to);
-                let r = stream(transport.as_ref(), range, (node, msg.from), to, &msg, &header, &path, rx);
+                let r = stream(transport.as_ref(), range, (node, msg.from), to, &msg, &header, file, rx);
                 if let Err(e) = &r {
                     tracing::info!(range = %range, to = %to_node, id = header.id, error = %e, "snapshot stream aborted");
                 } else {
                     tracing::debug!(range = %range, to = %to_node, id = header.id, "snapshot sent");
                 }
-                match store.upgrade() {
-                    Some(s) => s.snap.finish_outgoing(header.id, r.is_ok()),
-                    None => {
-                        let _ = std::fs::remove_file(&path);
-                    }
+                if let Some(s) = store.upgrade() {
+                    s.snap.finish_outgoing(header.id, r.is_ok());
                 }
             });
         if let Err(e) = spawned {
@@ -181,7 +192,7 @@ impl Store {
     }
 }
 
-/// Streams `h`'s chunks from `path`, then sends `msg` (see the module docs).
+/// Streams `h`'s chunks from the spill `file`, then sends `msg` (see the module docs).
 #[allow(clippy::too_many_arguments)]
 fn stream(
     transport: &dyn Transport,
@@ -190,10 +201,9 @@ fn stream(
     to: (NodeId, u64),
     msg: &Message,
     h: &SnapHeader,
-    path: &Path,
+    file: File,
     acks: mpsc::Receiver<(u32, bool)>,
 ) -> Result<(), String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut r = BufReader::new(file);
     let mut acked = 0u32;
     let wait = |acked: u32| -> Result<u32, String> {
@@ -233,6 +243,44 @@ fn stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kv::engine::{MemoryEngine, WriteBatch};
+
+    #[test]
+    fn a_spill_file_is_unlinked_at_once_and_reads_back_in_chunks() {
+        let engine = MemoryEngine::new();
+        let mut b = WriteBatch::new();
+        for i in 0..10u8 {
+            b.put(kv::mvcc::meta_key(&[b'b', i]), vec![i; 100]);
+        }
+        b.put(kv::mvcc::meta_key(b"z"), b"outside".to_vec());
+        engine.write(b, false).expect("write");
+        let d = RangeDescriptor {
+            range_id: RangeId(7),
+            start: b"a".to_vec(),
+            end: Some(b"m".to_vec()),
+            replicas: Vec::new(),
+            next_replica_id: 1,
+            generation: 1,
+        };
+        let path = std::env::temp_dir().join(format!("meridian-spill-test-{}", std::process::id()));
+        let (file, chunks, bytes) = spill(&engine, &d, &path, 250).expect("spill");
+        assert!(!path.exists(), "the spill file is unlinked");
+        assert!(chunks >= 4, "{chunks} chunks");
+        let mut r = BufReader::new(file);
+        let mut keys = 0;
+        let mut read = 0;
+        for _ in 0..chunks {
+            let kvs: Vec<(Vec<u8>, Vec<u8>)> =
+                desc::decode(&read_chunk(&mut r).expect("chunk")).expect("decode");
+            keys += kvs.len();
+            read += kvs
+                .iter()
+                .map(|(k, v)| (k.len() + v.len()) as u64)
+                .sum::<u64>();
+        }
+        assert_eq!((keys, read), (10, bytes));
+        assert!(read_chunk(&mut r).is_err(), "nothing after the last chunk");
+    }
 
     #[test]
     fn spilled_chunks_read_back_in_order() {
