@@ -27,6 +27,20 @@ const MAX_INBOX_BATCH: usize = 4096;
 /// How often a replica reset to wait for a snapshot (merge_apply.rs) asks its leader again.
 const SNAPSHOT_REQUEST_EVERY: Duration = Duration::from_millis(500);
 
+/// How long a proposal waits for its replica to become the Raft leader (see
+/// [`Loop::propose`]) before it fails, retryably, without having been proposed.
+const PARK_LIMIT: Duration = Duration::from_secs(1);
+
+/// How often a replica holding back proposals asks its leader for leadership again.
+const ASK_LEADERSHIP_EVERY: Duration = Duration::from_millis(200);
+
+/// A proposal held back until its replica leads the range.
+struct Parked {
+    pid: u64,
+    data: Vec<u8>,
+    since: Instant,
+}
+
 /// Work for the Raft thread.
 pub enum RaftMsg {
     /// Messages from peers.
@@ -97,6 +111,10 @@ struct Loop {
     peers: HashMap<(RangeId, u64), kv::NodeId>,
     /// When a reset replica last asked its leader for a snapshot.
     snapshot_asked: HashMap<RangeId, Instant>,
+    /// Proposals waiting for their replica to lead the range, in arrival order.
+    parked: HashMap<RangeId, Vec<Parked>>,
+    /// When a replica with parked proposals last asked for leadership.
+    leadership_asked: HashMap<RangeId, Instant>,
 }
 
 /// Starts the Raft thread.
@@ -107,6 +125,8 @@ pub fn spawn(store: Weak<Store>, raft: MultiRaft, rx: mpsc::Receiver<RaftMsg>) {
         pending: HashMap::new(),
         peers: HashMap::new(),
         snapshot_asked: HashMap::new(),
+        parked: HashMap::new(),
+        leadership_asked: HashMap::new(),
     };
     let spawned = std::thread::Builder::new()
         .name("raft".into())
@@ -160,6 +180,7 @@ impl Loop {
                 }
             }
             self.send(&store, quiesce);
+            self.unpark(&store);
             if let Err(e) = self.iterate(&store) {
                 // A failed write or corrupt state: stop serving rather than let this replica
                 // diverge from the others.
@@ -177,10 +198,7 @@ impl Loop {
                     self.step(store, env);
                 }
             }
-            RaftMsg::Propose { range, pid, data } => {
-                let r = self.raft.propose(range, data);
-                self.proposed(store, range, pid, r);
-            }
+            RaftMsg::Propose { range, pid, data } => self.propose(store, range, pid, data),
             RaftMsg::ConfChange {
                 range,
                 pid,
@@ -220,6 +238,105 @@ impl Loop {
             RaftMsg::Stop => return false,
         }
         true
+    }
+
+    /// Proposes a command of this replica (a leaseholder's write or lease command) as the
+    /// Raft leader. A follower would forward it to the leader, and a leader handing
+    /// leadership over (to the new leaseholder, after a lease transfer) drops forwarded
+    /// proposals without telling anyone: the writer would wait out the proposal timeout and
+    /// fail as ambiguous. So a follower holds the command back, asks for leadership, and
+    /// proposes once it leads ([`Loop::unpark`]); after [`PARK_LIMIT`] the command fails
+    /// with a retryable NotLeaseholder error, certain never to apply since it was never
+    /// proposed.
+    fn propose(&mut self, store: &Store, range: RangeId, pid: u64, data: Vec<u8>) {
+        match self.raft.leader(range) {
+            Some((leader, false)) if leader != 0 => {
+                self.ask_leadership(store, range);
+                self.parked.entry(range).or_default().push(Parked {
+                    pid,
+                    data,
+                    since: Instant::now(),
+                });
+            }
+            _ => {
+                let r = self.raft.propose(range, data);
+                self.proposed(store, range, pid, r);
+            }
+        }
+    }
+
+    fn ask_leadership(&mut self, store: &Store, range: RangeId) {
+        let now = Instant::now();
+        let recent = self
+            .leadership_asked
+            .get(&range)
+            .is_some_and(|t| now.duration_since(*t) < ASK_LEADERSHIP_EVERY);
+        if recent {
+            return;
+        }
+        self.leadership_asked.insert(range, now);
+        if let Some(rep) = store.replica(range) {
+            // raft-rs forwards a follower's transfer request to the leader.
+            let _ = self.raft.transfer_leader(range, rep.replica_id.0);
+        }
+    }
+
+    /// Proposes the parked commands of ranges this replica now leads; fails those that
+    /// waited too long (or whose group is gone) without proposing them.
+    fn unpark(&mut self, store: &Store) {
+        if self.parked.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let ranges: Vec<RangeId> = self.parked.keys().copied().collect();
+        for range in ranges {
+            let Some(waiting) = self.parked.remove(&range) else {
+                continue;
+            };
+            match self.raft.leader(range) {
+                Some((_, true)) | Some((0, false)) => {
+                    // Leading (or no leader known: raft-rs refuses at once, and says so).
+                    for p in waiting {
+                        let r = self.raft.propose(range, p.data);
+                        self.proposed(store, range, p.pid, r);
+                    }
+                }
+                Some((_, false)) => {
+                    // The request is retried where the lease is (often still here).
+                    let hint = store
+                        .replica(range)
+                        .map(|r| r.lease().holder)
+                        .filter(|h| h.0 != 0);
+                    let (expired, kept): (Vec<Parked>, Vec<Parked>) = waiting
+                        .into_iter()
+                        .partition(|p| now.duration_since(p.since) >= PARK_LIMIT);
+                    for p in expired {
+                        Self::fail_waiter(store, p.pid, hint);
+                    }
+                    if !kept.is_empty() {
+                        self.parked.insert(range, kept);
+                        self.ask_leadership(store, range);
+                    }
+                }
+                None => {
+                    for p in waiting {
+                        Self::fail_waiter(store, p.pid, None);
+                    }
+                }
+            }
+        }
+        self.leadership_asked
+            .retain(|r, _| self.parked.contains_key(r));
+    }
+
+    /// Answers waiter `pid` with a retryable NotLeaseholder error (its command never
+    /// reached the log).
+    fn fail_waiter(store: &Store, pid: u64, leaseholder: Option<kv::NodeId>) {
+        if let Some(w) = store.waiters.lock().remove(&pid) {
+            let _ = w
+                .reply
+                .try_send(Err(txn::Error::NotLeaseholder { leaseholder }));
+        }
     }
 
     fn proposed(&mut self, store: &Store, range: RangeId, pid: u64, r: replication::Result<u64>) {
