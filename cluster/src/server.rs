@@ -227,7 +227,9 @@ pub async fn start_node(cfg: ClusterConfig) -> Result<ClusterNode> {
     for p in &peers {
         dist.add_node(p.node_id, &p.addr);
     }
-    if peers.is_empty() && !cfg.join.is_empty() {
+    // A node that bootstraps the cluster has no peer to learn yet: looking for one would hold
+    // up range 1 for the whole discovery deadline while joiners' Join calls time out.
+    if peers.is_empty() && !cfg.join.is_empty() && !bootstrap {
         let (dist, join) = (dist.clone(), cfg.join.clone());
         tokio::task::spawn_blocking(move || learn_peers(&dist, &join))
             .await

@@ -37,10 +37,17 @@ use std::collections::BTreeMap;
 use txn::api::Request;
 
 /// Names of the node threads that run periodic background work (liveness heartbeats, the
-/// allocator and span config refresh, closed-timestamp publication): their calls never sit on
-/// a client statement's path. Threads named elsewhere (`raft`, `intent-resolver`,
+/// allocator and span config refresh, closed-timestamp publication, the merge and GC queues):
+/// their calls never sit on a client statement's path. Threads named elsewhere (`raft`, `intent-resolver`,
 /// `txn-heartbeat`, tokio workers) are not in the list.
-pub const BACKGROUND_THREADS: [&str; 4] = ["liveness", "queues", "closedts", "closedts-send"];
+pub const BACKGROUND_THREADS: [&str; 6] = [
+    "liveness",
+    "queues",
+    "closedts",
+    "closedts-send",
+    "merge-queue",
+    "gc-queues",
+];
 
 /// One counted call, by who called whom for what.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
