@@ -9,6 +9,12 @@ use cluster::{banner, demo, shell, NodeHandle};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// mimalloc instead of glibc's malloc: under TPC-C a node spent about 14% of its CPU in
+/// glibc's allocator (malloc, free, consolidation), much of it contended across the request
+/// threads (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Meridian: a distributed SQL database speaking the PostgreSQL wire protocol.
 #[derive(Parser)]
 #[command(name = "meridian", version, propagate_version = true)]
