@@ -14,8 +14,7 @@
 //!
 //! A failure panics with the seed, the failures, the trace tail and the replay command.
 
-use meridian_tests::txnsim::{self, replicated_replay_command, SimConfig};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use meridian_tests::txnsim::{self, replicated_replay_command, runner, SimConfig};
 use std::time::Instant;
 
 /// The seeds CI runs.
@@ -23,38 +22,15 @@ const CI_SEEDS: std::ops::RangeInclusive<u64> = 1..=12;
 /// Driver steps per CI seed.
 const CI_STEPS: u64 = 1_500;
 
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
 fn run_seed(cfg: SimConfig) -> txnsim::Report {
-    let seed = cfg.seed;
-    match catch_unwind(AssertUnwindSafe(|| txnsim::run(cfg))) {
-        Ok(r) => r,
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            panic!(
-                "full-stack simulation seed {seed} panicked: {msg}\n{}",
-                replicated_replay_command(seed)
-            )
-        }
-    }
+    let replay = replicated_replay_command(cfg.seed);
+    runner::run_reporting(cfg, "full-stack simulation", &replay)
 }
 
 #[test]
 fn replicated_seeds() {
-    let steps = env_u64("MERIDIAN_FULL_SIM_STEPS").unwrap_or(CI_STEPS);
-    let seeds: Vec<u64> = if let Some(s) = env_u64("MERIDIAN_FULL_SIM_SEED") {
-        vec![s]
-    } else if let Some(n) = env_u64("MERIDIAN_FULL_SIM_SEEDS") {
-        (1..=n).collect()
-    } else {
-        CI_SEEDS.collect()
-    };
+    let steps = runner::env_u64("MERIDIAN_FULL_SIM_STEPS").unwrap_or(CI_STEPS);
+    let seeds = runner::seeds("MERIDIAN_FULL_SIM", CI_SEEDS);
     let started = Instant::now();
     let (mut committed, mut edges) = (0, 0);
     let mut total = txnsim::repl::ReplStats::default();

@@ -15,8 +15,7 @@
 //! A failure panics with the seed, the failures, the trace tail and the replay command.
 
 use meridian_tests::elle::Op;
-use meridian_tests::txnsim::{self, check, replay_command, Bug, SimConfig};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use meridian_tests::txnsim::{self, check, replay_command, runner, Bug, SimConfig};
 use std::time::Instant;
 
 /// The seeds CI runs.
@@ -24,39 +23,16 @@ const CI_SEEDS: std::ops::RangeInclusive<u64> = 1..=100;
 /// Driver steps per CI seed.
 const CI_STEPS: u64 = 3_000;
 
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
 fn run_seed(seed: u64, steps: u64) -> txnsim::Report {
     let mut cfg = SimConfig::with_faults(seed, steps);
-    cfg.idle_clocks = env_u64("MERIDIAN_TXN_SIM_IDLE_CLOCKS") == Some(1);
-    match catch_unwind(AssertUnwindSafe(|| txnsim::run(cfg))) {
-        Ok(r) => r,
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            panic!(
-                "transaction simulation seed {seed} panicked: {msg}\n{}",
-                replay_command(seed)
-            )
-        }
-    }
+    cfg.idle_clocks = runner::env_u64("MERIDIAN_TXN_SIM_IDLE_CLOCKS") == Some(1);
+    runner::run_reporting(cfg, "transaction simulation", &replay_command(seed))
 }
 
 #[test]
 fn simulated_seeds() {
-    let steps = env_u64("MERIDIAN_TXN_SIM_STEPS").unwrap_or(CI_STEPS);
-    let seeds: Vec<u64> = if let Some(s) = env_u64("MERIDIAN_TXN_SIM_SEED") {
-        vec![s]
-    } else if let Some(n) = env_u64("MERIDIAN_TXN_SIM_SEEDS") {
-        (1..=n).collect()
-    } else {
-        CI_SEEDS.collect()
-    };
+    let steps = runner::env_u64("MERIDIAN_TXN_SIM_STEPS").unwrap_or(CI_STEPS);
+    let seeds = runner::seeds("MERIDIAN_TXN_SIM", CI_SEEDS);
     let started = Instant::now();
     let mut total = txnsim::world::Stats::default();
     let (mut edges, mut committed) = (0, 0);

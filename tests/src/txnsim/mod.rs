@@ -67,6 +67,7 @@ pub mod driver;
 pub mod push;
 pub mod repl;
 pub mod replworld;
+pub mod runner;
 pub mod util;
 pub mod world;
 
