@@ -301,12 +301,13 @@ impl Loop {
                         self.proposed(store, range, p.pid, r);
                     }
                 }
-                Some((_, false)) => {
-                    // The request is retried where the lease is (often still here).
+                Some((leader, false)) => {
+                    // Point the sender at the leader's node, as a refused proposal does: if
+                    // this replica is cut off from it, its lease lapses and the leader's side
+                    // takes over, rather than the sender coming back here until its deadline.
                     let hint = store
                         .replica(range)
-                        .map(|r| r.lease().holder)
-                        .filter(|h| h.0 != 0);
+                        .and_then(|r| r.desc().and_then(|d| d.node_of(ReplicaId(leader))));
                     let (expired, kept): (Vec<Parked>, Vec<Parked>) = waiting
                         .into_iter()
                         .partition(|p| now.duration_since(p.since) >= PARK_LIMIT);
