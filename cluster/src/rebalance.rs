@@ -37,8 +37,8 @@
 //!
 //! IMPLEMENTATION CAVEATS
 //! - Leases follow their workload ([`crate::follow`]: to the voter whose node sends most of a
-//!   range's requests) before counts are balanced, and a lease serving mostly its own node's
-//!   requests is not moved for counts. Otherwise by count: neither leases nor replicas are
+//!   range's requests) before counts are balanced, and a busy lease on the node that sends
+//!   the most of its requests is not moved for counts. Otherwise by count: neither leases nor replicas are
 //!   balanced by load (QPS), and replicas do not move toward their load.
 //! - Counts are balanced within each region (leases and replicas only move inside a region);
 //!   how many voters each region holds is the planner's business.
